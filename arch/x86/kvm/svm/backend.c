@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kvm-coco-mig on x86: which backend migrates a VM of a given type.
+ */
+#include <linux/err.h>
+#include <linux/kvm_host.h>
+#include <kunit/visibility.h>
+
+#include "svm.h"
+#include "coco_mig.h"
+
+/**
+ * kcm_backend_for_vm_type - the backend for a KVM_X86_*_VM type
+ * @vm_type: the type the VM was created with
+ *
+ * Return: the backend, ERR_PTR(-EOPNOTSUPP) for a confidential VM type that
+ * this build cannot migrate, or ERR_PTR(-EINVAL) for a VM that is not a
+ * confidential VM (its memory migrates the ordinary way).
+ */
+VISIBLE_IF_KUNIT const struct kcm_backend *kcm_backend_for_vm_type(unsigned long vm_type)
+{
+	switch (vm_type) {
+	case KVM_X86_SW_PROTECTED_VM:
+		return &kcm_sw_backend;
+	case KVM_X86_SEV_VM:
+	case KVM_X86_SEV_ES_VM:
+	case KVM_X86_SNP_VM:
+		/* The sev and svsm backends are not part of this build yet. */
+		return ERR_PTR(-EOPNOTSUPP);
+	default:
+		return ERR_PTR(-EINVAL);
+	}
+}
+EXPORT_SYMBOL_IF_KUNIT(kcm_backend_for_vm_type);
+
+const struct kcm_backend *kcm_arch_select_backend(struct kvm *kvm)
+{
+	unsigned long type = kvm->arch.vm_type;
+
+	/*
+	 * A SEV VM has no encryption context until KVM_SEV_INIT2 (or the
+	 * legacy KVM_SEV_INIT); there is nothing to migrate before that.
+	 * Only kvm_amd creates VMs of these types, so the VM is a kvm_svm.
+	 */
+	if ((type == KVM_X86_SEV_VM || type == KVM_X86_SEV_ES_VM ||
+	     type == KVM_X86_SNP_VM) && !sev_guest(kvm))
+		return ERR_PTR(-EINVAL);
+
+	return kcm_backend_for_vm_type(type);
+}

@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * kvm-coco-mig: live migration of confidential KVM guests.
+ *
+ * The device /dev/kvm-coco-mig creates migration sessions. A session is an
+ * anonymous-inode file descriptor bound to one KVM VM; the migration of that
+ * VM's private memory and state is driven through ioctls on the session fd.
+ * The backend that does the work follows the VM's type (sw for
+ * KVM_X86_SW_PROTECTED_VM guests; sev and svsm for SEV/SEV-ES and SEV-SNP).
+ *
+ * Device ioctls (on /dev/kvm-coco-mig):
+ *
+ * KVM_COCO_MIG_GET_API_VERSION
+ *   Returns KVM_COCO_MIG_API_VERSION. A VMM refuses to run on any other.
+ *
+ * KVM_COCO_MIG_CREATE_SESSION (struct kvm_coco_mig_create, in/out)
+ *   Binds a new session to the VM referred to by @vm_fd in the given @role
+ *   and returns the session fd (O_RDWR | O_CLOEXEC). The session holds a
+ *   reference on the VM: the VM fd may be closed before the session fd.
+ *   At most one session exists per VM at a time.
+ *   Errors: EFAULT (argument not readable or writable), EINVAL (non-zero
+ *   @flags or reserved field, unknown @role, a VM that is not a
+ *   confidential VM, or a SEV VM not yet initialised), EBADF (@vm_fd is not
+ *   an open KVM VM fd), EOPNOTSUPP (no backend for this VM type in this
+ *   build), EBUSY (the VM already has a session), ENOMEM, EMFILE.
+ *
+ * Session ioctls (on the fd returned by KVM_COCO_MIG_CREATE_SESSION):
+ *
+ * KVM_COCO_MIG_STATUS (struct kvm_coco_mig_status, in/out)
+ *   Reports the session's state, role and backend.
+ *   Errors: EFAULT, EINVAL (non-zero @flags).
+ *
+ * All structures contain only fixed-size fields with explicit padding.
+ * Every flags and reserved field must be zero, else the ioctl fails with
+ * EINVAL; a later revision gives them meaning only behind a new flag bit.
+ *
+ * Full documentation: Documentation/virt/kvm/coco-migration.rst.
+ */
+#ifndef _UAPI_LINUX_KVM_COCO_MIG_H
+#define _UAPI_LINUX_KVM_COCO_MIG_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+#define KVM_COCO_MIG_API_VERSION	1
+
+/* Not used by any other subsystem: see ioctl-number.rst. */
+#define KVM_COCO_MIG_IO			0xBC
+
+/* Session roles. */
+#define KVM_COCO_MIG_ROLE_SOURCE	1
+#define KVM_COCO_MIG_ROLE_TARGET	2
+
+/* Backends, reported by KVM_COCO_MIG_CREATE_SESSION and _STATUS. */
+#define KVM_COCO_MIG_BACKEND_SW		1	/* KVM_X86_SW_PROTECTED_VM */
+#define KVM_COCO_MIG_BACKEND_SEV	2	/* SEV, SEV-ES: PSP commands */
+#define KVM_COCO_MIG_BACKEND_SVSM	3	/* SEV-SNP: SVSM migration agent */
+
+/* Session states, reported by KVM_COCO_MIG_STATUS. */
+#define KVM_COCO_MIG_STATE_CREATED	1	/* bound to a VM, no keys yet */
+
+struct kvm_coco_mig_create {
+	__u32 vm_fd;		/* in: a KVM VM fd */
+	__u32 role;		/* in: KVM_COCO_MIG_ROLE_* */
+	__u32 flags;		/* in: must be zero */
+	__u32 backend;		/* out: KVM_COCO_MIG_BACKEND_* */
+	__u64 reserved[6];	/* in: must be zero */
+};
+
+struct kvm_coco_mig_status {
+	__u32 flags;		/* in: must be zero */
+	__u32 state;		/* out: KVM_COCO_MIG_STATE_* */
+	__u32 role;		/* out: KVM_COCO_MIG_ROLE_* */
+	__u32 backend;		/* out: KVM_COCO_MIG_BACKEND_* */
+	__u64 reserved[14];	/* out: zero */
+};
+
+/* Device ioctls. */
+#define KVM_COCO_MIG_GET_API_VERSION	_IO(KVM_COCO_MIG_IO, 0x00)
+#define KVM_COCO_MIG_CREATE_SESSION	_IOWR(KVM_COCO_MIG_IO, 0x01, \
+					      struct kvm_coco_mig_create)
+
+/* Session ioctls. */
+#define KVM_COCO_MIG_STATUS		_IOWR(KVM_COCO_MIG_IO, 0x10, \
+					      struct kvm_coco_mig_status)
+
+#endif /* _UAPI_LINUX_KVM_COCO_MIG_H */
