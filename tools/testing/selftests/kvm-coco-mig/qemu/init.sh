@@ -1,0 +1,89 @@
+#!/bin/busybox sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# PID 1 of the kvm-coco-mig test VM. It loads kvm_amd and kvm_coco_mig, runs
+# every KUnit suite and kselftest listed in /kcm/tests, unloads the module
+# and scans for leaks. Results go to the second serial port (ttyS1) as a
+# line protocol that run.sh parses; the kernel console stays on ttyS0.
+# "KCM-SUCCESS" is written last, only when every step ran to its end: the
+# host fails a run that lacks it. Pass or fail is the host's call.
+
+/bin/busybox mkdir -p /bin /sbin /usr/bin /usr/sbin /proc /sys /dev /tmp /run
+/bin/busybox --install -s
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+mount -t debugfs debugfs /sys/kernel/debug
+mount -t tmpfs tmpfs /tmp
+mount -t tmpfs tmpfs /run
+hostname kcm-test
+
+exec 3>/dev/ttyS1
+out() { echo "$*" >&3; }
+
+# step NAME CMD...: a harness check, reported as KCM-STEP NAME RC.
+step() {
+	name=$1
+	shift
+	"$@" >/tmp/step.log 2>&1
+	rc=$?
+	sed "s/^/# /" /tmp/step.log >&3
+	out "KCM-STEP $name $rc"
+	return $rc
+}
+
+die() {
+	out "KCM-ABORT $*"
+	echo "kcm-init: $*" >/dev/kmsg
+	reboot -f
+}
+
+out "KCM-BEGIN $(uname -r)"
+. /kcm/tests.conf
+
+# Leak candidates from boot are not ours; report only what the run adds.
+[ -w /sys/kernel/debug/kmemleak ] && echo clear >/sys/kernel/debug/kmemleak
+
+step modprobe-kvm_amd modprobe kvm_amd || die "kvm_amd did not load"
+step insmod-kvm_coco_mig insmod /kcm/kvm-coco-mig.ko || die "kvm_coco_mig did not load"
+step dev-node test -c /dev/kvm-coco-mig
+
+# KUnit suites run when their module loads; a suite without results fails.
+step insmod-kvm_coco_mig_test insmod /kcm/kvm-coco-mig-test.ko
+for suite in $KCM_KUNIT_SUITES; do
+	out "KCM-KUNIT $suite"
+	if [ -r "/sys/kernel/debug/kunit/$suite/results" ]; then
+		cat "/sys/kernel/debug/kunit/$suite/results" >&3
+	else
+		out "KCM-MISSING $suite"
+	fi
+	out "KCM-KUNIT-END $suite"
+done
+step rmmod-kvm_coco_mig_test rmmod kvm_coco_mig_test
+
+cd /kcm/tests || die "no tests"
+for t in $KCM_KSELFTESTS; do
+	out "KCM-KSELFTEST $t"
+	echo "kcm-init: running $t" >/dev/kmsg
+	"./$t" >&3 2>&1 </dev/null
+	out "KCM-EXIT $t $?"
+done
+cd /
+
+step rmmod-kvm_coco_mig rmmod kvm_coco_mig
+step no-dev-node-after-rmmod test ! -e /dev/kvm-coco-mig
+
+# The debug kernel has kmemleak; its absence is a failure, not a pass.
+# Objects younger than 5 s are never reported: scan, wait, scan again.
+if step kmemleak-present test -w /sys/kernel/debug/kmemleak; then
+	echo scan >/sys/kernel/debug/kmemleak
+	sleep 6
+	echo scan >/sys/kernel/debug/kmemleak
+	cat /sys/kernel/debug/kmemleak >/tmp/leaks
+	step kmemleak test ! -s /tmp/leaks
+	sed 's/^/# /' /tmp/leaks >&3
+fi
+
+out "KCM-SUCCESS"
+sync
+reboot -f

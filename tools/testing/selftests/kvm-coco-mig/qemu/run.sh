@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Boot the test kernel under QEMU (TCG, -cpu max: nested SVM with NPT) with
+# an initramfs holding kvm_amd, kvm_coco_mig and the tests, and judge the run.
+#
+#   run.sh KBUILD MODDIR TESTDIR OUTDIR
+#
+# KBUILD   the test kernel build (scripts/kernel.sh), with its staged modules
+# MODDIR   where kvm-coco-mig.ko (and kvm-coco-mig-test.ko) were built
+# TESTDIR  the kselftest binaries and tests.conf (the list to run)
+# OUTDIR   gets console.log, results.log and the initramfs
+#
+# Fails closed: see results.py for what a passing run is.
+set -euo pipefail
+
+kbuild=$1 moddir=$2 testdir=$3 outdir=$4
+here=$(cd "$(dirname "$0")" && pwd)
+timeout=${KCM_QEMU_TIMEOUT:-1500}
+mem=${KCM_QEMU_MEM:-4G}
+
+kver=$(cat "$kbuild/include/config/kernel.release")
+root=$outdir/initramfs
+rm -rf "$root"
+mkdir -p "$root"/{bin,kcm/tests,lib/modules}
+
+cp /bin/busybox "$root/bin/busybox"
+install -m 0755 "$here/init.sh" "$root/init"
+cp -a "$kbuild/staging/lib/modules/$kver" "$root/lib/modules/"
+cp "$moddir/kvm-coco-mig.ko" "$root/kcm/"
+[ -e "$moddir/kvm-coco-mig-test.ko" ] && cp "$moddir/kvm-coco-mig-test.ko" "$root/kcm/"
+cp "$testdir/tests.conf" "$root/kcm/"
+# shellcheck source=/dev/null
+. "$testdir/tests.conf"
+for t in $KCM_KSELFTESTS; do
+	install -D -m 0755 "$testdir/$t" "$root/kcm/tests/$t"
+done
+
+(cd "$root" && find . -print0 | cpio --null -o -H newc --quiet) | gzip -1 >"$outdir/initramfs.cpio.gz"
+
+rm -f "$outdir/console.log" "$outdir/results.log"
+cmdline="console=ttyS0 panic_on_warn=1 oops=panic panic=-1 softlockup_panic=1"
+cmdline+=" hung_task_panic=1 nmi_watchdog=0 printk.devkmsg=on kvm_amd.npt=1"
+cmdline+=" kmemleak=on kasan.fault=panic loglevel=6"
+
+set +e
+timeout --foreground "$timeout" qemu-system-x86_64 \
+	-nodefaults -nographic -no-reboot \
+	-machine q35 -accel tcg,thread=multi -cpu max -smp 2 -m "$mem" \
+	-kernel "$kbuild/arch/x86/boot/bzImage" \
+	-initrd "$outdir/initramfs.cpio.gz" \
+	-append "$cmdline" \
+	-serial "file:$outdir/console.log" \
+	-serial "file:$outdir/results.log" \
+	-monitor none </dev/null
+rc=$?
+set -e
+[ "$rc" = 124 ] && echo "KCM-ABORT QEMU timed out after ${timeout}s" >>"$outdir/results.log"
+
+exec python3 "$here/results.py" "$outdir/results.log" "$outdir/console.log"

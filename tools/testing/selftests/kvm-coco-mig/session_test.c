@@ -1,0 +1,438 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kvm-coco-mig session creation, binding and lifetime.
+ *
+ * Every rule of KVM_COCO_MIG_CREATE_SESSION and KVM_COCO_MIG_STATUS is
+ * checked with its exact errno, and a refused call must leave nothing bound
+ * to the VM: each negative test ends by creating a session successfully.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <linux/kvm_coco_mig.h>
+
+#include "kvm_util.h"
+#include "kselftest_harness.h"
+
+#define KCM_DEV "/dev/kvm-coco-mig"
+
+static int kcm_open_dev(void)
+{
+	int fd = open(KCM_DEV, O_RDWR | O_CLOEXEC);
+
+	TEST_ASSERT(fd >= 0, "open(%s): %s (is kvm_coco_mig loaded?)",
+		    KCM_DEV, strerror(errno));
+	return fd;
+}
+
+/* Returns the session fd, or -errno. */
+static int __kcm_create(int dev, int vm_fd, uint32_t role,
+			struct kvm_coco_mig_create *out)
+{
+	struct kvm_coco_mig_create args = {
+		.vm_fd = vm_fd,
+		.role = role,
+	};
+	int fd;
+
+	fd = ioctl(dev, KVM_COCO_MIG_CREATE_SESSION, &args);
+	if (out)
+		*out = args;
+	return fd < 0 ? -errno : fd;
+}
+
+static int kcm_create(int dev, int vm_fd, uint32_t role)
+{
+	int fd = __kcm_create(dev, vm_fd, role, NULL);
+
+	TEST_ASSERT(fd >= 0, "KVM_COCO_MIG_CREATE_SESSION: %s", strerror(-fd));
+	return fd;
+}
+
+static int __kcm_status(int sfd, struct kvm_coco_mig_status *st)
+{
+	memset(st, 0, sizeof(*st));
+	return ioctl(sfd, KVM_COCO_MIG_STATUS, st) ? -errno : 0;
+}
+
+static bool kcm_sw_vm_supported(void)
+{
+	return kvm_has_cap(KVM_CAP_VM_TYPES) &&
+	       (kvm_check_cap(KVM_CAP_VM_TYPES) & BIT(KVM_X86_SW_PROTECTED_VM));
+}
+
+/* A raw SW-protected VM fd, without the selftest library's bookkeeping. */
+static int kcm_raw_sw_vm(int kvm_fd)
+{
+	int vm_fd = ioctl(kvm_fd, KVM_CREATE_VM, KVM_X86_SW_PROTECTED_VM);
+
+	TEST_ASSERT(vm_fd >= 0, "KVM_CREATE_VM(SW_PROTECTED): %s",
+		    strerror(errno));
+	return vm_fd;
+}
+
+FIXTURE(session) {
+	int dev;
+	struct kvm_vm *vm;
+};
+
+FIXTURE_SETUP(session)
+{
+	if (!kcm_sw_vm_supported())
+		SKIP(return, "KVM_X86_SW_PROTECTED_VM is not supported");
+	self->dev = kcm_open_dev();
+	self->vm = vm_create_barebones_type(KVM_X86_SW_PROTECTED_VM);
+}
+
+FIXTURE_TEARDOWN(session)
+{
+	if (self->vm)
+		kvm_vm_free(self->vm);
+	if (self->dev > 0)
+		close(self->dev);
+}
+
+/* The VM takes a session again: whatever came before left nothing bound. */
+static void kcm_assert_vm_free_for_session(int dev, int vm_fd)
+{
+	int sfd = kcm_create(dev, vm_fd, KVM_COCO_MIG_ROLE_SOURCE);
+
+	close(sfd);
+}
+
+TEST_F(session, api_version)
+{
+	EXPECT_EQ(KVM_COCO_MIG_API_VERSION,
+		  ioctl(self->dev, KVM_COCO_MIG_GET_API_VERSION, 0));
+	EXPECT_EQ(-1, ioctl(self->dev, KVM_COCO_MIG_GET_API_VERSION, 1));
+	EXPECT_EQ(EINVAL, errno);
+}
+
+TEST_F(session, create_each_role)
+{
+	static const uint32_t roles[] = {
+		KVM_COCO_MIG_ROLE_SOURCE, KVM_COCO_MIG_ROLE_TARGET,
+	};
+	struct kvm_coco_mig_create out;
+	struct kvm_coco_mig_status st;
+	int i, j, sfd;
+
+	for (i = 0; i < 2; i++) {
+		sfd = __kcm_create(self->dev, self->vm->fd, roles[i], &out);
+		ASSERT_LE(0, sfd);
+		EXPECT_EQ(KVM_COCO_MIG_BACKEND_SW, out.backend);
+		EXPECT_EQ(FD_CLOEXEC, fcntl(sfd, F_GETFD) & FD_CLOEXEC);
+		EXPECT_EQ(O_RDWR, fcntl(sfd, F_GETFL) & O_ACCMODE);
+
+		ASSERT_EQ(0, __kcm_status(sfd, &st));
+		EXPECT_EQ(KVM_COCO_MIG_STATE_CREATED, st.state);
+		EXPECT_EQ(roles[i], st.role);
+		EXPECT_EQ(KVM_COCO_MIG_BACKEND_SW, st.backend);
+		EXPECT_EQ(0, st.flags);
+		for (j = 0; j < ARRAY_SIZE(st.reserved); j++)
+			EXPECT_EQ(0, st.reserved[j]);
+		close(sfd);
+	}
+}
+
+TEST_F(session, second_session_is_busy)
+{
+	int sfd = kcm_create(self->dev, self->vm->fd, KVM_COCO_MIG_ROLE_SOURCE);
+	int dup_vm = dup(self->vm->fd);
+
+	EXPECT_EQ(-EBUSY, __kcm_create(self->dev, self->vm->fd,
+				       KVM_COCO_MIG_ROLE_SOURCE, NULL));
+	EXPECT_EQ(-EBUSY, __kcm_create(self->dev, self->vm->fd,
+				       KVM_COCO_MIG_ROLE_TARGET, NULL));
+	/* Another fd for the same VM is the same VM. */
+	EXPECT_EQ(-EBUSY, __kcm_create(self->dev, dup_vm,
+				       KVM_COCO_MIG_ROLE_SOURCE, NULL));
+	close(sfd);
+	kcm_assert_vm_free_for_session(self->dev, dup_vm);
+	close(dup_vm);
+}
+
+TEST_F(session, sessions_on_two_vms)
+{
+	struct kvm_vm *vm2 = vm_create_barebones_type(KVM_X86_SW_PROTECTED_VM);
+	int s1 = kcm_create(self->dev, self->vm->fd, KVM_COCO_MIG_ROLE_SOURCE);
+	int s2 = kcm_create(self->dev, vm2->fd, KVM_COCO_MIG_ROLE_TARGET);
+
+	close(s1);
+	close(s2);
+	kvm_vm_free(vm2);
+}
+
+TEST_F(session, refuses_non_vm_fds)
+{
+	struct kvm_vcpu *vcpu = __vm_vcpu_add(self->vm, 0);
+	int null_fd = open("/dev/null", O_RDWR);
+	int kvm_fd = open_kvm_dev_path_or_exit();
+	int sfd;
+
+	ASSERT_LE(0, null_fd);
+	EXPECT_EQ(-EBADF, __kcm_create(self->dev, -1, KVM_COCO_MIG_ROLE_SOURCE, NULL));
+	EXPECT_EQ(-EBADF, __kcm_create(self->dev, 1 << 20, KVM_COCO_MIG_ROLE_SOURCE, NULL));
+	EXPECT_EQ(-EBADF, __kcm_create(self->dev, null_fd, KVM_COCO_MIG_ROLE_SOURCE, NULL));
+	EXPECT_EQ(-EBADF, __kcm_create(self->dev, kvm_fd, KVM_COCO_MIG_ROLE_SOURCE, NULL));
+	EXPECT_EQ(-EBADF, __kcm_create(self->dev, vcpu->fd, KVM_COCO_MIG_ROLE_SOURCE, NULL));
+	EXPECT_EQ(-EBADF, __kcm_create(self->dev, self->dev, KVM_COCO_MIG_ROLE_SOURCE, NULL));
+
+	sfd = kcm_create(self->dev, self->vm->fd, KVM_COCO_MIG_ROLE_SOURCE);
+	/* A session fd is not a VM fd either (and the VM stays busy). */
+	EXPECT_EQ(-EBADF, __kcm_create(self->dev, sfd, KVM_COCO_MIG_ROLE_SOURCE, NULL));
+	close(sfd);
+
+	close(kvm_fd);
+	close(null_fd);
+	kcm_assert_vm_free_for_session(self->dev, self->vm->fd);
+}
+
+TEST_F(session, refuses_non_confidential_vm)
+{
+	struct kvm_vm *plain = vm_create_barebones();
+
+	EXPECT_EQ(-EINVAL, __kcm_create(self->dev, plain->fd,
+					KVM_COCO_MIG_ROLE_SOURCE, NULL));
+	kvm_vm_free(plain);
+}
+
+TEST_F(session, rejects_bad_role)
+{
+	static const uint32_t bad[] = { 0, 3, 0x100, 0x80000000u, 0xffffffffu };
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(bad); i++)
+		EXPECT_EQ(-EINVAL, __kcm_create(self->dev, self->vm->fd, bad[i], NULL))
+			TH_LOG("role %#x", bad[i]);
+	kcm_assert_vm_free_for_session(self->dev, self->vm->fd);
+}
+
+TEST_F(session, rejects_every_flag_bit)
+{
+	struct kvm_coco_mig_create args;
+	int bit;
+
+	for (bit = 0; bit < 32; bit++) {
+		memset(&args, 0, sizeof(args));
+		args.vm_fd = self->vm->fd;
+		args.role = KVM_COCO_MIG_ROLE_SOURCE;
+		args.flags = 1u << bit;
+		EXPECT_EQ(-1, ioctl(self->dev, KVM_COCO_MIG_CREATE_SESSION, &args))
+			TH_LOG("flag bit %d", bit);
+		EXPECT_EQ(EINVAL, errno);
+	}
+	kcm_assert_vm_free_for_session(self->dev, self->vm->fd);
+}
+
+TEST_F(session, rejects_every_reserved_bit)
+{
+	struct kvm_coco_mig_create args;
+	int i, bit;
+
+	for (i = 0; i < ARRAY_SIZE(args.reserved); i++) {
+		for (bit = 0; bit < 64; bit++) {
+			memset(&args, 0, sizeof(args));
+			args.vm_fd = self->vm->fd;
+			args.role = KVM_COCO_MIG_ROLE_TARGET;
+			args.reserved[i] = 1ull << bit;
+			EXPECT_EQ(-1, ioctl(self->dev, KVM_COCO_MIG_CREATE_SESSION, &args))
+				TH_LOG("reserved[%d] bit %d", i, bit);
+			EXPECT_EQ(EINVAL, errno);
+		}
+	}
+	kcm_assert_vm_free_for_session(self->dev, self->vm->fd);
+}
+
+TEST_F(session, status_rejects_every_flag_bit)
+{
+	int sfd = kcm_create(self->dev, self->vm->fd, KVM_COCO_MIG_ROLE_SOURCE);
+	struct kvm_coco_mig_status st;
+	int bit;
+
+	for (bit = 0; bit < 32; bit++) {
+		memset(&st, 0, sizeof(st));
+		st.flags = 1u << bit;
+		EXPECT_EQ(-1, ioctl(sfd, KVM_COCO_MIG_STATUS, &st));
+		EXPECT_EQ(EINVAL, errno);
+	}
+	close(sfd);
+}
+
+TEST_F(session, bad_user_pointers)
+{
+	long page = getpagesize();
+	struct kvm_coco_mig_create *ro;
+	int sfd;
+
+	EXPECT_EQ(-1, ioctl(self->dev, KVM_COCO_MIG_CREATE_SESSION, NULL));
+	EXPECT_EQ(EFAULT, errno);
+
+	/* Readable but not writable: refused when writing @backend back. */
+	ro = mmap(NULL, page, PROT_READ | PROT_WRITE,
+		  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, ro);
+	ro->vm_fd = self->vm->fd;
+	ro->role = KVM_COCO_MIG_ROLE_SOURCE;
+	ASSERT_EQ(0, mprotect(ro, page, PROT_READ));
+	EXPECT_EQ(-1, ioctl(self->dev, KVM_COCO_MIG_CREATE_SESSION, ro));
+	EXPECT_EQ(EFAULT, errno);
+	munmap(ro, page);
+
+	sfd = kcm_create(self->dev, self->vm->fd, KVM_COCO_MIG_ROLE_SOURCE);
+	EXPECT_EQ(-1, ioctl(sfd, KVM_COCO_MIG_STATUS, NULL));
+	EXPECT_EQ(EFAULT, errno);
+	close(sfd);
+	kcm_assert_vm_free_for_session(self->dev, self->vm->fd);
+}
+
+TEST_F(session, unknown_ioctls)
+{
+	int sfd = kcm_create(self->dev, self->vm->fd, KVM_COCO_MIG_ROLE_SOURCE);
+
+	EXPECT_EQ(-1, ioctl(self->dev, _IO(KVM_COCO_MIG_IO, 0x7f), 0));
+	EXPECT_EQ(ENOTTY, errno);
+	EXPECT_EQ(-1, ioctl(self->dev, KVM_COCO_MIG_STATUS, 0));
+	EXPECT_EQ(ENOTTY, errno);
+	EXPECT_EQ(-1, ioctl(sfd, KVM_COCO_MIG_CREATE_SESSION, 0));
+	EXPECT_EQ(ENOTTY, errno);
+	EXPECT_EQ(-1, ioctl(sfd, KVM_CREATE_VCPU, 0));
+	EXPECT_EQ(ENOTTY, errno);
+	close(sfd);
+}
+
+/* Lifetime tests use raw VM fds, so that closing them is the only reference. */
+FIXTURE(lifetime) {
+	int dev;
+	int kvm_fd;
+};
+
+FIXTURE_SETUP(lifetime)
+{
+	if (!kcm_sw_vm_supported())
+		SKIP(return, "KVM_X86_SW_PROTECTED_VM is not supported");
+	self->dev = kcm_open_dev();
+	self->kvm_fd = open_kvm_dev_path_or_exit();
+}
+
+FIXTURE_TEARDOWN(lifetime)
+{
+	if (self->kvm_fd > 0)
+		close(self->kvm_fd);
+	if (self->dev > 0)
+		close(self->dev);
+}
+
+TEST_F(lifetime, close_vm_first)
+{
+	struct kvm_coco_mig_status st;
+	int vm_fd = kcm_raw_sw_vm(self->kvm_fd);
+	int sfd = kcm_create(self->dev, vm_fd, KVM_COCO_MIG_ROLE_SOURCE);
+
+	close(vm_fd);
+	/* The session keeps the VM: it still answers. */
+	ASSERT_EQ(0, __kcm_status(sfd, &st));
+	EXPECT_EQ(KVM_COCO_MIG_STATE_CREATED, st.state);
+	close(sfd);
+}
+
+TEST_F(lifetime, close_session_first)
+{
+	int vm_fd = kcm_raw_sw_vm(self->kvm_fd);
+	int sfd = kcm_create(self->dev, vm_fd, KVM_COCO_MIG_ROLE_TARGET);
+
+	close(sfd);
+	/* The VM still works and takes a new session. */
+	EXPECT_LE(0, ioctl(vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_USER_MEMORY));
+	kcm_assert_vm_free_for_session(self->dev, vm_fd);
+	close(vm_fd);
+}
+
+TEST_F(lifetime, close_device_first)
+{
+	int vm_fd = kcm_raw_sw_vm(self->kvm_fd);
+	int sfd = kcm_create(self->dev, vm_fd, KVM_COCO_MIG_ROLE_SOURCE);
+	struct kvm_coco_mig_status st;
+
+	close(self->dev);
+	self->dev = -1;
+	close(vm_fd);
+	EXPECT_EQ(0, __kcm_status(sfd, &st));
+	close(sfd);
+}
+
+/*
+ * Create/close cycles in every order; kmemleak, scanned after the run, sees
+ * anything a cycle leaks. VM creation is slow under TCG with KASAN, hence
+ * 200 cycles and a long timeout.
+ */
+TEST_F_TIMEOUT(lifetime, many_cycles, 600)
+{
+	int i, vm_fd, sfd;
+
+	for (i = 0; i < 200; i++) {
+		vm_fd = kcm_raw_sw_vm(self->kvm_fd);
+		sfd = kcm_create(self->dev, vm_fd, i & 1 ? KVM_COCO_MIG_ROLE_TARGET :
+					       KVM_COCO_MIG_ROLE_SOURCE);
+		if (i & 2) {
+			close(vm_fd);
+			close(sfd);
+		} else {
+			close(sfd);
+			close(vm_fd);
+		}
+	}
+}
+
+struct kcm_race {
+	int dev;
+	int vm_fd;
+	int won;
+	int busy;
+};
+
+static void *kcm_race_thread(void *arg)
+{
+	struct kcm_race *r = arg;
+	int i, fd;
+
+	for (i = 0; i < 2000; i++) {
+		fd = __kcm_create(r->dev, r->vm_fd, KVM_COCO_MIG_ROLE_SOURCE, NULL);
+		if (fd >= 0) {
+			r->won++;
+			close(fd);
+		} else {
+			TEST_ASSERT(fd == -EBUSY, "racing create: %s", strerror(-fd));
+			r->busy++;
+		}
+	}
+	return NULL;
+}
+
+/* Threads racing to bind one VM: each call either wins or gets EBUSY. */
+TEST_F(lifetime, racing_creates)
+{
+	struct kcm_race r[3];
+	pthread_t t[3];
+	int i, vm_fd = kcm_raw_sw_vm(self->kvm_fd);
+
+	for (i = 0; i < 3; i++) {
+		r[i] = (struct kcm_race){ .dev = self->dev, .vm_fd = vm_fd };
+		ASSERT_EQ(0, pthread_create(&t[i], NULL, kcm_race_thread, &r[i]));
+	}
+	for (i = 0; i < 3; i++) {
+		pthread_join(t[i], NULL);
+		EXPECT_EQ(2000, r[i].won + r[i].busy);
+	}
+	kcm_assert_vm_free_for_session(self->dev, vm_fd);
+	close(vm_fd);
+}
+
+TEST_HARNESS_MAIN
