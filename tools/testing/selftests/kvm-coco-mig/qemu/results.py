@@ -177,7 +177,8 @@ def main(results_path, console_path):
             i += 1
             while i < len(lines):
                 if lines[i].startswith(f"KCM-EXIT {name} "):
-                    rc = int(lines[i].rsplit(" ", 1)[1])
+                    status = lines[i].rsplit(" ", 1)[1]
+                    rc = int(status) if status.isdigit() else None
                     break
                 body.append(lines[i])
                 i += 1
