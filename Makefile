@@ -35,8 +35,14 @@ install: module
 sparse:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) KSRC=$(KSRC) C=2 CHECK="sparse -Wsparse-error" modules
 
+# Debian's codespell keeps its dictionary where checkpatch does not look.
+CODESPELL_DICT := $(firstword $(wildcard /usr/share/codespell/dictionary.txt \
+	/usr/lib/python3/dist-packages/codespell_lib/data/dictionary.txt))
+
 checkpatch:
-	$(KSRC)/scripts/checkpatch.pl --strict --codespell --no-tree --quiet \
+	@test -n "$(CODESPELL_DICT)" || { echo "codespell dictionary not found" >&2; exit 1; }
+	$(KSRC)/scripts/checkpatch.pl --strict --codespell \
+		--codespellfile=$(CODESPELL_DICT) --no-tree --quiet \
 		-f $(KCM_SOURCES)
 
 selftests:

@@ -10,7 +10,7 @@
 
 #include "coco_mig.h"
 
-static long kcm_dev_ioctl(struct file *filp, unsigned int ioctl,
+static long kcm_dev_ioctl(struct file *file, unsigned int ioctl,
 			  unsigned long arg)
 {
 	void __user *argp = (void __user *)arg;

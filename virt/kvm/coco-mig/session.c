@@ -97,10 +97,10 @@ static int kcm_status(struct kcm_session *s,
 	return 0;
 }
 
-static long kcm_session_ioctl(struct file *filp, unsigned int ioctl,
+static long kcm_session_ioctl(struct file *file, unsigned int ioctl,
 			      unsigned long arg)
 {
-	struct kcm_session *s = filp->private_data;
+	struct kcm_session *s = file->private_data;
 	void __user *argp = (void __user *)arg;
 
 	switch (ioctl) {
@@ -111,9 +111,9 @@ static long kcm_session_ioctl(struct file *filp, unsigned int ioctl,
 	}
 }
 
-static int kcm_session_release(struct inode *inode, struct file *filp)
+static int kcm_session_release(struct inode *inode, struct file *file)
 {
-	struct kcm_session *s = filp->private_data;
+	struct kcm_session *s = file->private_data;
 
 	kcm_vm_unbind(s);
 	if (s->backend->session_destroy)

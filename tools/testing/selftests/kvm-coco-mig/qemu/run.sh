@@ -17,7 +17,7 @@ set -euo pipefail
 kbuild=$1 moddir=$2 testdir=$3 outdir=$4
 here=$(cd "$(dirname "$0")" && pwd)
 timeout=${KCM_QEMU_TIMEOUT:-1500}
-mem=${KCM_QEMU_MEM:-4G}
+mem=${KCM_QEMU_MEM:-2G}
 
 kver=$(cat "$kbuild/include/config/kernel.release")
 root=$outdir/initramfs
