@@ -58,6 +58,11 @@
 
 /* Session states, reported by KVM_COCO_MIG_STATUS. */
 #define KVM_COCO_MIG_STATE_CREATED	1	/* bound to a VM, no keys yet */
+#define KVM_COCO_MIG_STATE_KEY_PENDING	2	/* target: evidence out, no key */
+#define KVM_COCO_MIG_STATE_STREAMING	3	/* keys agreed: pages flow */
+#define KVM_COCO_MIG_STATE_FINISHED	4	/* done; the source VM is dead */
+#define KVM_COCO_MIG_STATE_CANCELLED	5	/* source: keys gone, guest runs */
+#define KVM_COCO_MIG_STATE_FAILED	6	/* poisoned; a target VM is dead */
 
 struct kvm_coco_mig_create {
 	__u32 vm_fd;		/* in: a KVM VM fd */

@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit tests for the wire format (suite kvm_coco_mig_packet).
+ */
+#include <kunit/test.h>
+#include <linux/mm.h>
+
+#include "packet.h"
+
+/* A whole packet: header, page-sized payload, tag. */
+struct kcm_test_pkt {
+	struct kcm_pkt_hdr h;
+	u8 body[PAGE_SIZE + KCM_PKT_TAG_SIZE];
+};
+
+static struct kcm_test_pkt *kcm_test_pkt_new(struct kunit *test)
+{
+	struct kcm_test_pkt *t = kunit_kzalloc(test, sizeof(*t), GFP_KERNEL);
+	struct kcm_pkt p = {
+		.type = KCM_PKT_PAGE, .len = PAGE_SIZE,
+		.gfn = 0x123456789aULL, .seq = 42,
+	};
+
+	KUNIT_ASSERT_NOT_NULL(test, t);
+	kcm_pkt_encode(&t->h, &p);
+	return t;
+}
+
+static void pkt_encode_is_little_endian(struct kunit *test)
+{
+	static const u8 want[24] = {
+		1, 1, 0, 0,				/* version, type, flags */
+		0x00, 0x10, 0x00, 0x00,			/* len 4096 */
+		0x9a, 0x78, 0x56, 0x34, 0x12, 0, 0, 0,	/* gfn */
+		42, 0, 0, 0, 0, 0, 0, 0,		/* seq */
+	};
+	struct kcm_test_pkt *t = kcm_test_pkt_new(test);
+
+	KUNIT_EXPECT_MEMEQ(test, &t->h, want, sizeof(want));
+}
+
+static void pkt_decode_roundtrip(struct kunit *test)
+{
+	struct kcm_test_pkt *t = kcm_test_pkt_new(test);
+	struct kcm_pkt p;
+
+	KUNIT_ASSERT_EQ(test, kcm_pkt_decode(t, sizeof(*t), &p), 0);
+	KUNIT_EXPECT_EQ(test, p.type, KCM_PKT_PAGE);
+	KUNIT_EXPECT_EQ(test, p.len, PAGE_SIZE);
+	KUNIT_EXPECT_EQ(test, p.gfn, 0x123456789aULL);
+	KUNIT_EXPECT_EQ(test, p.seq, 42ULL);
+	KUNIT_EXPECT_EQ(test, kcm_pkt_wire_size(p.len), sizeof(*t));
+}
+
+static void pkt_decode_unaligned(struct kunit *test)
+{
+	struct kcm_test_pkt *t = kcm_test_pkt_new(test);
+	u8 *buf = kunit_kzalloc(test, sizeof(*t) + 1, GFP_KERNEL);
+	struct kcm_pkt p;
+
+	KUNIT_ASSERT_NOT_NULL(test, buf);
+	memcpy(buf + 1, t, sizeof(*t));
+	KUNIT_EXPECT_EQ(test, kcm_pkt_decode(buf + 1, sizeof(*t), &p), 0);
+	KUNIT_EXPECT_EQ(test, p.gfn, 0x123456789aULL);
+}
+
+static void pkt_decode_truncated(struct kunit *test)
+{
+	struct kcm_test_pkt *t = kcm_test_pkt_new(test);
+	struct kcm_pkt p;
+	size_t avail;
+
+	for (avail = 0; avail < sizeof(*t); avail += avail < 64 ? 1 : 509)
+		KUNIT_EXPECT_EQ_MSG(test, kcm_pkt_decode(t, avail, &p),
+				    -EINVAL, "avail %zu", avail);
+	KUNIT_EXPECT_EQ(test, kcm_pkt_decode(t, sizeof(*t) - 1, &p), -EINVAL);
+}
+
+struct kcm_malformed_case {
+	const char *desc;
+	unsigned int offset;	/* byte of the header to set */
+	u8 value;
+	int err;
+};
+
+static const struct kcm_malformed_case kcm_malformed_cases[] = {
+	{ "version 0", 0, 0, -EPROTONOSUPPORT },
+	{ "version 2", 0, 2, -EPROTONOSUPPORT },
+	{ "version 255", 0, 255, -EPROTONOSUPPORT },
+	{ "type 0", 1, 0, -EBADMSG },
+	{ "type 2", 1, 2, -EBADMSG },
+	{ "flags bit 0", 2, 0x01, -EBADMSG },
+	{ "flags bit 15", 3, 0x80, -EBADMSG },
+	{ "len 4097", 4, 0x01, -EBADMSG },
+	{ "len 0", 5, 0x00, -EBADMSG },
+	{ "len 2^24+4096", 7, 0x01, -EBADMSG },
+	{ "seq 0", 16, 0, -EBADMSG },
+	{ "seq 2^62", 23, 0x40, -EBADMSG },
+	{ "seq 2^63", 23, 0x80, -EBADMSG },
+};
+
+static void kcm_malformed_desc(const struct kcm_malformed_case *c, char *desc)
+{
+	strscpy(desc, c->desc, KUNIT_PARAM_DESC_SIZE);
+}
+
+KUNIT_ARRAY_PARAM(kcm_malformed, kcm_malformed_cases, kcm_malformed_desc);
+
+static void pkt_decode_malformed_header(struct kunit *test)
+{
+	const struct kcm_malformed_case *c = test->param_value;
+	struct kcm_test_pkt *t = kcm_test_pkt_new(test);
+	struct kcm_pkt p;
+
+	((u8 *)&t->h)[c->offset] = c->value;
+	KUNIT_EXPECT_EQ(test, kcm_pkt_decode(t, sizeof(*t), &p), c->err);
+}
+
+static void pkt_decode_seq_bounds(struct kunit *test)
+{
+	struct kcm_test_pkt *t = kcm_test_pkt_new(test);
+	struct kcm_pkt p;
+
+	t->h.seq = cpu_to_le64(1);
+	KUNIT_EXPECT_EQ(test, kcm_pkt_decode(t, sizeof(*t), &p), 0);
+	t->h.seq = cpu_to_le64(KCM_SEQ_MAX);
+	KUNIT_EXPECT_EQ(test, kcm_pkt_decode(t, sizeof(*t), &p), 0);
+	t->h.seq = cpu_to_le64(KCM_SEQ_MAX + 1);
+	KUNIT_EXPECT_EQ(test, kcm_pkt_decode(t, sizeof(*t), &p), -EBADMSG);
+}
+
+static void pkt_nonce_is_unique_per_seq_and_type(struct kunit *test)
+{
+	u8 a[KCM_PKT_NONCE_SIZE], b[KCM_PKT_NONCE_SIZE];
+
+	kcm_pkt_nonce(a, KCM_PKT_PAGE, 1);
+	kcm_pkt_nonce(b, KCM_PKT_PAGE, 2);
+	KUNIT_EXPECT_MEMNEQ(test, a, b, sizeof(a));
+	kcm_pkt_nonce(b, KCM_PKT_PAGE + 1, 1);
+	KUNIT_EXPECT_MEMNEQ(test, a, b, sizeof(a));
+	kcm_pkt_nonce(b, KCM_PKT_PAGE, 1);
+	KUNIT_EXPECT_MEMEQ(test, a, b, sizeof(a));
+	/* The sequence number sits in the low 8 bytes, little endian. */
+	kcm_pkt_nonce(a, KCM_PKT_PAGE, 0x0102030405060708ULL);
+	KUNIT_EXPECT_EQ(test, a[4], 0x08);
+	KUNIT_EXPECT_EQ(test, a[11], 0x01);
+}
+
+static void pkt_aad_binds_session_and_header(struct kunit *test)
+{
+	struct kcm_test_pkt *t = kcm_test_pkt_new(test);
+	u8 sid[KCM_SESSION_ID_SIZE], aad[KCM_PKT_AAD_SIZE];
+
+	memset(sid, 0xa5, sizeof(sid));
+	kcm_pkt_aad(aad, sid, &t->h);
+	KUNIT_EXPECT_MEMEQ(test, aad, sid, sizeof(sid));
+	KUNIT_EXPECT_MEMEQ(test, aad + sizeof(sid), &t->h, sizeof(t->h));
+}
+
+static void pkt_overhead_within_one_percent(struct kunit *test)
+{
+	/* make bench's wire target: at most 1.01 x payload. */
+	KUNIT_EXPECT_LE(test, kcm_pkt_wire_size(PAGE_SIZE) * 100,
+			(size_t)PAGE_SIZE * 101);
+}
+
+static struct kunit_case kcm_packet_cases[] = {
+	KUNIT_CASE(pkt_encode_is_little_endian),
+	KUNIT_CASE(pkt_decode_roundtrip),
+	KUNIT_CASE(pkt_decode_unaligned),
+	KUNIT_CASE(pkt_decode_truncated),
+	KUNIT_CASE_PARAM(pkt_decode_malformed_header, kcm_malformed_gen_params),
+	KUNIT_CASE(pkt_decode_seq_bounds),
+	KUNIT_CASE(pkt_nonce_is_unique_per_seq_and_type),
+	KUNIT_CASE(pkt_aad_binds_session_and_header),
+	KUNIT_CASE(pkt_overhead_within_one_percent),
+	{}
+};
+
+static struct kunit_suite kcm_packet_suite = {
+	.name = "kvm_coco_mig_packet",
+	.test_cases = kcm_packet_cases,
+};
+
+kunit_test_suite(kcm_packet_suite);

@@ -1,0 +1,112 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Per-gfn sequence bookkeeping.
+ *
+ * The source records, for every gfn it packages, the sequence number of the
+ * newest packet; the target records the newest packet it installed and
+ * refuses any packet of a gfn that is not newer (a replay, or an older
+ * version arriving late). At FINISH both sides hash their map, in gfn
+ * order, into a digest: the target runs only if the digests and page
+ * counts match, i.e. it holds exactly the newest version of every page the
+ * source sent.
+ */
+#include <crypto/sha2.h>
+#include <linux/errno.h>
+#include <linux/sched.h>
+#include <linux/slab.h>
+#include <linux/unaligned.h>
+#include <kunit/visibility.h>
+
+#include "packet.h"
+#include "replay.h"
+
+void kcm_seq_map_init(struct kcm_seq_map *m)
+{
+	xa_init(&m->xa);
+	m->pages = 0;
+}
+EXPORT_SYMBOL_IF_KUNIT(kcm_seq_map_init);
+
+void kcm_seq_map_destroy(struct kcm_seq_map *m)
+{
+	xa_destroy(&m->xa);
+	m->pages = 0;
+}
+EXPORT_SYMBOL_IF_KUNIT(kcm_seq_map_destroy);
+
+/**
+ * kcm_seq_check - may a packet with @seq for @gfn be installed?
+ * @m: the map
+ * @gfn: the packet's gfn
+ * @seq: the packet's sequence number (1..KCM_SEQ_MAX)
+ *
+ * Return: 0 if @seq is newer than anything recorded for @gfn, -ESTALE if
+ * not (a replay or an outdated version), -EINVAL for a sequence number out
+ * of range or a gfn that does not fit an index.
+ */
+int kcm_seq_check(struct kcm_seq_map *m, u64 gfn, u64 seq)
+{
+	void *entry;
+
+	if (!seq || seq > KCM_SEQ_MAX || gfn > ULONG_MAX)
+		return -EINVAL;
+	entry = xa_load(&m->xa, gfn);
+	if (entry && xa_to_value(entry) >= seq)
+		return -ESTALE;
+	return 0;
+}
+EXPORT_SYMBOL_IF_KUNIT(kcm_seq_check);
+
+/**
+ * kcm_seq_record - remember @seq as the newest version of @gfn
+ * @m: the map
+ * @gfn: the gfn
+ * @seq: the sequence number; the caller checked it with kcm_seq_check()
+ *
+ * Return: 0, -EINVAL as kcm_seq_check(), or -ENOMEM. On error the map is
+ * unchanged.
+ */
+int kcm_seq_record(struct kcm_seq_map *m, u64 gfn, u64 seq)
+{
+	void *old;
+
+	if (!seq || seq > KCM_SEQ_MAX || gfn > ULONG_MAX)
+		return -EINVAL;
+	old = xa_store(&m->xa, gfn, xa_mk_value(seq), GFP_KERNEL_ACCOUNT);
+	if (xa_is_err(old))
+		return xa_err(old);
+	if (!old)
+		m->pages++;
+	return 0;
+}
+EXPORT_SYMBOL_IF_KUNIT(kcm_seq_record);
+
+/**
+ * kcm_seq_digest - hash the map in gfn order
+ * @m: the map
+ * @digest: SHA-256 over "kcm-completeness-v1", the page count, then each
+ *	(gfn, seq) pair, all little endian
+ *
+ * May sleep: the walk reschedules on large maps.
+ */
+void kcm_seq_digest(struct kcm_seq_map *m, u8 digest[KCM_DIGEST_SIZE])
+{
+	static const char label[] = "kcm-completeness-v1";
+	struct sha256_state sctx;
+	unsigned long index;
+	__le64 rec[2];
+	void *entry;
+
+	sha256_init(&sctx);
+	sha256_update(&sctx, (const u8 *)label, sizeof(label));
+	rec[0] = cpu_to_le64(m->pages);
+	sha256_update(&sctx, (u8 *)rec, sizeof(rec[0]));
+	xa_for_each(&m->xa, index, entry) {
+		rec[0] = cpu_to_le64(index);
+		rec[1] = cpu_to_le64(xa_to_value(entry));
+		sha256_update(&sctx, (u8 *)rec, sizeof(rec));
+		cond_resched();
+	}
+	sha256_final(&sctx, digest);
+}
+EXPORT_SYMBOL_IF_KUNIT(kcm_seq_digest);
