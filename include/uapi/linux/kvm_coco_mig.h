@@ -77,7 +77,40 @@ struct kvm_coco_mig_status {
 	__u32 state;		/* out: KVM_COCO_MIG_STATE_* */
 	__u32 role;		/* out: KVM_COCO_MIG_ROLE_* */
 	__u32 backend;		/* out: KVM_COCO_MIG_BACKEND_* */
-	__u64 reserved[14];	/* out: zero */
+	__u64 pages;		/* out: pages packaged (source), installed (target) */
+	__u64 bytes;		/* out: packet bytes produced or consumed */
+	__u64 refused;		/* out: packets refused (target) */
+	__u64 reserved[11];	/* out: zero */
+};
+
+/*
+ * Opaque blobs exchanged by the VMMs: the target's migration data, the
+ * wrapped transport key, the final record. A zero @out_len asks for the
+ * size needed (returned in @out_len, nothing else happens); a non-zero one
+ * that is too small fails with ENOSPC and the size needed in @out_len.
+ */
+struct kvm_coco_mig_blob {
+	__u32 flags;		/* in: must be zero */
+	__u32 in_len;		/* in: bytes at @in_uaddr (0 if unused) */
+	__u64 in_uaddr;		/* in: input blob */
+	__u32 out_len;		/* in: room at @out_uaddr; out: bytes written/needed */
+	__u32 pad;		/* in: must be zero */
+	__u64 out_uaddr;	/* in: output buffer */
+	__u64 reserved[4];	/* in: must be zero */
+};
+
+/* Largest batch of one PACKAGE_PAGES or RECEIVE_PAGES call. */
+#define KVM_COCO_MIG_MAX_BATCH		1024
+
+struct kvm_coco_mig_pages {
+	__u32 flags;		/* in: must be zero */
+	__u32 nr_pages;		/* in: gfns to package / packets to receive */
+	__u64 gfns_uaddr;	/* in: PACKAGE: __u64 gfn[nr_pages]; RECEIVE: 0 */
+	__u64 buf_uaddr;	/* PACKAGE: out: packets; RECEIVE: in: packets */
+	__u64 buf_len;		/* in: room / bytes; PACKAGE out: written/needed */
+	__u32 done;		/* out: pages packaged / packets installed */
+	__u32 pad;		/* in: must be zero */
+	__u64 reserved[3];	/* in: must be zero */
 };
 
 /* Device ioctls. */
@@ -88,5 +121,18 @@ struct kvm_coco_mig_status {
 /* Session ioctls. */
 #define KVM_COCO_MIG_STATUS		_IOWR(KVM_COCO_MIG_IO, 0x10, \
 					      struct kvm_coco_mig_status)
+#define KVM_COCO_MIG_GET_MIGRATION_DATA	_IOWR(KVM_COCO_MIG_IO, 0x11, \
+					      struct kvm_coco_mig_blob)
+#define KVM_COCO_MIG_START		_IOWR(KVM_COCO_MIG_IO, 0x12, \
+					      struct kvm_coco_mig_blob)
+#define KVM_COCO_MIG_ACCEPT		_IOWR(KVM_COCO_MIG_IO, 0x13, \
+					      struct kvm_coco_mig_blob)
+#define KVM_COCO_MIG_PACKAGE_PAGES	_IOWR(KVM_COCO_MIG_IO, 0x14, \
+					      struct kvm_coco_mig_pages)
+#define KVM_COCO_MIG_RECEIVE_PAGES	_IOWR(KVM_COCO_MIG_IO, 0x15, \
+					      struct kvm_coco_mig_pages)
+#define KVM_COCO_MIG_FINISH		_IOWR(KVM_COCO_MIG_IO, 0x16, \
+					      struct kvm_coco_mig_blob)
+#define KVM_COCO_MIG_CANCEL		_IO(KVM_COCO_MIG_IO, 0x17)
 
 #endif /* _UAPI_LINUX_KVM_COCO_MIG_H */

@@ -18,23 +18,57 @@
 #include <linux/types.h>
 #include <linux/kvm_coco_mig.h>
 
+#include "state.h"
+
 struct kcm_session;
 
 /**
  * struct kcm_backend - the VM-type-specific half of a migration session
  * @name: short name, as in the documentation ("sw", "sev", "svsm")
  * @id: KVM_COCO_MIG_BACKEND_* reported to userspace
- * @session_init: optional; set up backend state for a new session. Called
- *	before the session is visible to userspace; a failure fails the
- *	creation.
- * @session_destroy: optional; undo @session_init. Called once, when the
- *	last reference to the session file goes away.
+ * @packet_size: wire bytes of one page packet
+ * @max_in_len: the largest input blob any operation accepts
+ * @session_init: set up backend state for a new session. Called before the
+ *	session is visible to userspace; a failure fails the creation.
+ * @session_destroy: undo @session_init, destroying every key. Called once,
+ *	when the last reference to the session file goes away.
+ * @out_size: bytes of the output blob of @op (GET_MIGRATION_DATA, START,
+ *	FINISH on the source), 0 for operations without one
+ * @get_migration_data: target: fill @out with the attestation evidence and
+ *	the public key bound into it; the same bytes on every call
+ * @start: source: check the target's data @in against the session policy,
+ *	agree the transport key, write it wrapped to @out
+ * @accept: target: unwrap the transport key in @in
+ * @package: source: write one packet per gfn of @gfns to @ubuf
+ * @receive: target: verify and install @nr packets from @ubuf
+ * @finish: source: make the VM unrunnable, write the final record to @out;
+ *	target: check the final record @in and apply it
+ * @cancel: source: destroy the keys; the VM keeps running
+ *
+ * Every operation is called with the session's lock held, in a state the
+ * state machine allows. @package and @receive report in @done how many
+ * pages they completed, also on error. An operation that detects
+ * tampering calls kcm_session_fail().
  */
 struct kcm_backend {
 	const char *name;
 	u32 id;
+	size_t packet_size;
+	u32 max_in_len;
 	int (*session_init)(struct kcm_session *s);
 	void (*session_destroy)(struct kcm_session *s);
+	u32 (*out_size)(struct kcm_session *s, enum kcm_op op);
+	int (*get_migration_data)(struct kcm_session *s, void *out);
+	int (*start)(struct kcm_session *s, const void *in, u32 in_len,
+		     void *out);
+	int (*accept)(struct kcm_session *s, const void *in, u32 in_len);
+	int (*package)(struct kcm_session *s, const u64 *gfns, u32 nr,
+		       u8 __user *ubuf, u32 *done);
+	int (*receive)(struct kcm_session *s, const u8 __user *ubuf, u32 nr,
+		       u32 *done);
+	int (*finish)(struct kcm_session *s, const void *in, u32 in_len,
+		      void *out);
+	void (*cancel)(struct kcm_session *s);
 };
 
 /**
@@ -44,8 +78,12 @@ struct kcm_backend {
  * @backend: the backend chosen for @kvm's type
  * @role: KVM_COCO_MIG_ROLE_SOURCE or KVM_COCO_MIG_ROLE_TARGET
  * @node: entry in the table of VMs that have a session (kcm_vm_lock)
- * @lock: serialises the session's ioctls and protects @state
+ * @lock: serialises the session's ioctls; protects everything below
  * @state: KVM_COCO_MIG_STATE_*
+ * @pages: pages packaged or installed
+ * @bytes: packet bytes produced or consumed
+ * @refused: packets the target refused
+ * @priv: the backend's state
  */
 struct kcm_session {
 	struct kvm *kvm;
@@ -54,11 +92,19 @@ struct kcm_session {
 	u32 role;
 	struct hlist_node node;
 
-	struct mutex lock;	/* serialises ioctls, protects @state */
+	struct mutex lock;	/* serialises ioctls, protects what follows */
 	u32 state;
+	u64 pages;
+	u64 bytes;
+	u64 refused;
+	void *priv;
 };
 
+void kcm_session_fail(struct kcm_session *s);
+
 extern const struct kcm_backend kcm_sw_backend;
+int kcm_sw_module_init(void);
+void kcm_sw_module_exit(void);
 
 /* arch: the backend for a VM, or an ERR_PTR with the errno to report. */
 const struct kcm_backend *kcm_arch_select_backend(struct kvm *kvm);
@@ -70,6 +116,10 @@ long kcm_session_create(struct kvm_coco_mig_create __user *uarg);
 const struct kcm_backend *kcm_backend_for_vm_type(unsigned long vm_type);
 int kcm_create_args_check(const struct kvm_coco_mig_create *args);
 int kcm_status_args_check(const struct kvm_coco_mig_status *args);
+int kcm_blob_args_check(const struct kvm_coco_mig_blob *b, bool has_in,
+			bool has_out, u32 max_in);
+int kcm_pages_args_check(const struct kvm_coco_mig_pages *p, bool package,
+			 size_t packet_size);
 #endif
 
 #endif /* __KVM_COCO_MIG_H */

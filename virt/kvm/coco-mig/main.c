@@ -45,17 +45,26 @@ static int __init kcm_init(void)
 {
 	int ret;
 
+	ret = kcm_sw_module_init();
+	if (ret)
+		return ret;
+
 	ret = misc_register(&kcm_dev);
 	if (ret) {
 		pr_err("cannot register /dev/%s: %d\n", kcm_dev.name, ret);
-		return ret;
+		goto e_sw_exit;
 	}
 	return 0;
+
+e_sw_exit:
+	kcm_sw_module_exit();
+	return ret;
 }
 
 static void __exit kcm_exit(void)
 {
 	misc_deregister(&kcm_dev);
+	kcm_sw_module_exit();
 }
 
 module_init(kcm_init);

@@ -4,7 +4,6 @@
  * additional-data construction. Pure functions, no state.
  */
 #include <linux/errno.h>
-#include <linux/mm.h>
 #include <linux/string.h>
 #include <linux/unaligned.h>
 #include <kunit/visibility.h>
@@ -31,6 +30,8 @@ EXPORT_SYMBOL_IF_KUNIT(kcm_pkt_encode);
  * kcm_pkt_decode - parse and validate the packet at the head of a buffer
  * @buf: the packet (kernel copy; may be unaligned)
  * @avail: bytes available at @buf
+ * @type: the packet type expected here (KCM_PKT_*)
+ * @len: the payload length that type has
  * @p: the decoded header, valid only on success
  *
  * Only the framing is checked here; authenticity is the AEAD's job.
@@ -40,7 +41,8 @@ EXPORT_SYMBOL_IF_KUNIT(kcm_pkt_encode);
  * header that this version does not produce (type, flags, length,
  * sequence number), which is what a tampered header looks like.
  */
-int kcm_pkt_decode(const void *buf, size_t avail, struct kcm_pkt *p)
+int kcm_pkt_decode(const void *buf, size_t avail, u8 type, u32 len,
+		   struct kcm_pkt *p)
 {
 	const struct kcm_pkt_hdr *h = buf;
 
@@ -54,8 +56,8 @@ int kcm_pkt_decode(const void *buf, size_t avail, struct kcm_pkt *p)
 	p->gfn = get_unaligned_le64(&h->gfn);
 	p->seq = get_unaligned_le64(&h->seq);
 
-	if (p->type != KCM_PKT_PAGE || get_unaligned_le16(&h->flags) ||
-	    p->len != PAGE_SIZE || !p->seq || p->seq > KCM_SEQ_MAX)
+	if (p->type != type || get_unaligned_le16(&h->flags) ||
+	    p->len != len || !p->seq || p->seq > KCM_SEQ_MAX)
 		return -EBADMSG;
 	if (avail < kcm_pkt_wire_size(p->len))
 		return -EINVAL;

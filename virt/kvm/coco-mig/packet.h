@@ -16,7 +16,8 @@
 #include <linux/types.h>
 
 #define KCM_WIRE_VERSION	1
-#define KCM_PKT_PAGE		1
+#define KCM_PKT_PAGE		1	/* a private page, len PAGE_SIZE */
+#define KCM_PKT_FINAL		2	/* the source's final record */
 #define KCM_PKT_TAG_SIZE	16
 #define KCM_SESSION_ID_SIZE	16
 /* Sequence numbers start at 1 and stay below 2^62 (they are xarray values). */
@@ -45,13 +46,13 @@ struct kcm_pkt {
 #define KCM_PKT_AAD_SIZE	(KCM_SESSION_ID_SIZE + sizeof(struct kcm_pkt_hdr))
 #define KCM_PKT_NONCE_SIZE	12
 
-static inline size_t kcm_pkt_wire_size(u32 len)
-{
-	return sizeof(struct kcm_pkt_hdr) + len + KCM_PKT_TAG_SIZE;
-}
+/* Wire bytes of a packet with @len bytes of payload; a constant expression. */
+#define kcm_pkt_wire_size(len) \
+	(sizeof(struct kcm_pkt_hdr) + (size_t)(len) + KCM_PKT_TAG_SIZE)
 
 void kcm_pkt_encode(struct kcm_pkt_hdr *h, const struct kcm_pkt *p);
-int kcm_pkt_decode(const void *buf, size_t avail, struct kcm_pkt *p);
+int kcm_pkt_decode(const void *buf, size_t avail, u8 type, u32 len,
+		   struct kcm_pkt *p);
 void kcm_pkt_nonce(u8 nonce[KCM_PKT_NONCE_SIZE], u8 type, u64 seq);
 void kcm_pkt_aad(u8 aad[KCM_PKT_AAD_SIZE],
 		 const u8 session_id[KCM_SESSION_ID_SIZE],

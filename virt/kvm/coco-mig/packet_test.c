@@ -44,7 +44,7 @@ static void pkt_decode_roundtrip(struct kunit *test)
 	struct kcm_test_pkt *t = kcm_test_pkt_new(test);
 	struct kcm_pkt p;
 
-	KUNIT_ASSERT_EQ(test, kcm_pkt_decode(t, sizeof(*t), &p), 0);
+	KUNIT_ASSERT_EQ(test, kcm_pkt_decode(t, sizeof(*t), KCM_PKT_PAGE, PAGE_SIZE, &p), 0);
 	KUNIT_EXPECT_EQ(test, p.type, KCM_PKT_PAGE);
 	KUNIT_EXPECT_EQ(test, p.len, PAGE_SIZE);
 	KUNIT_EXPECT_EQ(test, p.gfn, 0x123456789aULL);
@@ -60,7 +60,7 @@ static void pkt_decode_unaligned(struct kunit *test)
 
 	KUNIT_ASSERT_NOT_NULL(test, buf);
 	memcpy(buf + 1, t, sizeof(*t));
-	KUNIT_EXPECT_EQ(test, kcm_pkt_decode(buf + 1, sizeof(*t), &p), 0);
+	KUNIT_EXPECT_EQ(test, kcm_pkt_decode(buf + 1, sizeof(*t), KCM_PKT_PAGE, PAGE_SIZE, &p), 0);
 	KUNIT_EXPECT_EQ(test, p.gfn, 0x123456789aULL);
 }
 
@@ -71,9 +71,10 @@ static void pkt_decode_truncated(struct kunit *test)
 	size_t avail;
 
 	for (avail = 0; avail < sizeof(*t); avail += avail < 64 ? 1 : 509)
-		KUNIT_EXPECT_EQ_MSG(test, kcm_pkt_decode(t, avail, &p),
+		KUNIT_EXPECT_EQ_MSG(test, kcm_pkt_decode(t, avail, KCM_PKT_PAGE, PAGE_SIZE, &p),
 				    -EINVAL, "avail %zu", avail);
-	KUNIT_EXPECT_EQ(test, kcm_pkt_decode(t, sizeof(*t) - 1, &p), -EINVAL);
+	KUNIT_EXPECT_EQ(test, kcm_pkt_decode(t, sizeof(*t) - 1, KCM_PKT_PAGE,
+					     PAGE_SIZE, &p), -EINVAL);
 }
 
 struct kcm_malformed_case {
@@ -88,7 +89,8 @@ static const struct kcm_malformed_case kcm_malformed_cases[] = {
 	{ "version 2", 0, 2, -EPROTONOSUPPORT },
 	{ "version 255", 0, 255, -EPROTONOSUPPORT },
 	{ "type 0", 1, 0, -EBADMSG },
-	{ "type 2", 1, 2, -EBADMSG },
+	{ "type final", 1, KCM_PKT_FINAL, -EBADMSG },
+	{ "type 3", 1, 3, -EBADMSG },
 	{ "flags bit 0", 2, 0x01, -EBADMSG },
 	{ "flags bit 15", 3, 0x80, -EBADMSG },
 	{ "len 4097", 4, 0x01, -EBADMSG },
@@ -113,7 +115,25 @@ static void pkt_decode_malformed_header(struct kunit *test)
 	struct kcm_pkt p;
 
 	((u8 *)&t->h)[c->offset] = c->value;
-	KUNIT_EXPECT_EQ(test, kcm_pkt_decode(t, sizeof(*t), &p), c->err);
+	KUNIT_EXPECT_EQ(test, kcm_pkt_decode(t, sizeof(*t), KCM_PKT_PAGE, PAGE_SIZE, &p), c->err);
+}
+
+static void pkt_decode_other_type_and_len(struct kunit *test)
+{
+	struct kcm_test_pkt *t = kcm_test_pkt_new(test);
+	struct kcm_pkt p;
+
+	/* A page packet is not a final record, and vice versa. */
+	KUNIT_EXPECT_EQ(test, kcm_pkt_decode(t, sizeof(*t), KCM_PKT_FINAL, PAGE_SIZE, &p),
+			-EBADMSG);
+	t->h.type = KCM_PKT_FINAL;
+	t->h.len = cpu_to_le32(40);
+	KUNIT_EXPECT_EQ(test, kcm_pkt_decode(t, kcm_pkt_wire_size(40), KCM_PKT_FINAL, 40, &p),
+			0);
+	KUNIT_EXPECT_EQ(test, kcm_pkt_decode(t, kcm_pkt_wire_size(40) - 1, KCM_PKT_FINAL,
+					     40, &p), -EINVAL);
+	KUNIT_EXPECT_EQ(test, kcm_pkt_decode(t, sizeof(*t), KCM_PKT_PAGE, PAGE_SIZE, &p),
+			-EBADMSG);
 }
 
 static void pkt_decode_seq_bounds(struct kunit *test)
@@ -122,11 +142,11 @@ static void pkt_decode_seq_bounds(struct kunit *test)
 	struct kcm_pkt p;
 
 	t->h.seq = cpu_to_le64(1);
-	KUNIT_EXPECT_EQ(test, kcm_pkt_decode(t, sizeof(*t), &p), 0);
+	KUNIT_EXPECT_EQ(test, kcm_pkt_decode(t, sizeof(*t), KCM_PKT_PAGE, PAGE_SIZE, &p), 0);
 	t->h.seq = cpu_to_le64(KCM_SEQ_MAX);
-	KUNIT_EXPECT_EQ(test, kcm_pkt_decode(t, sizeof(*t), &p), 0);
+	KUNIT_EXPECT_EQ(test, kcm_pkt_decode(t, sizeof(*t), KCM_PKT_PAGE, PAGE_SIZE, &p), 0);
 	t->h.seq = cpu_to_le64(KCM_SEQ_MAX + 1);
-	KUNIT_EXPECT_EQ(test, kcm_pkt_decode(t, sizeof(*t), &p), -EBADMSG);
+	KUNIT_EXPECT_EQ(test, kcm_pkt_decode(t, sizeof(*t), KCM_PKT_PAGE, PAGE_SIZE, &p), -EBADMSG);
 }
 
 static void pkt_nonce_is_unique_per_seq_and_type(struct kunit *test)
@@ -170,6 +190,7 @@ static struct kunit_case kcm_packet_cases[] = {
 	KUNIT_CASE(pkt_decode_unaligned),
 	KUNIT_CASE(pkt_decode_truncated),
 	KUNIT_CASE_PARAM(pkt_decode_malformed_header, kcm_malformed_gen_params),
+	KUNIT_CASE(pkt_decode_other_type_and_len),
 	KUNIT_CASE(pkt_decode_seq_bounds),
 	KUNIT_CASE(pkt_nonce_is_unique_per_seq_and_type),
 	KUNIT_CASE(pkt_aad_binds_session_and_header),

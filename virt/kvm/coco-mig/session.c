@@ -88,6 +88,9 @@ static int kcm_status(struct kcm_session *s,
 	memset(&st, 0, sizeof(st));
 	mutex_lock(&s->lock);
 	st.state = s->state;
+	st.pages = s->pages;
+	st.bytes = s->bytes;
+	st.refused = s->refused;
 	mutex_unlock(&s->lock);
 	st.role = s->role;
 	st.backend = s->backend->id;
@@ -95,6 +98,247 @@ static int kcm_status(struct kcm_session *s,
 	if (copy_to_user(uarg, &st, sizeof(st)))
 		return -EFAULT;
 	return 0;
+}
+
+/**
+ * kcm_session_fail - poison a session after tampering or a failed FINISH
+ * @s: the session, locked
+ *
+ * Only STATUS and close remain; the backend has destroyed the keys. The VM
+ * is left as it is: a refused packet never touched its memory. A target
+ * whose FINISH fails is made unrunnable by the backend.
+ */
+void kcm_session_fail(struct kcm_session *s)
+{
+	lockdep_assert_held(&s->lock);
+	s->state = KVM_COCO_MIG_STATE_FAILED;
+}
+
+VISIBLE_IF_KUNIT int kcm_blob_args_check(const struct kvm_coco_mig_blob *b,
+					 bool has_in, bool has_out, u32 max_in)
+{
+	int i;
+
+	if (b->flags || b->pad)
+		return -EINVAL;
+	for (i = 0; i < ARRAY_SIZE(b->reserved); i++)
+		if (b->reserved[i])
+			return -EINVAL;
+	if (has_in ? !b->in_len || b->in_len > max_in :
+		     b->in_len || b->in_uaddr)
+		return -EINVAL;
+	if (!has_out && (b->out_len || b->out_uaddr))
+		return -EINVAL;
+	return 0;
+}
+EXPORT_SYMBOL_IF_KUNIT(kcm_blob_args_check);
+
+static int kcm_blob_op(struct kcm_session *s, enum kcm_op op,
+		       const void *in, u32 in_len, void *out)
+{
+	const struct kcm_backend *be = s->backend;
+
+	switch (op) {
+	case KCM_OP_GET_MIGRATION_DATA:
+		return be->get_migration_data(s, out);
+	case KCM_OP_START:
+		return be->start(s, in, in_len, out);
+	case KCM_OP_ACCEPT:
+		return be->accept(s, in, in_len);
+	case KCM_OP_FINISH:
+		return be->finish(s, in, in_len, out);
+	default:
+		return -EINVAL;
+	}
+}
+
+/*
+ * GET_MIGRATION_DATA, START, ACCEPT and FINISH: an input blob, an output
+ * blob, or both. The state changes only when the whole call succeeded.
+ */
+static int kcm_blob_ioctl(struct kcm_session *s, enum kcm_op op,
+			  struct kvm_coco_mig_blob __user *uarg)
+{
+	bool src = s->role == KVM_COCO_MIG_ROLE_SOURCE;
+	bool has_in = op == KCM_OP_START || op == KCM_OP_ACCEPT ||
+		      (op == KCM_OP_FINISH && !src);
+	bool has_out = op == KCM_OP_GET_MIGRATION_DATA || op == KCM_OP_START ||
+		       (op == KCM_OP_FINISH && src);
+	struct kvm_coco_mig_blob b;
+	void *in = NULL, *out = NULL;
+	u32 need = 0;
+	int ret;
+
+	if (copy_from_user(&b, uarg, sizeof(b)))
+		return -EFAULT;
+	ret = kcm_blob_args_check(&b, has_in, has_out, s->backend->max_in_len);
+	if (ret)
+		return ret;
+
+	if (mutex_lock_killable(&s->lock))
+		return -EINTR;
+	ret = kcm_state_check(s->role, s->state, op);
+	if (ret)
+		goto out_unlock;
+
+	if (has_out) {
+		need = s->backend->out_size(s, op);
+		if (b.out_len < need) {
+			/* Zero asks for the size; too small is an error. */
+			ret = b.out_len ? -ENOSPC : 0;
+			b.out_len = need;
+			if (copy_to_user(&uarg->out_len, &b.out_len, sizeof(b.out_len)))
+				ret = -EFAULT;
+			goto out_unlock;
+		}
+		out = kzalloc(need, GFP_KERNEL_ACCOUNT);
+		if (!out) {
+			ret = -ENOMEM;
+			goto out_unlock;
+		}
+	}
+	if (has_in) {
+		in = kmalloc(b.in_len, GFP_KERNEL_ACCOUNT);
+		if (!in) {
+			ret = -ENOMEM;
+			goto e_free_out;
+		}
+		if (copy_from_user(in, u64_to_user_ptr(b.in_uaddr), b.in_len)) {
+			ret = -EFAULT;
+			goto e_free_in;
+		}
+	}
+
+	ret = kcm_blob_op(s, op, in, b.in_len, out);
+	if (ret)
+		goto e_free_in;
+
+	if (has_out) {
+		b.out_len = need;
+		if (copy_to_user(u64_to_user_ptr(b.out_uaddr), out, need) ||
+		    copy_to_user(&uarg->out_len, &b.out_len, sizeof(b.out_len))) {
+			ret = -EFAULT;
+			/* START made keys the VMM never got: forget them. */
+			if (op == KCM_OP_START)
+				s->backend->cancel(s);
+			goto e_free_in;
+		}
+	}
+	s->state = kcm_state_after(op);
+
+e_free_in:
+	kfree_sensitive(in);
+e_free_out:
+	kfree_sensitive(out);
+out_unlock:
+	mutex_unlock(&s->lock);
+	return ret;
+}
+
+VISIBLE_IF_KUNIT int kcm_pages_args_check(const struct kvm_coco_mig_pages *p,
+					  bool package, size_t packet_size)
+{
+	int i;
+
+	if (p->flags || p->pad)
+		return -EINVAL;
+	for (i = 0; i < ARRAY_SIZE(p->reserved); i++)
+		if (p->reserved[i])
+			return -EINVAL;
+	if (!p->nr_pages)
+		return -EINVAL;
+	if (p->nr_pages > KVM_COCO_MIG_MAX_BATCH)
+		return -E2BIG;
+	if (package)
+		return p->gfns_uaddr ? 0 : -EINVAL;
+	if (p->gfns_uaddr || p->buf_len != (u64)p->nr_pages * packet_size)
+		return -EINVAL;
+	return 0;
+}
+EXPORT_SYMBOL_IF_KUNIT(kcm_pages_args_check);
+
+/* PACKAGE_PAGES and RECEIVE_PAGES. */
+static int kcm_pages_ioctl(struct kcm_session *s, enum kcm_op op,
+			   struct kvm_coco_mig_pages __user *uarg)
+{
+	size_t psize = s->backend->packet_size;
+	bool package = op == KCM_OP_PACKAGE;
+	struct kvm_coco_mig_pages p;
+	u64 *gfns = NULL;
+	u32 done = 0;
+	u64 need;
+	int ret;
+
+	if (copy_from_user(&p, uarg, sizeof(p)))
+		return -EFAULT;
+	ret = kcm_pages_args_check(&p, package, psize);
+	if (ret)
+		return ret;
+	need = (u64)p.nr_pages * psize;
+
+	if (mutex_lock_killable(&s->lock))
+		return -EINTR;
+	ret = kcm_state_check(s->role, s->state, op);
+	if (ret)
+		goto out_unlock;
+
+	if (package) {
+		if (p.buf_len < need) {
+			ret = p.buf_len ? -ENOSPC : 0;
+			p.buf_len = need;
+			if (copy_to_user(&uarg->buf_len, &p.buf_len, sizeof(p.buf_len)))
+				ret = -EFAULT;
+			goto out_unlock;
+		}
+		gfns = kvmalloc_array(p.nr_pages, sizeof(*gfns), GFP_KERNEL_ACCOUNT);
+		if (!gfns) {
+			ret = -ENOMEM;
+			goto out_unlock;
+		}
+		if (copy_from_user(gfns, u64_to_user_ptr(p.gfns_uaddr),
+				   p.nr_pages * sizeof(*gfns))) {
+			ret = -EFAULT;
+			goto e_free_gfns;
+		}
+		ret = s->backend->package(s, gfns, p.nr_pages,
+					  u64_to_user_ptr(p.buf_uaddr), &done);
+		kvfree(gfns);
+		p.buf_len = (u64)done * psize;
+	} else {
+		ret = s->backend->receive(s, u64_to_user_ptr(p.buf_uaddr),
+					  p.nr_pages, &done);
+	}
+	s->pages += done;
+	s->bytes += (u64)done * psize;
+
+	/* Report progress, also with an error: done pages are done. */
+	p.done = done;
+	if (copy_to_user(&uarg->done, &p.done, sizeof(p.done)) ||
+	    (package && copy_to_user(&uarg->buf_len, &p.buf_len, sizeof(p.buf_len))))
+		ret = ret ?: -EFAULT;
+
+out_unlock:
+	mutex_unlock(&s->lock);
+	return ret;
+
+e_free_gfns:
+	kvfree(gfns);
+	goto out_unlock;
+}
+
+static int kcm_cancel(struct kcm_session *s)
+{
+	int ret;
+
+	if (mutex_lock_killable(&s->lock))
+		return -EINTR;
+	ret = kcm_state_check(s->role, s->state, KCM_OP_CANCEL);
+	if (!ret) {
+		s->backend->cancel(s);
+		s->state = kcm_state_after(KCM_OP_CANCEL);
+	}
+	mutex_unlock(&s->lock);
+	return ret;
 }
 
 static long kcm_session_ioctl(struct file *file, unsigned int ioctl,
@@ -106,6 +350,22 @@ static long kcm_session_ioctl(struct file *file, unsigned int ioctl,
 	switch (ioctl) {
 	case KVM_COCO_MIG_STATUS:
 		return kcm_status(s, argp);
+	case KVM_COCO_MIG_GET_MIGRATION_DATA:
+		return kcm_blob_ioctl(s, KCM_OP_GET_MIGRATION_DATA, argp);
+	case KVM_COCO_MIG_START:
+		return kcm_blob_ioctl(s, KCM_OP_START, argp);
+	case KVM_COCO_MIG_ACCEPT:
+		return kcm_blob_ioctl(s, KCM_OP_ACCEPT, argp);
+	case KVM_COCO_MIG_PACKAGE_PAGES:
+		return kcm_pages_ioctl(s, KCM_OP_PACKAGE, argp);
+	case KVM_COCO_MIG_RECEIVE_PAGES:
+		return kcm_pages_ioctl(s, KCM_OP_RECEIVE, argp);
+	case KVM_COCO_MIG_FINISH:
+		return kcm_blob_ioctl(s, KCM_OP_FINISH, argp);
+	case KVM_COCO_MIG_CANCEL:
+		if (arg)
+			return -EINVAL;
+		return kcm_cancel(s);
 	default:
 		return -ENOTTY;
 	}

@@ -4,13 +4,619 @@
  * in guest_memfd and whose "confidentiality" is enforced by nothing but KVM.
  * The module itself packages and unpackages pages; it is the reference
  * semantics for the hardware backends.
+ *
+ * Key exchange. The target makes an ephemeral ECDH P-256 key pair and a
+ * random nonce and hands out evidence: both, MACed with the host's platform
+ * key (HMAC-SHA256). The source checks the MAC and the evidence's version
+ * and backend (its policy), makes its own ephemeral pair, a random session
+ * id and a random transport key, derives a key-encryption key with
+ * HKDF-SHA256 from the ECDH secret (salt: target nonce || session id) and
+ * sends the transport key wrapped under it with AES-256-GCM. The KEK is
+ * used once, with an all-zero nonce.
+ *
+ * Pages. Every packet is sealed under the transport key with a nonce made
+ * from its sequence number (one counter per session, never reused) and the
+ * session id and header as additional data (packet.c). The target decrypts
+ * into a bounce page and copies into guest_memfd only what authenticated.
+ *
+ * What the platform key proves: that the evidence was made by a kvm-coco-mig
+ * module on a host holding the key, nothing about the host's integrity; any
+ * root on a provisioned host can forge it. Hardware backends replace it with
+ * a PSP or SVSM attestation report.
  */
+#include <crypto/algapi.h>
+#include <linux/kvm_host.h>
+#include <linux/moduleparam.h>
+#include <linux/random.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/uaccess.h>
+#include <linux/unaligned.h>
 #include <kunit/visibility.h>
 
 #include "coco_mig.h"
+#include "crypto.h"
+#include "packet.h"
+#include "replay.h"
+
+#define KCM_SW_EVIDENCE_MAGIC	0x454d434b	/* "KCME" */
+#define KCM_SW_TRANSPORT_MAGIC	0x544d434b	/* "KCMT" */
+#define KCM_SW_BLOB_VERSION	1
+#define KCM_SW_NONCE_SIZE	16
+
+/* The target's migration data, little endian. */
+struct kcm_sw_evidence {
+	__le32 magic;
+	u8 version;
+	u8 backend;
+	__le16 reserved;
+	u8 nonce[KCM_SW_NONCE_SIZE];
+	u8 pub[KCM_ECDH_PUB_SIZE];
+	u8 mac[SHA256_DIGEST_SIZE];	/* HMAC(platform key, all above) */
+};
+
+/* The wrapped transport key, source to target. */
+struct kcm_sw_transport {
+	__le32 magic;
+	u8 version;
+	u8 reserved[3];
+	u8 sid[KCM_SESSION_ID_SIZE];
+	u8 pub[KCM_ECDH_PUB_SIZE];
+	u8 wrapped[KCM_AEAD_KEY_SIZE + KCM_AEAD_TAG_SIZE];
+};
+
+/* The final record's plaintext. */
+struct kcm_sw_final {
+	__le64 pages;
+	u8 digest[KCM_DIGEST_SIZE];
+};
+
+#define KCM_SW_FINAL_WIRE	kcm_pkt_wire_size(sizeof(struct kcm_sw_final))
+#define KCM_SW_PACKET_SIZE	kcm_pkt_wire_size(PAGE_SIZE)
+
+/**
+ * struct kcm_sw - the sw backend's half of a session
+ * @ecdh: the ephemeral key pair, until the transport key is agreed
+ * @evidence: target: the migration data, made once
+ * @have_evidence: @evidence is valid
+ * @aead: the transport key; @keyed says whether it is set
+ * @keyed: the transport key is agreed
+ * @sid: the session id, additional data of every packet
+ * @seq: source: the last sequence number used
+ * @map: newest sequence number per gfn sent (source) or installed (target)
+ * @pkt: one packet, in or out
+ * @plain: target: decrypted page, before it is known to be authentic
+ */
+struct kcm_sw {
+	struct kcm_ecdh ecdh;
+	struct kcm_sw_evidence evidence;
+	bool have_evidence;
+	struct kcm_aead aead;
+	bool keyed;
+	u8 sid[KCM_SESSION_ID_SIZE];
+	u64 seq;
+	struct kcm_seq_map map;
+	u8 *pkt;
+	u8 *plain;
+};
+
+static u8 kcm_sw_platform_key[32];
+static char *platform_key;
+module_param(platform_key, charp, 0);
+MODULE_PARM_DESC(platform_key,
+		 "sw backend: 64 hex digits shared by the hosts between which SW-protected VMs may migrate; random (local migrations only) if unset");
+
+int kcm_sw_module_init(void)
+{
+	if (!platform_key) {
+		get_random_bytes(kcm_sw_platform_key, sizeof(kcm_sw_platform_key));
+		pr_info("sw: no platform_key given; only migrations within this host will verify\n");
+		return 0;
+	}
+	if (strlen(platform_key) != 2 * sizeof(kcm_sw_platform_key) ||
+	    hex2bin(kcm_sw_platform_key, platform_key, sizeof(kcm_sw_platform_key))) {
+		pr_err("sw: platform_key must be %zu hex digits\n",
+		       2 * sizeof(kcm_sw_platform_key));
+		return -EINVAL;
+	}
+	memzero_explicit(platform_key, strlen(platform_key));
+	return 0;
+}
+
+void kcm_sw_module_exit(void)
+{
+	memzero_explicit(kcm_sw_platform_key, sizeof(kcm_sw_platform_key));
+}
+
+static struct kcm_sw *to_sw(struct kcm_session *s)
+{
+	return s->priv;
+}
+
+static int kcm_sw_session_init(struct kcm_session *s)
+{
+	struct kcm_sw *sw;
+
+	sw = kzalloc(sizeof(*sw), GFP_KERNEL_ACCOUNT);
+	if (!sw)
+		return -ENOMEM;
+	sw->pkt = kmalloc(KCM_SW_PACKET_SIZE, GFP_KERNEL_ACCOUNT);
+	sw->plain = kmalloc(PAGE_SIZE, GFP_KERNEL_ACCOUNT);
+	if (!sw->pkt || !sw->plain) {
+		kfree(sw->pkt);
+		kfree(sw->plain);
+		kfree(sw);
+		return -ENOMEM;
+	}
+	kcm_seq_map_init(&sw->map);
+	s->priv = sw;
+	return 0;
+}
+
+/* Destroy every key; the session can no longer package or receive. */
+static void kcm_sw_forget_keys(struct kcm_sw *sw)
+{
+	kcm_ecdh_destroy(&sw->ecdh);
+	kcm_aead_destroy(&sw->aead);
+	sw->keyed = false;
+	memzero_explicit(sw->sid, sizeof(sw->sid));
+}
+
+static void kcm_sw_session_destroy(struct kcm_session *s)
+{
+	struct kcm_sw *sw = to_sw(s);
+
+	kcm_sw_forget_keys(sw);
+	kcm_seq_map_destroy(&sw->map);
+	kfree_sensitive(sw->pkt);
+	kfree_sensitive(sw->plain);
+	kfree_sensitive(sw);
+	s->priv = NULL;
+}
+
+static u32 kcm_sw_out_size(struct kcm_session *s, enum kcm_op op)
+{
+	switch (op) {
+	case KCM_OP_GET_MIGRATION_DATA:
+		return sizeof(struct kcm_sw_evidence);
+	case KCM_OP_START:
+		return sizeof(struct kcm_sw_transport);
+	case KCM_OP_FINISH:
+		return KCM_SW_FINAL_WIRE;
+	default:
+		return 0;
+	}
+}
+
+static int kcm_sw_evidence_mac(const struct kcm_sw_evidence *ev,
+			       u8 mac[SHA256_DIGEST_SIZE])
+{
+	return kcm_hmac_sha256(kcm_sw_platform_key, sizeof(kcm_sw_platform_key),
+			       ev, offsetof(struct kcm_sw_evidence, mac), mac);
+}
+
+static int kcm_sw_get_migration_data(struct kcm_session *s, void *out)
+{
+	struct kcm_sw *sw = to_sw(s);
+	struct kcm_sw_evidence *ev = &sw->evidence;
+	int ret;
+
+	if (!sw->have_evidence) {
+		memset(ev, 0, sizeof(*ev));
+		ev->magic = cpu_to_le32(KCM_SW_EVIDENCE_MAGIC);
+		ev->version = KCM_SW_BLOB_VERSION;
+		ev->backend = KVM_COCO_MIG_BACKEND_SW;
+		get_random_bytes(ev->nonce, sizeof(ev->nonce));
+		ret = kcm_ecdh_generate(&sw->ecdh, ev->pub);
+		if (ret)
+			return ret;
+		ret = kcm_sw_evidence_mac(ev, ev->mac);
+		if (ret) {
+			kcm_ecdh_destroy(&sw->ecdh);
+			return ret;
+		}
+		sw->have_evidence = true;
+	}
+	memcpy(out, ev, sizeof(*ev));
+	return 0;
+}
+
+/* KEK = HKDF-SHA256(ECDH secret, target nonce || session id, label). */
+static int kcm_sw_kek(const u8 secret[KCM_ECDH_SECRET_SIZE],
+		      const u8 nonce[KCM_SW_NONCE_SIZE],
+		      const u8 sid[KCM_SESSION_ID_SIZE],
+		      u8 kek[KCM_AEAD_KEY_SIZE])
+{
+	static const u8 info[] = "kvm-coco-mig v1 sw kek";
+	u8 salt[KCM_SW_NONCE_SIZE + KCM_SESSION_ID_SIZE];
+	int ret;
+
+	memcpy(salt, nonce, KCM_SW_NONCE_SIZE);
+	memcpy(salt + KCM_SW_NONCE_SIZE, sid, KCM_SESSION_ID_SIZE);
+	ret = kcm_hkdf_sha256(salt, sizeof(salt), secret, KCM_ECDH_SECRET_SIZE,
+			      info, sizeof(info) - 1, kek, KCM_AEAD_KEY_SIZE);
+	memzero_explicit(salt, sizeof(salt));
+	return ret;
+}
+
+/*
+ * The KEK wraps exactly one key, so its nonce can be fixed. The additional
+ * data is a SHA-256 of the transport blob's header, session id and public
+ * key.
+ */
+static int kcm_sw_wrap(bool seal, const u8 kek[KCM_AEAD_KEY_SIZE],
+		       struct kcm_sw_transport *t, u8 *tk)
+{
+	static const u8 nonce[KCM_AEAD_NONCE_SIZE];
+	unsigned int aad_len = SHA256_DIGEST_SIZE;
+	struct kcm_aead kek_aead = {};
+	u8 *buf;
+	int ret;
+
+	/* Linear heap copies: the AEAD takes no stack buffers. */
+	buf = kmalloc(aad_len + sizeof(t->wrapped) + KCM_AEAD_KEY_SIZE,
+		      GFP_KERNEL_ACCOUNT);
+	if (!buf)
+		return -ENOMEM;
+	ret = kcm_aead_init(&kek_aead, kek);
+	if (ret)
+		goto out_free;
+	sha256((const u8 *)t, offsetof(struct kcm_sw_transport, wrapped), buf);
+	if (seal) {
+		memcpy(buf + aad_len + sizeof(t->wrapped), tk, KCM_AEAD_KEY_SIZE);
+		ret = kcm_aead_seal(&kek_aead, nonce, buf, aad_len,
+				    buf + aad_len + sizeof(t->wrapped),
+				    KCM_AEAD_KEY_SIZE, buf + aad_len);
+		if (!ret)
+			memcpy(t->wrapped, buf + aad_len, sizeof(t->wrapped));
+	} else {
+		memcpy(buf + aad_len, t->wrapped, sizeof(t->wrapped));
+		ret = kcm_aead_open(&kek_aead, nonce, buf, aad_len, buf + aad_len,
+				    KCM_AEAD_KEY_SIZE, buf + aad_len + sizeof(t->wrapped));
+		if (!ret)
+			memcpy(tk, buf + aad_len + sizeof(t->wrapped), KCM_AEAD_KEY_SIZE);
+	}
+	kcm_aead_destroy(&kek_aead);
+out_free:
+	kfree_sensitive(buf);
+	return ret;
+}
+
+static int kcm_sw_start(struct kcm_session *s, const void *in, u32 in_len,
+			void *out)
+{
+	const struct kcm_sw_evidence *ev = in;
+	struct kcm_sw_transport *t = out;
+	struct kcm_sw *sw = to_sw(s);
+	u8 secret[KCM_ECDH_SECRET_SIZE], kek[KCM_AEAD_KEY_SIZE];
+	u8 tk[KCM_AEAD_KEY_SIZE], mac[SHA256_DIGEST_SIZE];
+	int ret;
+
+	/* Policy: a version-1 sw evidence, MACed with our platform key. */
+	if (in_len != sizeof(*ev) ||
+	    le32_to_cpu(ev->magic) != KCM_SW_EVIDENCE_MAGIC ||
+	    ev->version != KCM_SW_BLOB_VERSION ||
+	    ev->backend != KVM_COCO_MIG_BACKEND_SW || ev->reserved)
+		return -EINVAL;
+	ret = kcm_sw_evidence_mac(ev, mac);
+	if (ret)
+		return ret;
+	if (crypto_memneq(mac, ev->mac, sizeof(mac)))
+		return -EKEYREJECTED;
+
+	memset(t, 0, sizeof(*t));
+	t->magic = cpu_to_le32(KCM_SW_TRANSPORT_MAGIC);
+	t->version = KCM_SW_BLOB_VERSION;
+	get_random_bytes(t->sid, sizeof(t->sid));
+	get_random_bytes(tk, sizeof(tk));
+
+	ret = kcm_ecdh_generate(&sw->ecdh, t->pub);
+	if (ret)
+		goto out;
+	ret = kcm_ecdh_shared(&sw->ecdh, ev->pub, secret);
+	kcm_ecdh_destroy(&sw->ecdh);
+	if (ret)
+		goto out;
+	ret = kcm_sw_kek(secret, ev->nonce, t->sid, kek);
+	if (ret)
+		goto out;
+	ret = kcm_sw_wrap(true, kek, t, tk);
+	if (ret)
+		goto out;
+	ret = kcm_aead_init(&sw->aead, tk);
+	if (ret)
+		goto out;
+	memcpy(sw->sid, t->sid, sizeof(sw->sid));
+	sw->seq = 0;
+	sw->keyed = true;
+out:
+	memzero_explicit(secret, sizeof(secret));
+	memzero_explicit(kek, sizeof(kek));
+	memzero_explicit(tk, sizeof(tk));
+	return ret;
+}
+
+static int kcm_sw_accept(struct kcm_session *s, const void *in, u32 in_len)
+{
+	struct kcm_sw_transport t;
+	struct kcm_sw *sw = to_sw(s);
+	u8 secret[KCM_ECDH_SECRET_SIZE], kek[KCM_AEAD_KEY_SIZE];
+	u8 tk[KCM_AEAD_KEY_SIZE];
+	int ret;
+
+	if (in_len != sizeof(t))
+		return -EINVAL;
+	memcpy(&t, in, sizeof(t));
+	if (le32_to_cpu(t.magic) != KCM_SW_TRANSPORT_MAGIC ||
+	    t.version != KCM_SW_BLOB_VERSION || memchr_inv(t.reserved, 0, sizeof(t.reserved)))
+		return -EINVAL;
+
+	ret = kcm_ecdh_shared(&sw->ecdh, t.pub, secret);
+	if (ret)
+		goto out;
+	ret = kcm_sw_kek(secret, sw->evidence.nonce, t.sid, kek);
+	if (ret)
+		goto out;
+	ret = kcm_sw_wrap(false, kek, &t, tk);
+	if (ret == -EBADMSG) {
+		/* Not wrapped to our key, or tampered with. */
+		kcm_sw_forget_keys(sw);
+		kcm_session_fail(s);
+		goto out;
+	}
+	if (ret)
+		goto out;
+	ret = kcm_aead_init(&sw->aead, tk);
+	if (ret)
+		goto out;
+	kcm_ecdh_destroy(&sw->ecdh);
+	memcpy(sw->sid, t.sid, sizeof(sw->sid));
+	sw->keyed = true;
+out:
+	memzero_explicit(secret, sizeof(secret));
+	memzero_explicit(kek, sizeof(kek));
+	memzero_explicit(tk, sizeof(tk));
+	return ret;
+}
+
+/* Seal @len bytes at @src as a packet of @type for @gfn into sw->pkt. */
+static int kcm_sw_seal(struct kcm_sw *sw, u8 type, u64 gfn, const void *src,
+		       u32 len)
+{
+	struct kcm_pkt_hdr *h = (struct kcm_pkt_hdr *)sw->pkt;
+	u8 aad[KCM_PKT_AAD_SIZE], nonce[KCM_PKT_NONCE_SIZE];
+	struct kcm_pkt p = {
+		.type = type, .len = len, .gfn = gfn, .seq = sw->seq + 1,
+	};
+
+	/* A nonce is never reused: the counter only goes up. */
+	if (p.seq > KCM_SEQ_MAX)
+		return -EOVERFLOW;
+	sw->seq = p.seq;
+	kcm_pkt_encode(h, &p);
+	kcm_pkt_aad(aad, sw->sid, h);
+	kcm_pkt_nonce(nonce, type, p.seq);
+	return kcm_aead_seal(&sw->aead, nonce, aad, sizeof(aad), src, len,
+			     sw->pkt + sizeof(*h));
+}
+
+/* Open the packet in sw->pkt (already decoded as @p) into @dst. */
+static int kcm_sw_open(struct kcm_sw *sw, const struct kcm_pkt *p, void *dst)
+{
+	const struct kcm_pkt_hdr *h = (const struct kcm_pkt_hdr *)sw->pkt;
+	u8 aad[KCM_PKT_AAD_SIZE], nonce[KCM_PKT_NONCE_SIZE];
+
+	kcm_pkt_aad(aad, sw->sid, h);
+	kcm_pkt_nonce(nonce, p->type, p->seq);
+	return kcm_aead_open(&sw->aead, nonce, aad, sizeof(aad),
+			     sw->pkt + sizeof(*h), p->len, dst);
+}
+
+/*
+ * The memslot of a private @gfn. Called under kvm->srcu. -ENOENT: no
+ * memslot, or one without guest_memfd; -EINVAL: a shared gfn.
+ */
+static int kcm_sw_private_slot(struct kvm *kvm, u64 gfn,
+			       struct kvm_memory_slot **slot)
+{
+	*slot = gfn_to_memslot(kvm, gfn);
+	if (!*slot || !kvm_slot_can_be_private(*slot))
+		return -ENOENT;
+	if (!kvm_mem_is_private(kvm, gfn))
+		return -EINVAL;
+	return 0;
+}
+
+/* The private page behind @gfn, with a reference. Called under kvm->srcu. */
+static int kcm_sw_gmem_page(struct kvm *kvm, u64 gfn, struct page **page)
+{
+	struct kvm_memory_slot *slot;
+	kvm_pfn_t pfn;
+	int ret;
+
+	ret = kcm_sw_private_slot(kvm, gfn, &slot);
+	if (ret)
+		return ret;
+	ret = kvm_gmem_get_pfn(kvm, slot, gfn, &pfn, NULL);
+	if (ret)
+		return ret;
+	*page = pfn_to_page(pfn);
+	return 0;
+}
+
+static int kcm_sw_package(struct kcm_session *s, const u64 *gfns, u32 nr,
+			  u8 __user *ubuf, u32 *done)
+{
+	struct kcm_sw *sw = to_sw(s);
+	struct kvm_memory_slot *slot;
+	struct kvm *kvm = s->kvm;
+	struct page *page;
+	int idx, ret = 0;
+	u32 i;
+
+	idx = srcu_read_lock(&kvm->srcu);
+	/* Refuse the whole batch before producing anything. */
+	for (i = 0; i < nr; i++) {
+		ret = kcm_sw_private_slot(kvm, gfns[i], &slot);
+		if (ret)
+			goto out;
+	}
+	for (i = 0; i < nr; i++) {
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
+		ret = kcm_sw_gmem_page(kvm, gfns[i], &page);
+		if (ret)
+			break;
+		ret = kcm_sw_seal(sw, KCM_PKT_PAGE, gfns[i], page_address(page),
+				  PAGE_SIZE);
+		put_page(page);
+		if (ret)
+			break;
+		if (copy_to_user(ubuf + (size_t)i * KCM_SW_PACKET_SIZE, sw->pkt,
+				 KCM_SW_PACKET_SIZE)) {
+			ret = -EFAULT;
+			break;
+		}
+		ret = kcm_seq_record(&sw->map, gfns[i], sw->seq);
+		if (ret)
+			break;
+		*done = i + 1;
+		cond_resched();
+	}
+out:
+	srcu_read_unlock(&kvm->srcu, idx);
+	return ret;
+}
+
+static int kcm_sw_receive(struct kcm_session *s, const u8 __user *ubuf,
+			  u32 nr, u32 *done)
+{
+	struct kcm_sw *sw = to_sw(s);
+	struct kvm_memory_slot *slot;
+	struct kvm *kvm = s->kvm;
+	struct kcm_pkt p;
+	struct page *page;
+	int idx, ret = 0;
+	u32 i;
+
+	idx = srcu_read_lock(&kvm->srcu);
+	for (i = 0; i < nr; i++) {
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
+		if (copy_from_user(sw->pkt, ubuf + (size_t)i * KCM_SW_PACKET_SIZE,
+				   KCM_SW_PACKET_SIZE)) {
+			ret = -EFAULT;
+			break;
+		}
+		ret = kcm_pkt_decode(sw->pkt, KCM_SW_PACKET_SIZE, KCM_PKT_PAGE,
+				     PAGE_SIZE, &p);
+		if (!ret)
+			ret = kcm_sw_private_slot(kvm, p.gfn, &slot);
+		if (!ret)
+			ret = kcm_seq_check(&sw->map, p.gfn, p.seq);
+		if (!ret)
+			ret = kcm_sw_open(sw, &p, sw->plain);
+		if (ret) {
+			s->refused++;
+			/* Tampering, or another session's packet: poison. */
+			if (ret == -EBADMSG) {
+				kcm_sw_forget_keys(sw);
+				kcm_session_fail(s);
+			}
+			break;
+		}
+		/* Authentic: only now does guest memory change. */
+		ret = kcm_sw_gmem_page(kvm, p.gfn, &page);
+		if (ret)
+			break;
+		memcpy(page_address(page), sw->plain, PAGE_SIZE);
+		put_page(page);
+		ret = kcm_seq_record(&sw->map, p.gfn, p.seq);
+		if (ret)
+			break;
+		*done = i + 1;
+		cond_resched();
+	}
+	memzero_explicit(sw->plain, PAGE_SIZE);
+	srcu_read_unlock(&kvm->srcu, idx);
+	return ret;
+}
+
+static int kcm_sw_finish(struct kcm_session *s, const void *in, u32 in_len,
+			 void *out)
+{
+	struct kcm_sw *sw = to_sw(s);
+	struct kcm_sw_final *rec;
+	u8 digest[KCM_DIGEST_SIZE];
+	struct kcm_pkt p;
+	int ret;
+
+	rec = kzalloc(sizeof(*rec), GFP_KERNEL_ACCOUNT);
+	if (!rec)
+		return -ENOMEM;
+
+	if (s->role == KVM_COCO_MIG_ROLE_SOURCE) {
+		/* First, forever: no write can follow the final record. */
+		kvm_vm_dead(s->kvm);
+		rec->pages = cpu_to_le64(sw->map.pages);
+		kcm_seq_digest(&sw->map, rec->digest);
+		ret = kcm_sw_seal(sw, KCM_PKT_FINAL, 0, rec, sizeof(*rec));
+		if (!ret)
+			memcpy(out, sw->pkt, KCM_SW_FINAL_WIRE);
+		goto out;
+	}
+
+	if (in_len != KCM_SW_FINAL_WIRE) {
+		ret = -EINVAL;
+		goto out;
+	}
+	memcpy(sw->pkt, in, in_len);
+	ret = kcm_pkt_decode(sw->pkt, in_len, KCM_PKT_FINAL, sizeof(*rec), &p);
+	if (ret == -EINVAL || ret == -EPROTONOSUPPORT)
+		goto out;
+	if (!ret)
+		ret = kcm_sw_open(sw, &p, rec);
+	if (!ret) {
+		kcm_seq_digest(&sw->map, digest);
+		/* A page missing or out of date? */
+		if (le64_to_cpu(rec->pages) != sw->map.pages ||
+		    crypto_memneq(digest, rec->digest, sizeof(digest)))
+			ret = -ENODATA;
+	}
+	kcm_sw_forget_keys(sw);
+	if (ret) {
+		/* An incomplete or forged target must never run. */
+		kvm_vm_dead(s->kvm);
+		kcm_session_fail(s);
+	}
+out:
+	kfree_sensitive(rec);
+	return ret;
+}
+
+static void kcm_sw_cancel(struct kcm_session *s)
+{
+	kcm_sw_forget_keys(to_sw(s));
+}
 
 const struct kcm_backend kcm_sw_backend = {
-	.name	= "sw",
-	.id	= KVM_COCO_MIG_BACKEND_SW,
+	.name			= "sw",
+	.id			= KVM_COCO_MIG_BACKEND_SW,
+	.packet_size		= KCM_SW_PACKET_SIZE,
+	.max_in_len		= PAGE_SIZE,
+	.session_init		= kcm_sw_session_init,
+	.session_destroy	= kcm_sw_session_destroy,
+	.out_size		= kcm_sw_out_size,
+	.get_migration_data	= kcm_sw_get_migration_data,
+	.start			= kcm_sw_start,
+	.accept			= kcm_sw_accept,
+	.package		= kcm_sw_package,
+	.receive		= kcm_sw_receive,
+	.finish			= kcm_sw_finish,
+	.cancel			= kcm_sw_cancel,
 };
 EXPORT_SYMBOL_IF_KUNIT(kcm_sw_backend);

@@ -1,0 +1,685 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kvm-coco-mig end to end, sw backend: a SW-protected guest with private
+ * memory migrated to a target VM in the same process, and the target's
+ * refusals (tampering, replay, another session, a moved packet, an
+ * incomplete stream).
+ *
+ * The guest fills its private memory with a pattern derived from each gfn
+ * and a seed, keeps a counter in private memory and a token in a local
+ * variable, and stops at GUEST_SYNC(1). The host migrates it there: shared
+ * memory (code, stack, page tables) and vCPU registers the ordinary way,
+ * private pages through the module. The guest then resumes, wherever it
+ * runs, and verifies every page, the counter and the token itself.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <linux/kvm_coco_mig.h>
+
+#include "kvm_util.h"
+#include "processor.h"
+#include "kselftest_harness.h"
+
+#define DATA_GPA	BIT_ULL(32)
+#define DATA_SLOT	10
+#define SEED		0x5eed0c0c0a1ull
+#define SMALL_PAGES	64
+#define BIG_PAGES	((64ull << 20) / PAGE_SIZE)	/* 64 MiB */
+#define BATCH		512
+
+static uint64_t kcm_pattern(uint64_t gfn, uint64_t word, uint64_t seed)
+{
+	return (seed ^ (gfn << 24) ^ word) * 0x9e3779b97f4a7c15ull;
+}
+
+static void guest_code(uint64_t gpa, uint64_t npages, uint64_t seed)
+{
+	uint64_t *counter = (uint64_t *)gpa;
+	uint64_t token = seed * 3 + 1;
+	uint64_t i, j;
+
+	WRITE_ONCE(*counter, 0);
+	for (i = 0; i < npages; i++) {
+		uint64_t *page = (uint64_t *)(gpa + i * PAGE_SIZE);
+
+		/* Word 0 of page 0 is the counter. */
+		for (j = i ? 0 : 1; j < PAGE_SIZE / 8; j++)
+			page[j] = kcm_pattern(gpa / PAGE_SIZE + i, j, seed);
+		WRITE_ONCE(*counter, READ_ONCE(*counter) + 1);
+	}
+	GUEST_SYNC(1);
+
+	/* Migrated (or not): everything is still there. */
+	GUEST_ASSERT_EQ(READ_ONCE(*counter), npages);
+	GUEST_ASSERT_EQ(token, seed * 3 + 1);
+	for (i = 0; i < npages; i++) {
+		uint64_t *page = (uint64_t *)(gpa + i * PAGE_SIZE);
+
+		for (j = i ? 0 : 1; j < PAGE_SIZE / 8; j++)
+			GUEST_ASSERT_EQ(page[j], kcm_pattern(gpa / PAGE_SIZE + i, j, seed));
+	}
+	GUEST_DONE();
+}
+
+struct kcm_vm {
+	struct kvm_vm *vm;
+	struct kvm_vcpu *vcpu;
+	uint64_t npages;
+};
+
+static void kcm_vm_create(struct kcm_vm *v, uint64_t npages)
+{
+	const struct vm_shape shape = {
+		.mode = VM_MODE_DEFAULT,
+		.type = KVM_X86_SW_PROTECTED_VM,
+	};
+	int memfd;
+
+	v->npages = npages;
+	v->vm = __vm_create_with_vcpus(shape, 1, 64 + npages / 256, guest_code,
+				       &v->vcpu);
+	memfd = vm_create_guest_memfd(v->vm, npages * PAGE_SIZE, 0);
+	vm_mem_add(v->vm, VM_MEM_SRC_ANONYMOUS, DATA_GPA, DATA_SLOT, npages,
+		   KVM_MEM_GUEST_MEMFD, memfd, 0);
+	close(memfd);
+	virt_map(v->vm, DATA_GPA, DATA_GPA, npages);
+	vm_mem_set_private(v->vm, DATA_GPA, npages * PAGE_SIZE);
+	vcpu_args_set(v->vcpu, 3, DATA_GPA, npages, SEED);
+}
+
+/* A VM that the module made dead refuses the library's cleanup ioctls. */
+static void kcm_vm_free(struct kvm_vm *vm)
+{
+	if (__vm_ioctl(vm, KVM_CHECK_EXTENSION, (void *)KVM_CAP_USER_MEMORY) < 0 &&
+	    errno == EIO)
+		kvm_vm_release(vm);
+	else
+		kvm_vm_free(vm);
+}
+
+static void kcm_run_expect(struct kvm_vcpu *vcpu, uint64_t want)
+{
+	struct ucall uc;
+
+	vcpu_run(vcpu);
+	TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_IO);
+	switch (get_ucall(vcpu, &uc)) {
+	case UCALL_SYNC:
+		TEST_ASSERT(want == UCALL_SYNC, "unexpected GUEST_SYNC(%lu)", uc.args[1]);
+		break;
+	case UCALL_DONE:
+		TEST_ASSERT(want == UCALL_DONE, "unexpected GUEST_DONE");
+		break;
+	case UCALL_ABORT:
+		REPORT_GUEST_ASSERT(uc);
+		break;
+	default:
+		TEST_FAIL("unexpected ucall %lu", uc.cmd);
+	}
+}
+
+/* The ordinary half of a migration: shared memory and vCPU state. */
+static void kcm_move_ordinary(struct kcm_vm *src, struct kcm_vm *tgt)
+{
+	struct userspace_mem_region *s0 = memslot2region(src->vm, 0);
+	struct userspace_mem_region *t0 = memslot2region(tgt->vm, 0);
+	struct kvm_x86_state *state;
+
+	uint64_t size = s0->region.memory_size, i, w, *snap, *t;
+
+	TEST_ASSERT_EQ(size, t0->region.memory_size);
+	/*
+	 * The selftest library stores host addresses in guest memory (the
+	 * ucall pool's hva fields). Words that hold a source host address
+	 * where the target held the matching target address are relocated.
+	 */
+	snap = malloc(size);
+	memcpy(snap, t0->host_mem, size);
+	memcpy(t0->host_mem, s0->host_mem, size);
+	t = t0->host_mem;
+	for (i = 0; i < size / 8; i++) {
+		w = t[i] - (uint64_t)s0->host_mem;
+		if (w < size && snap[i] == w + (uint64_t)t0->host_mem)
+			t[i] = snap[i];
+	}
+	free(snap);
+	state = vcpu_save_state(src->vcpu);
+	vcpu_load_state(tgt->vcpu, state);
+	kvm_x86_state_cleanup(state);
+}
+
+static int kcm_session(int dev, struct kcm_vm *v, uint32_t role)
+{
+	struct kvm_coco_mig_create c = { .vm_fd = v->vm->fd, .role = role };
+	int fd = ioctl(dev, KVM_COCO_MIG_CREATE_SESSION, &c);
+
+	TEST_ASSERT(fd >= 0, "CREATE_SESSION: %s", strerror(errno));
+	return fd;
+}
+
+static int __kcm_blob(int sess, unsigned long ioc, void *in, uint32_t in_len,
+		      void *out, uint32_t *out_len)
+{
+	struct kvm_coco_mig_blob b = {
+		.in_len = in_len, .in_uaddr = (uintptr_t)in,
+		.out_len = out_len ? *out_len : 0, .out_uaddr = (uintptr_t)out,
+	};
+	int r = ioctl(sess, ioc, &b);
+
+	if (out_len)
+		*out_len = b.out_len;
+	return r ? -errno : 0;
+}
+
+/* Query the size, then fetch: the VMM's two-step. */
+static void *kcm_blob_out(int sess, unsigned long ioc, void *in, uint32_t in_len,
+			  uint32_t *len)
+{
+	void *out;
+	int r;
+
+	*len = 0;
+	r = __kcm_blob(sess, ioc, in, in_len, NULL, len);
+	TEST_ASSERT(!r && *len, "size query: %s", strerror(-r));
+	out = calloc(1, *len);
+	r = __kcm_blob(sess, ioc, in, in_len, out, len);
+	TEST_ASSERT(!r, "blob ioctl %#lx: %s", ioc, strerror(-r));
+	return out;
+}
+
+static void kcm_handshake(int ssess, int tsess)
+{
+	uint32_t ev_len, tr_len;
+	void *ev, *tr;
+	int r;
+
+	ev = kcm_blob_out(tsess, KVM_COCO_MIG_GET_MIGRATION_DATA, NULL, 0, &ev_len);
+	tr = kcm_blob_out(ssess, KVM_COCO_MIG_START, ev, ev_len, &tr_len);
+	r = __kcm_blob(tsess, KVM_COCO_MIG_ACCEPT, tr, tr_len, NULL, NULL);
+	TEST_ASSERT(!r, "ACCEPT: %s", strerror(-r));
+	free(ev);
+	free(tr);
+}
+
+static int __kcm_pages(int sess, unsigned long ioc, uint64_t *gfns, uint32_t n,
+		       void *buf, uint64_t *len, uint32_t *done)
+{
+	struct kvm_coco_mig_pages p = {
+		.nr_pages = n, .gfns_uaddr = (uintptr_t)gfns,
+		.buf_uaddr = (uintptr_t)buf, .buf_len = *len,
+	};
+	int r = ioctl(sess, ioc, &p);
+
+	*len = p.buf_len;
+	if (done)
+		*done = p.done;
+	return r ? -errno : 0;
+}
+
+static size_t kcm_packet_size(void)
+{
+	return 24 + PAGE_SIZE + 16;
+}
+
+/* Package gfns [first, first + n) into @buf. */
+static void kcm_package(int ssess, uint64_t first, uint32_t n, void *buf)
+{
+	uint64_t *gfns = calloc(n, sizeof(*gfns));
+	uint64_t len = n * kcm_packet_size();
+	uint32_t i, done;
+	int r;
+
+	for (i = 0; i < n; i++)
+		gfns[i] = DATA_GPA / PAGE_SIZE + first + i;
+	r = __kcm_pages(ssess, KVM_COCO_MIG_PACKAGE_PAGES, gfns, n, buf, &len, &done);
+	TEST_ASSERT(!r, "PACKAGE_PAGES: %s", strerror(-r));
+	TEST_ASSERT_EQ(done, n);
+	TEST_ASSERT_EQ(len, n * kcm_packet_size());
+	free(gfns);
+}
+
+static int kcm_receive(int tsess, uint32_t n, void *buf, uint32_t *done)
+{
+	uint64_t len = n * kcm_packet_size();
+
+	return __kcm_pages(tsess, KVM_COCO_MIG_RECEIVE_PAGES, NULL, n, buf, &len, done);
+}
+
+/* Every private page from source to target, in batches. */
+static void kcm_transfer_all(int ssess, int tsess, uint64_t npages)
+{
+	void *buf = malloc(BATCH * kcm_packet_size());
+	uint64_t first;
+	uint32_t n, done;
+	int r;
+
+	for (first = 0; first < npages; first += n) {
+		n = npages - first < BATCH ? npages - first : BATCH;
+		kcm_package(ssess, first, n, buf);
+		r = kcm_receive(tsess, n, buf, &done);
+		TEST_ASSERT(!r, "RECEIVE_PAGES: %s", strerror(-r));
+		TEST_ASSERT_EQ(done, n);
+	}
+	free(buf);
+}
+
+static int kcm_finish(int ssess, int tsess)
+{
+	uint32_t len;
+	void *fin = kcm_blob_out(ssess, KVM_COCO_MIG_FINISH, NULL, 0, &len);
+	int r = __kcm_blob(tsess, KVM_COCO_MIG_FINISH, fin, len, NULL, NULL);
+
+	free(fin);
+	return r;
+}
+
+static struct kvm_coco_mig_status kcm_status(int sess)
+{
+	struct kvm_coco_mig_status st = {};
+
+	TEST_ASSERT(!ioctl(sess, KVM_COCO_MIG_STATUS, &st), "STATUS: %s", strerror(errno));
+	return st;
+}
+
+static bool kcm_sw_supported(void)
+{
+	return kvm_has_cap(KVM_CAP_VM_TYPES) &&
+	       (kvm_check_cap(KVM_CAP_VM_TYPES) & BIT(KVM_X86_SW_PROTECTED_VM));
+}
+
+static int kcm_dev(void)
+{
+	int dev = open("/dev/kvm-coco-mig", O_RDWR);
+
+	TEST_ASSERT(dev >= 0, "open /dev/kvm-coco-mig: %s", strerror(errno));
+	return dev;
+}
+
+/* A source guest at GUEST_SYNC(1), an empty target, keyed sessions. */
+FIXTURE(pair) {
+	int dev;
+	struct kcm_vm src, tgt;
+	int ssess, tsess;
+	void *buf;
+};
+
+FIXTURE_SETUP(pair)
+{
+	if (!kcm_sw_supported())
+		SKIP(return, "KVM_X86_SW_PROTECTED_VM is not supported");
+	self->dev = kcm_dev();
+	kcm_vm_create(&self->src, SMALL_PAGES);
+	kcm_vm_create(&self->tgt, SMALL_PAGES);
+	kcm_run_expect(self->src.vcpu, UCALL_SYNC);
+	self->ssess = kcm_session(self->dev, &self->src, KVM_COCO_MIG_ROLE_SOURCE);
+	self->tsess = kcm_session(self->dev, &self->tgt, KVM_COCO_MIG_ROLE_TARGET);
+	kcm_handshake(self->ssess, self->tsess);
+	self->buf = malloc(SMALL_PAGES * kcm_packet_size());
+}
+
+FIXTURE_TEARDOWN(pair)
+{
+	free(self->buf);
+	close(self->ssess);
+	close(self->tsess);
+	if (self->src.vm)
+		kcm_vm_free(self->src.vm);
+	if (self->tgt.vm)
+		kcm_vm_free(self->tgt.vm);
+}
+
+TEST_F_TIMEOUT(pair, migrate_small, 180)
+{
+	struct kvm_coco_mig_status st;
+
+	kcm_transfer_all(self->ssess, self->tsess, SMALL_PAGES);
+	kcm_move_ordinary(&self->src, &self->tgt);
+	ASSERT_EQ(0, kcm_finish(self->ssess, self->tsess));
+
+	st = kcm_status(self->ssess);
+	EXPECT_EQ(KVM_COCO_MIG_STATE_FINISHED, st.state);
+	EXPECT_EQ(SMALL_PAGES, st.pages);
+	EXPECT_EQ(SMALL_PAGES * kcm_packet_size(), st.bytes);
+	st = kcm_status(self->tsess);
+	EXPECT_EQ(KVM_COCO_MIG_STATE_FINISHED, st.state);
+	EXPECT_EQ(SMALL_PAGES, st.pages);
+	EXPECT_EQ(0, st.refused);
+
+	kcm_run_expect(self->tgt.vcpu, UCALL_DONE);
+	/* The source can never run again. */
+	EXPECT_EQ(-1, __vcpu_run(self->src.vcpu));
+	EXPECT_EQ(EIO, errno);
+}
+
+TEST_F_TIMEOUT(pair, tampered_packet_refused_memory_unchanged, 180)
+{
+	struct kvm_coco_mig_status st;
+	uint8_t *pkt = self->buf;
+	uint32_t done = 0;
+
+	kcm_transfer_all(self->ssess, self->tsess, SMALL_PAGES);
+	/* A newer version of page 5, with one ciphertext bit flipped. */
+	kcm_package(self->ssess, 5, 1, pkt);
+	pkt[24 + 100] ^= 0x01;
+	EXPECT_EQ(-EBADMSG, kcm_receive(self->tsess, 1, pkt, &done));
+	EXPECT_EQ(0, done);
+
+	/* The session is poisoned; the keys are gone. */
+	st = kcm_status(self->tsess);
+	EXPECT_EQ(KVM_COCO_MIG_STATE_FAILED, st.state);
+	EXPECT_EQ(1, st.refused);
+	pkt[24 + 100] ^= 0x01;
+	EXPECT_EQ(-EIO, kcm_receive(self->tsess, 1, pkt, &done));
+	EXPECT_EQ(-EIO, __kcm_blob(self->tsess, KVM_COCO_MIG_FINISH, pkt, 80, NULL, NULL));
+
+	/* Guest memory holds what authenticated: the guest checks all of it. */
+	kcm_move_ordinary(&self->src, &self->tgt);
+	kcm_run_expect(self->tgt.vcpu, UCALL_DONE);
+}
+
+TEST_F_TIMEOUT(pair, tampered_header_fields, 180)
+{
+	static const struct { unsigned int off; uint8_t xor; int err; } cases[] = {
+		{ 8, 0x01, -EBADMSG },		/* gfn: moved to the next page */
+		{ 16, 0x40, -EBADMSG },		/* seq: renumbered */
+		{ 2, 0x01, -EBADMSG },		/* flags */
+		{ 24 + PAGE_SIZE + 3, 0x80, -EBADMSG },	/* tag */
+	};
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct kcm_vm tgt;
+		int tsess, ssess;
+		uint32_t done;
+		uint8_t *pkt = self->buf;
+
+		/* Fresh sessions each time: a refusal poisons the target. */
+		kcm_vm_create(&tgt, SMALL_PAGES);
+		close(self->ssess);
+		ssess = kcm_session(self->dev, &self->src, KVM_COCO_MIG_ROLE_SOURCE);
+		tsess = kcm_session(self->dev, &tgt, KVM_COCO_MIG_ROLE_TARGET);
+		kcm_handshake(ssess, tsess);
+		kcm_package(ssess, 0, 1, pkt);
+		pkt[cases[i].off] ^= cases[i].xor;
+		EXPECT_EQ(cases[i].err, kcm_receive(tsess, 1, pkt, &done))
+			TH_LOG("header byte %u", cases[i].off);
+		EXPECT_EQ(KVM_COCO_MIG_STATE_FAILED, kcm_status(tsess).state);
+		close(tsess);
+		kcm_vm_free(tgt.vm);
+		self->ssess = ssess;
+	}
+}
+
+TEST_F_TIMEOUT(pair, replay_and_older_version_refused, 180)
+{
+	uint8_t *v1 = malloc(kcm_packet_size()), *v2 = malloc(kcm_packet_size());
+	uint32_t done;
+
+	kcm_transfer_all(self->ssess, self->tsess, SMALL_PAGES);
+	kcm_package(self->ssess, 7, 1, v1);
+	kcm_package(self->ssess, 7, 1, v2);
+	ASSERT_EQ(0, kcm_receive(self->tsess, 1, v2, &done));
+	EXPECT_EQ(-ESTALE, kcm_receive(self->tsess, 1, v2, &done));	/* replay */
+	EXPECT_EQ(-ESTALE, kcm_receive(self->tsess, 1, v1, &done));	/* older */
+	EXPECT_EQ(2, kcm_status(self->tsess).refused);
+	/* Not poisoned: the migration completes. */
+	kcm_move_ordinary(&self->src, &self->tgt);
+	EXPECT_EQ(0, kcm_finish(self->ssess, self->tsess));
+	kcm_run_expect(self->tgt.vcpu, UCALL_DONE);
+	free(v1);
+	free(v2);
+}
+
+TEST_F_TIMEOUT(pair, packet_of_another_session_refused, 180)
+{
+	struct kcm_vm tgt2;
+	uint32_t done;
+	int tsess2;
+
+	/* A second target, keyed by a second START: a different session. */
+	kcm_vm_create(&tgt2, SMALL_PAGES);
+	close(self->ssess);
+	self->ssess = kcm_session(self->dev, &self->src, KVM_COCO_MIG_ROLE_SOURCE);
+	tsess2 = kcm_session(self->dev, &tgt2, KVM_COCO_MIG_ROLE_TARGET);
+	kcm_handshake(self->ssess, tsess2);
+	kcm_package(self->ssess, 0, 1, self->buf);
+	EXPECT_EQ(-EBADMSG, kcm_receive(self->tsess, 1, self->buf, &done));
+	EXPECT_EQ(0, kcm_receive(tsess2, 1, self->buf, &done));
+	close(tsess2);
+	kcm_vm_free(tgt2.vm);
+}
+
+TEST_F_TIMEOUT(pair, missing_page_fails_finish_and_kills_target, 180)
+{
+	uint32_t done;
+
+	kcm_package(self->ssess, 0, SMALL_PAGES, self->buf);
+	ASSERT_EQ(0, kcm_receive(self->tsess, SMALL_PAGES - 1, self->buf, &done));
+	kcm_move_ordinary(&self->src, &self->tgt);
+	EXPECT_EQ(-ENODATA, kcm_finish(self->ssess, self->tsess));
+	EXPECT_EQ(KVM_COCO_MIG_STATE_FAILED, kcm_status(self->tsess).state);
+	EXPECT_EQ(-1, __vcpu_run(self->tgt.vcpu));
+	EXPECT_EQ(EIO, errno);
+}
+
+TEST_F_TIMEOUT(pair, outdated_page_fails_finish, 180)
+{
+	uint32_t done;
+
+	kcm_transfer_all(self->ssess, self->tsess, SMALL_PAGES);
+	/* A newer version of page 3 is packaged but never delivered. */
+	kcm_package(self->ssess, 3, 1, self->buf);
+	kcm_move_ordinary(&self->src, &self->tgt);
+	EXPECT_EQ(-ENODATA, kcm_finish(self->ssess, self->tsess));
+	EXPECT_EQ(-1, __vcpu_run(self->tgt.vcpu));
+	EXPECT_EQ(EIO, errno);
+	(void)done;
+}
+
+TEST_F_TIMEOUT(pair, cancel_keeps_source_running, 180)
+{
+	uint64_t gfn = DATA_GPA / PAGE_SIZE, len = kcm_packet_size();
+	uint32_t done;
+
+	kcm_package(self->ssess, 0, 4, self->buf);
+	ASSERT_EQ(0, ioctl(self->ssess, KVM_COCO_MIG_CANCEL, 0));
+	EXPECT_EQ(KVM_COCO_MIG_STATE_CANCELLED, kcm_status(self->ssess).state);
+	EXPECT_EQ(-EBADFD, __kcm_pages(self->ssess, KVM_COCO_MIG_PACKAGE_PAGES, &gfn, 1,
+				       self->buf, &len, &done));
+	EXPECT_EQ(-1, ioctl(self->ssess, KVM_COCO_MIG_CANCEL, 0));
+	EXPECT_EQ(EBADFD, errno);
+	/* The guest keeps running and finds its memory intact. */
+	kcm_run_expect(self->src.vcpu, UCALL_DONE);
+	/* A new session may follow once the old one is closed. */
+	close(self->ssess);
+	self->ssess = kcm_session(self->dev, &self->src, KVM_COCO_MIG_ROLE_SOURCE);
+}
+
+TEST_F_TIMEOUT(pair, batch_limits_and_gfn_checks, 180)
+{
+	uint64_t *gfns = calloc(KVM_COCO_MIG_MAX_BATCH + 1, sizeof(*gfns));
+	uint64_t len;
+	uint32_t done;
+	int i;
+
+	for (i = 0; i <= KVM_COCO_MIG_MAX_BATCH; i++)
+		gfns[i] = DATA_GPA / PAGE_SIZE + (i % SMALL_PAGES);
+	len = 0;
+	EXPECT_EQ(0, __kcm_pages(self->ssess, KVM_COCO_MIG_PACKAGE_PAGES, gfns, 3,
+				 NULL, &len, &done));
+	EXPECT_EQ(3 * kcm_packet_size(), len);		/* size query */
+	len = 2 * kcm_packet_size();
+	EXPECT_EQ(-ENOSPC, __kcm_pages(self->ssess, KVM_COCO_MIG_PACKAGE_PAGES, gfns, 3,
+				       self->buf, &len, &done));
+	EXPECT_EQ(3 * kcm_packet_size(), len);
+	len = ~0ull;
+	EXPECT_EQ(-E2BIG, __kcm_pages(self->ssess, KVM_COCO_MIG_PACKAGE_PAGES, gfns,
+				      KVM_COCO_MIG_MAX_BATCH + 1, self->buf, &len, &done));
+	len = ~0ull;
+	EXPECT_EQ(-EINVAL, __kcm_pages(self->ssess, KVM_COCO_MIG_PACKAGE_PAGES, gfns, 0,
+				       self->buf, &len, &done));
+
+	/* A shared gfn, and one outside any guest_memfd memslot. */
+	vm_mem_set_shared(self->src.vm, DATA_GPA + PAGE_SIZE, PAGE_SIZE);
+	len = kcm_packet_size();
+	gfns[0] = DATA_GPA / PAGE_SIZE + 1;
+	EXPECT_EQ(-EINVAL, __kcm_pages(self->ssess, KVM_COCO_MIG_PACKAGE_PAGES, gfns, 1,
+				       self->buf, &len, &done));
+	/* A refused batch reports zero bytes written: reset the room. */
+	EXPECT_EQ(0, len);
+	len = kcm_packet_size();
+	gfns[0] = 1ull << 40;
+	EXPECT_EQ(-ENOENT, __kcm_pages(self->ssess, KVM_COCO_MIG_PACKAGE_PAGES, gfns, 1,
+				       self->buf, &len, &done));
+	len = kcm_packet_size();
+	gfns[0] = 0;	/* memslot 0: no guest_memfd */
+	EXPECT_EQ(-ENOENT, __kcm_pages(self->ssess, KVM_COCO_MIG_PACKAGE_PAGES, gfns, 1,
+				       self->buf, &len, &done));
+	EXPECT_EQ(0, kcm_status(self->ssess).pages);	/* nothing was produced */
+
+	/* Bad pointers. */
+	len = kcm_packet_size();
+	EXPECT_EQ(-EFAULT, __kcm_pages(self->ssess, KVM_COCO_MIG_PACKAGE_PAGES, (void *)8, 1,
+				       self->buf, &len, &done));
+	gfns[0] = DATA_GPA / PAGE_SIZE;
+	len = kcm_packet_size();
+	EXPECT_EQ(-EFAULT, __kcm_pages(self->ssess, KVM_COCO_MIG_PACKAGE_PAGES, gfns, 1,
+				       (void *)8, &len, &done));
+	EXPECT_EQ(-EFAULT, kcm_receive(self->tsess, 1, (void *)8, &done));
+	free(gfns);
+}
+
+TEST_F_TIMEOUT(pair, wrong_role_and_state, 180)
+{
+	uint64_t gfn = DATA_GPA / PAGE_SIZE, len = kcm_packet_size();
+	uint32_t done, olen = 0;
+
+	/* Operations of the other role. */
+	EXPECT_EQ(-EINVAL, __kcm_pages(self->tsess, KVM_COCO_MIG_PACKAGE_PAGES, &gfn, 1,
+				       self->buf, &len, &done));
+	EXPECT_EQ(-EINVAL, kcm_receive(self->ssess, 1, self->buf, &done));
+	EXPECT_EQ(-EINVAL, __kcm_blob(self->ssess, KVM_COCO_MIG_GET_MIGRATION_DATA,
+				      NULL, 0, NULL, &olen));
+	EXPECT_EQ(-1, ioctl(self->tsess, KVM_COCO_MIG_CANCEL, 0));
+	EXPECT_EQ(EINVAL, errno);
+	/* Too late: the keys are agreed. */
+	EXPECT_EQ(-EBADFD, __kcm_blob(self->tsess, KVM_COCO_MIG_GET_MIGRATION_DATA,
+				      NULL, 0, NULL, &olen));
+	EXPECT_EQ(-EBADFD, __kcm_blob(self->ssess, KVM_COCO_MIG_START, self->buf, 8,
+				      NULL, &olen));
+	EXPECT_EQ(-EBADFD, __kcm_blob(self->tsess, KVM_COCO_MIG_ACCEPT, self->buf, 8,
+				      NULL, NULL));
+}
+
+TEST_F_TIMEOUT(pair, blob_reserved_fields, 180)
+{
+	struct kvm_coco_mig_blob b;
+	int i, bit;
+
+	for (i = 0; i < 4; i++) {
+		for (bit = 0; bit < 64; bit += 7) {
+			memset(&b, 0, sizeof(b));
+			b.reserved[i] = 1ull << bit;
+			EXPECT_EQ(-1, ioctl(self->ssess, KVM_COCO_MIG_FINISH, &b));
+			EXPECT_EQ(EINVAL, errno);
+		}
+	}
+	for (bit = 0; bit < 32; bit++) {
+		memset(&b, 0, sizeof(b));
+		b.flags = 1u << bit;
+		EXPECT_EQ(-1, ioctl(self->ssess, KVM_COCO_MIG_FINISH, &b));
+		EXPECT_EQ(EINVAL, errno);
+		memset(&b, 0, sizeof(b));
+		b.pad = 1u << bit;
+		EXPECT_EQ(-1, ioctl(self->ssess, KVM_COCO_MIG_FINISH, &b));
+		EXPECT_EQ(EINVAL, errno);
+	}
+	/* The source's FINISH takes no input. */
+	memset(&b, 0, sizeof(b));
+	b.in_len = 8;
+	b.in_uaddr = (uintptr_t)self->buf;
+	EXPECT_EQ(-1, ioctl(self->ssess, KVM_COCO_MIG_FINISH, &b));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(KVM_COCO_MIG_STATE_STREAMING, kcm_status(self->ssess).state);
+}
+
+/* Evidence whose MAC does not verify is refused by the source's policy. */
+TEST(evidence_forgery_refused)
+{
+	struct kcm_vm src, tgt;
+	uint32_t ev_len, out_len;
+	uint8_t *ev;
+	int dev, ssess, tsess;
+
+	if (!kcm_sw_supported())
+		SKIP(return, "KVM_X86_SW_PROTECTED_VM is not supported");
+	dev = kcm_dev();
+	kcm_vm_create(&src, 1);
+	kcm_vm_create(&tgt, 1);
+	ssess = kcm_session(dev, &src, KVM_COCO_MIG_ROLE_SOURCE);
+	tsess = kcm_session(dev, &tgt, KVM_COCO_MIG_ROLE_TARGET);
+	ev = kcm_blob_out(tsess, KVM_COCO_MIG_GET_MIGRATION_DATA, NULL, 0, &ev_len);
+	out_len = 4096;
+	ev[20] ^= 1;	/* the nonce */
+	EXPECT_EQ(-EKEYREJECTED, __kcm_blob(ssess, KVM_COCO_MIG_START, ev, ev_len,
+					    malloc(4096), &out_len));
+	ev[20] ^= 1;
+	EXPECT_EQ(-EINVAL, __kcm_blob(ssess, KVM_COCO_MIG_START, ev, ev_len - 1,
+				      malloc(4096), &out_len));
+	EXPECT_EQ(KVM_COCO_MIG_STATE_CREATED, kcm_status(ssess).state);
+	close(ssess);
+	close(tsess);
+	kcm_vm_free(src.vm);
+	kcm_vm_free(tgt.vm);
+	close(dev);
+}
+
+/* The whole flow on 64 MiB of private memory. */
+FIXTURE(big) {
+	int dev;
+};
+
+FIXTURE_SETUP(big)
+{
+	if (!kcm_sw_supported())
+		SKIP(return, "KVM_X86_SW_PROTECTED_VM is not supported");
+	self->dev = kcm_dev();
+}
+
+FIXTURE_TEARDOWN(big)
+{
+	if (self->dev > 0)
+		close(self->dev);
+}
+
+TEST_F_TIMEOUT(big, migrate_64mib, 900)
+{
+	struct kcm_vm src, tgt;
+	int ssess, tsess;
+
+	kcm_vm_create(&src, BIG_PAGES);
+	kcm_vm_create(&tgt, BIG_PAGES);
+	kcm_run_expect(src.vcpu, UCALL_SYNC);
+	ssess = kcm_session(self->dev, &src, KVM_COCO_MIG_ROLE_SOURCE);
+	tsess = kcm_session(self->dev, &tgt, KVM_COCO_MIG_ROLE_TARGET);
+	kcm_handshake(ssess, tsess);
+	kcm_transfer_all(ssess, tsess, BIG_PAGES);
+	kcm_move_ordinary(&src, &tgt);
+	ASSERT_EQ(0, kcm_finish(ssess, tsess));
+	EXPECT_EQ(BIG_PAGES, kcm_status(tsess).pages);
+	kcm_run_expect(tgt.vcpu, UCALL_DONE);
+	EXPECT_EQ(-1, __vcpu_run(src.vcpu));
+	EXPECT_EQ(EIO, errno);
+	close(ssess);
+	close(tsess);
+	kcm_vm_free(src.vm);
+	kcm_vm_free(tgt.vm);
+}
+
+TEST_HARNESS_MAIN
