@@ -27,8 +27,23 @@
  * Session ioctls (on the fd returned by KVM_COCO_MIG_CREATE_SESSION):
  *
  * KVM_COCO_MIG_STATUS (struct kvm_coco_mig_status, in/out)
- *   Reports the session's state, role and backend.
+ *   Reports the session's state, role, backend and counters.
  *   Errors: EFAULT, EINVAL (non-zero @flags).
+ *
+ * KVM_COCO_MIG_GET_MIGRATION_DATA (target), _START (source), _ACCEPT
+ * (target), _FINISH (both) (struct kvm_coco_mig_blob)
+ *   The key exchange and the final record; see struct kvm_coco_mig_blob.
+ *
+ * KVM_COCO_MIG_PACKAGE_PAGES (source), _RECEIVE_PAGES (target)
+ * (struct kvm_coco_mig_pages)
+ *   Private pages as packets of the versioned wire format, at most
+ *   KVM_COCO_MIG_MAX_BATCH per call.
+ *
+ * KVM_COCO_MIG_CANCEL (source): destroy the keys; the guest keeps running.
+ *
+ * Common errors: EINVAL (reserved fields, the other role's ioctl), EBADFD
+ * (wrong state), EIO (the session failed after tampering or a failed
+ * FINISH), EFAULT, EINTR; per-ioctl errnos in the documentation.
  *
  * All structures contain only fixed-size fields with explicit padding.
  * Every flags and reserved field must be zero, else the ioctl fails with

@@ -86,6 +86,103 @@ static void status_args_check_rejects_every_flag(struct kunit *test)
 	}
 }
 
+static void blob_args_check_in_and_out_rules(struct kunit *test)
+{
+	struct kvm_coco_mig_blob b = {};
+
+	/* An ioctl with input needs 1..max bytes of it. */
+	KUNIT_EXPECT_EQ(test, kcm_blob_args_check(&b, true, false, 4096), -EINVAL);
+	b.in_len = 4096;
+	KUNIT_EXPECT_EQ(test, kcm_blob_args_check(&b, true, false, 4096), 0);
+	b.in_len = 4097;
+	KUNIT_EXPECT_EQ(test, kcm_blob_args_check(&b, true, false, 4096), -EINVAL);
+	/* One without input takes none, not even a pointer. */
+	b.in_len = 0;
+	b.in_uaddr = 0x1000;
+	KUNIT_EXPECT_EQ(test, kcm_blob_args_check(&b, false, true, 4096), -EINVAL);
+	b.in_uaddr = 0;
+	KUNIT_EXPECT_EQ(test, kcm_blob_args_check(&b, false, true, 4096), 0);
+	/* One without output takes no output buffer. */
+	b.in_len = 8;
+	b.out_len = 8;
+	KUNIT_EXPECT_EQ(test, kcm_blob_args_check(&b, true, false, 4096), -EINVAL);
+	b.out_len = 0;
+	b.out_uaddr = 0x1000;
+	KUNIT_EXPECT_EQ(test, kcm_blob_args_check(&b, true, false, 4096), -EINVAL);
+}
+
+static void blob_args_check_rejects_reserved_bits(struct kunit *test)
+{
+	struct kvm_coco_mig_blob b;
+	int i, bit;
+
+	for (bit = 0; bit < 32; bit++) {
+		memset(&b, 0, sizeof(b));
+		b.flags = BIT(bit);
+		KUNIT_EXPECT_EQ(test, kcm_blob_args_check(&b, false, true, 4096), -EINVAL);
+		memset(&b, 0, sizeof(b));
+		b.pad = BIT(bit);
+		KUNIT_EXPECT_EQ(test, kcm_blob_args_check(&b, false, true, 4096), -EINVAL);
+	}
+	for (i = 0; i < ARRAY_SIZE(b.reserved); i++) {
+		for (bit = 0; bit < 64; bit++) {
+			memset(&b, 0, sizeof(b));
+			b.reserved[i] = BIT_ULL(bit);
+			KUNIT_EXPECT_EQ_MSG(test, kcm_blob_args_check(&b, false, true, 4096),
+					    -EINVAL, "reserved[%d] bit %d", i, bit);
+		}
+	}
+}
+
+static void pages_args_check_rules(struct kunit *test)
+{
+	const size_t psize = 4136;
+	struct kvm_coco_mig_pages p = { .nr_pages = 2, .gfns_uaddr = 0x1000 };
+	int i, bit;
+
+	KUNIT_EXPECT_EQ(test, kcm_pages_args_check(&p, true, psize), 0);
+	p.nr_pages = 0;
+	KUNIT_EXPECT_EQ(test, kcm_pages_args_check(&p, true, psize), -EINVAL);
+	p.nr_pages = KVM_COCO_MIG_MAX_BATCH;
+	KUNIT_EXPECT_EQ(test, kcm_pages_args_check(&p, true, psize), 0);
+	p.nr_pages = KVM_COCO_MIG_MAX_BATCH + 1;
+	KUNIT_EXPECT_EQ(test, kcm_pages_args_check(&p, true, psize), -E2BIG);
+	p.nr_pages = U32_MAX;
+	KUNIT_EXPECT_EQ(test, kcm_pages_args_check(&p, true, psize), -E2BIG);
+	p.nr_pages = 2;
+	p.gfns_uaddr = 0;
+	KUNIT_EXPECT_EQ(test, kcm_pages_args_check(&p, true, psize), -EINVAL);
+
+	/* RECEIVE: no gfn list, and exactly nr_pages packets. */
+	p.buf_len = 2 * psize;
+	KUNIT_EXPECT_EQ(test, kcm_pages_args_check(&p, false, psize), 0);
+	p.buf_len = 2 * psize - 1;
+	KUNIT_EXPECT_EQ(test, kcm_pages_args_check(&p, false, psize), -EINVAL);
+	p.buf_len = 2 * psize;
+	p.gfns_uaddr = 0x1000;
+	KUNIT_EXPECT_EQ(test, kcm_pages_args_check(&p, false, psize), -EINVAL);
+
+	for (bit = 0; bit < 32; bit++) {
+		memset(&p, 0, sizeof(p));
+		p.nr_pages = 1;
+		p.gfns_uaddr = 0x1000;
+		p.flags = BIT(bit);
+		KUNIT_EXPECT_EQ(test, kcm_pages_args_check(&p, true, psize), -EINVAL);
+		p.flags = 0;
+		p.pad = BIT(bit);
+		KUNIT_EXPECT_EQ(test, kcm_pages_args_check(&p, true, psize), -EINVAL);
+	}
+	for (i = 0; i < ARRAY_SIZE(p.reserved); i++) {
+		for (bit = 0; bit < 64; bit++) {
+			memset(&p, 0, sizeof(p));
+			p.nr_pages = 1;
+			p.gfns_uaddr = 0x1000;
+			p.reserved[i] = BIT_ULL(bit);
+			KUNIT_EXPECT_EQ(test, kcm_pages_args_check(&p, true, psize), -EINVAL);
+		}
+	}
+}
+
 static void uapi_layout_is_fixed(struct kunit *test)
 {
 	/* The sizes are ABI: they are encoded in the ioctl numbers. */
@@ -93,6 +190,8 @@ static void uapi_layout_is_fixed(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, sizeof(struct kvm_coco_mig_status), 128);
 	KUNIT_EXPECT_EQ(test, _IOC_SIZE(KVM_COCO_MIG_CREATE_SESSION), 64);
 	KUNIT_EXPECT_EQ(test, _IOC_SIZE(KVM_COCO_MIG_STATUS), 128);
+	KUNIT_EXPECT_EQ(test, sizeof(struct kvm_coco_mig_blob), 64);
+	KUNIT_EXPECT_EQ(test, sizeof(struct kvm_coco_mig_pages), 64);
 }
 
 static struct kunit_case kcm_uapi_cases[] = {
@@ -102,6 +201,9 @@ static struct kunit_case kcm_uapi_cases[] = {
 	KUNIT_CASE(create_args_check_rejects_every_flag),
 	KUNIT_CASE(create_args_check_rejects_every_reserved_bit),
 	KUNIT_CASE(status_args_check_rejects_every_flag),
+	KUNIT_CASE(blob_args_check_in_and_out_rules),
+	KUNIT_CASE(blob_args_check_rejects_reserved_bits),
+	KUNIT_CASE(pages_args_check_rules),
 	KUNIT_CASE(uapi_layout_is_fixed),
 	{}
 };
