@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -607,6 +608,151 @@ TEST_F_TIMEOUT(pair, blob_reserved_fields, 180)
 	EXPECT_EQ(-1, ioctl(self->ssess, KVM_COCO_MIG_FINISH, &b));
 	EXPECT_EQ(EINVAL, errno);
 	EXPECT_EQ(KVM_COCO_MIG_STATE_STREAMING, kcm_status(self->ssess).state);
+}
+
+struct kcm_packager {
+	int sess;
+	uint64_t first;
+	void *buf;
+	int err;
+};
+
+static void *kcm_packager_thread(void *arg)
+{
+	struct kcm_packager *p = arg;
+	uint64_t gfns[SMALL_PAGES / 2], len = sizeof(gfns) / 8 * kcm_packet_size();
+	uint32_t i, done;
+
+	for (i = 0; i < SMALL_PAGES / 2; i++)
+		gfns[i] = DATA_GPA / PAGE_SIZE + p->first + i;
+	p->err = __kcm_pages(p->sess, KVM_COCO_MIG_PACKAGE_PAGES, gfns, SMALL_PAGES / 2,
+			     p->buf, &len, &done);
+	if (!p->err && done != SMALL_PAGES / 2)
+		p->err = -ERANGE;
+	return NULL;
+}
+
+/* Two threads driving one session: serialised, every packet distinct. */
+TEST_F_TIMEOUT(pair, two_threads_one_session, 180)
+{
+	size_t half = SMALL_PAGES / 2 * kcm_packet_size();
+	struct kcm_packager p[2] = {
+		{ .sess = self->ssess, .first = 0, .buf = self->buf },
+		{ .sess = self->ssess, .first = SMALL_PAGES / 2,
+		  .buf = (uint8_t *)self->buf + half },
+	};
+	pthread_t t[2];
+	uint32_t done;
+	int i;
+
+	for (i = 0; i < 2; i++)
+		ASSERT_EQ(0, pthread_create(&t[i], NULL, kcm_packager_thread, &p[i]));
+	for (i = 0; i < 2; i++) {
+		pthread_join(t[i], NULL);
+		EXPECT_EQ(0, p[i].err);
+	}
+	/* Each packet opens exactly once: no sequence number was reused. */
+	EXPECT_EQ(0, kcm_receive(self->tsess, SMALL_PAGES, self->buf, &done));
+	EXPECT_EQ(SMALL_PAGES, done);
+	kcm_move_ordinary(&self->src, &self->tgt);
+	EXPECT_EQ(0, kcm_finish(self->ssess, self->tsess));
+	kcm_run_expect(self->tgt.vcpu, UCALL_DONE);
+}
+
+/* Every ioctl in every state it does not belong to, with its errno. */
+TEST_F_TIMEOUT(pair, calls_in_wrong_states, 180)
+{
+	uint64_t gfn = DATA_GPA / PAGE_SIZE, len;
+	uint32_t done, olen;
+	struct kcm_vm v;
+	int s, t;
+
+	/* A fresh pair: CREATED. */
+	kcm_vm_create(&v, 1);
+	close(self->ssess);
+	s = kcm_session(self->dev, &self->src, KVM_COCO_MIG_ROLE_SOURCE);
+	t = kcm_session(self->dev, &v, KVM_COCO_MIG_ROLE_TARGET);
+	len = kcm_packet_size();
+	EXPECT_EQ(-EBADFD, __kcm_pages(s, KVM_COCO_MIG_PACKAGE_PAGES, &gfn, 1,
+				       self->buf, &len, &done));
+	EXPECT_EQ(-EBADFD, kcm_receive(t, 1, self->buf, &done));
+	olen = 0;
+	EXPECT_EQ(-EBADFD, __kcm_blob(s, KVM_COCO_MIG_FINISH, NULL, 0, NULL, &olen));
+	EXPECT_EQ(-EBADFD, __kcm_blob(t, KVM_COCO_MIG_FINISH, self->buf, 80, NULL, NULL));
+	EXPECT_EQ(-EBADFD, __kcm_blob(t, KVM_COCO_MIG_ACCEPT, self->buf, 136, NULL, NULL));
+	/* KEY_PENDING: only GET_MIGRATION_DATA again, or ACCEPT. */
+	olen = 0;
+	EXPECT_EQ(0, __kcm_blob(t, KVM_COCO_MIG_GET_MIGRATION_DATA, NULL, 0, NULL, &olen));
+	EXPECT_EQ(KVM_COCO_MIG_STATE_CREATED, kcm_status(t).state);	/* a query */
+	free(kcm_blob_out(t, KVM_COCO_MIG_GET_MIGRATION_DATA, NULL, 0, &olen));
+	EXPECT_EQ(KVM_COCO_MIG_STATE_KEY_PENDING, kcm_status(t).state);
+	EXPECT_EQ(-EBADFD, kcm_receive(t, 1, self->buf, &done));
+	EXPECT_EQ(-EBADFD, __kcm_blob(t, KVM_COCO_MIG_FINISH, self->buf, 80, NULL, NULL));
+	/* A malformed transport blob is refused without poisoning. */
+	memset(self->buf, 0, 136);
+	EXPECT_EQ(-EINVAL, __kcm_blob(t, KVM_COCO_MIG_ACCEPT, self->buf, 136, NULL, NULL));
+	EXPECT_EQ(KVM_COCO_MIG_STATE_KEY_PENDING, kcm_status(t).state);
+	/* After CANCEL nothing but STATUS and close. */
+	ASSERT_EQ(0, ioctl(s, KVM_COCO_MIG_CANCEL, 0));
+	olen = 4096;
+	EXPECT_EQ(-EBADFD, __kcm_blob(s, KVM_COCO_MIG_START, self->buf, 120,
+				      (uint8_t *)self->buf + 4096, &olen));
+	olen = 0;
+	EXPECT_EQ(-EBADFD, __kcm_blob(s, KVM_COCO_MIG_FINISH, NULL, 0, NULL, &olen));
+	close(s);
+	close(t);
+	kcm_vm_free(v.vm);
+	self->ssess = kcm_session(self->dev, &self->src, KVM_COCO_MIG_ROLE_SOURCE);
+}
+
+/*
+ * Closing fds at each stage of a migration, in both orders; kmemleak, run
+ * after the suite, sees any key, buffer or VM left behind.
+ */
+TEST_F_TIMEOUT(pair, close_at_each_stage, 300)
+{
+	int stage, vm_first;
+
+	for (stage = 0; stage < 5; stage++) {
+		for (vm_first = 0; vm_first < 2; vm_first++) {
+			struct kcm_vm src, tgt;
+			uint32_t len;
+			int s, t;
+
+			kcm_vm_create(&src, 2);
+			kcm_vm_create(&tgt, 2);
+			s = kcm_session(self->dev, &src, KVM_COCO_MIG_ROLE_SOURCE);
+			t = kcm_session(self->dev, &tgt, KVM_COCO_MIG_ROLE_TARGET);
+			if (stage >= 1)
+				free(kcm_blob_out(t, KVM_COCO_MIG_GET_MIGRATION_DATA,
+						  NULL, 0, &len));
+			if (stage >= 2) {
+				close(s);
+				s = kcm_session(self->dev, &src, KVM_COCO_MIG_ROLE_SOURCE);
+				close(t);
+				t = kcm_session(self->dev, &tgt, KVM_COCO_MIG_ROLE_TARGET);
+				kcm_handshake(s, t);
+			}
+			if (stage >= 3) {
+				kcm_package(s, 0, 2, self->buf);
+				ASSERT_EQ(0, kcm_receive(t, 1, self->buf, NULL));
+			}
+			if (stage >= 4)
+				EXPECT_EQ(-ENODATA, kcm_finish(s, t));
+			if (vm_first) {
+				/* The sessions keep the VMs alive until closed. */
+				kvm_vm_release(src.vm);
+				kvm_vm_release(tgt.vm);
+				EXPECT_NE(0, kcm_status(s).state);
+			}
+			close(s);
+			close(t);
+			if (!vm_first) {
+				kcm_vm_free(src.vm);
+				kcm_vm_free(tgt.vm);
+			}
+		}
+	}
 }
 
 /* Evidence whose MAC does not verify is refused by the source's policy. */
