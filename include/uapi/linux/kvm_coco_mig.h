@@ -114,6 +114,9 @@ struct kvm_coco_mig_blob {
 	__u64 reserved[4];	/* in: must be zero */
 };
 
+/* Largest input blob: the source's FINISH carries the VMM's vCPU state. */
+#define KVM_COCO_MIG_MAX_BLOB		(256 * 1024)
+
 /* Largest batch of one PACKAGE_PAGES or RECEIVE_PAGES call. */
 #define KVM_COCO_MIG_MAX_BATCH		1024
 

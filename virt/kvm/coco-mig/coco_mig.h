@@ -22,6 +22,13 @@
 
 struct kcm_session;
 
+/* Whether a blob ioctl takes an input blob. */
+enum kcm_blob_in {
+	KCM_IN_NONE,
+	KCM_IN_REQUIRED,
+	KCM_IN_OPTIONAL,
+};
+
 /**
  * struct kcm_backend - the VM-type-specific half of a migration session
  * @name: short name, as in the documentation ("sw", "sev", "svsm")
@@ -32,8 +39,8 @@ struct kcm_session;
  *	session is visible to userspace; a failure fails the creation.
  * @session_destroy: undo @session_init, destroying every key. Called once,
  *	when the last reference to the session file goes away.
- * @out_size: bytes of the output blob of @op (GET_MIGRATION_DATA, START,
- *	FINISH on the source), 0 for operations without one
+ * @out_size: bytes of the output blob of @op given its input @in (GET_MIGRATION_DATA,
+ *	START, FINISH), or a negative errno for an input it cannot size
  * @get_migration_data: target: fill @out with the attestation evidence and
  *	the public key bound into it; the same bytes on every call
  * @start: source: check the target's data @in against the session policy,
@@ -41,8 +48,9 @@ struct kcm_session;
  * @accept: target: unwrap the transport key in @in
  * @package: source: write one packet per gfn of @gfns to @ubuf
  * @receive: target: verify and install @nr packets from @ubuf
- * @finish: source: make the VM unrunnable, write the final record to @out;
- *	target: check the final record @in and apply it
+ * @finish: source: make the VM unrunnable, write the final record, which
+ *	seals the VMM's vCPU state @in, to @out; target: check the final
+ *	record @in and write the vCPU state it carries to @out
  * @cancel: source: destroy the keys; the VM keeps running
  *
  * Every operation is called with the session's lock held, in a state the
@@ -57,7 +65,8 @@ struct kcm_backend {
 	u32 max_in_len;
 	int (*session_init)(struct kcm_session *s);
 	void (*session_destroy)(struct kcm_session *s);
-	u32 (*out_size)(struct kcm_session *s, enum kcm_op op);
+	long (*out_size)(struct kcm_session *s, enum kcm_op op, const void *in,
+			 u32 in_len);
 	int (*get_migration_data)(struct kcm_session *s, void *out);
 	int (*start)(struct kcm_session *s, const void *in, u32 in_len,
 		     void *out);
@@ -116,7 +125,7 @@ long kcm_session_create(struct kvm_coco_mig_create __user *uarg);
 const struct kcm_backend *kcm_backend_for_vm_type(unsigned long vm_type);
 int kcm_create_args_check(const struct kvm_coco_mig_create *args);
 int kcm_status_args_check(const struct kvm_coco_mig_status *args);
-int kcm_blob_args_check(const struct kvm_coco_mig_blob *b, bool has_in,
+int kcm_blob_args_check(const struct kvm_coco_mig_blob *b, enum kcm_blob_in in,
 			bool has_out, u32 max_in);
 int kcm_pages_args_check(const struct kvm_coco_mig_pages *p, bool package,
 			 size_t packet_size);

@@ -115,7 +115,8 @@ void kcm_session_fail(struct kcm_session *s)
 }
 
 VISIBLE_IF_KUNIT int kcm_blob_args_check(const struct kvm_coco_mig_blob *b,
-					 bool has_in, bool has_out, u32 max_in)
+					 enum kcm_blob_in in, bool has_out,
+					 u32 max_in)
 {
 	int i;
 
@@ -124,8 +125,11 @@ VISIBLE_IF_KUNIT int kcm_blob_args_check(const struct kvm_coco_mig_blob *b,
 	for (i = 0; i < ARRAY_SIZE(b->reserved); i++)
 		if (b->reserved[i])
 			return -EINVAL;
-	if (has_in ? !b->in_len || b->in_len > max_in :
-		     b->in_len || b->in_uaddr)
+	if (in == KCM_IN_NONE && (b->in_len || b->in_uaddr))
+		return -EINVAL;
+	if (in == KCM_IN_REQUIRED && !b->in_len)
+		return -EINVAL;
+	if (b->in_len > max_in)
 		return -EINVAL;
 	if (!has_out && (b->out_len || b->out_uaddr))
 		return -EINVAL;
@@ -160,18 +164,23 @@ static int kcm_blob_ioctl(struct kcm_session *s, enum kcm_op op,
 			  struct kvm_coco_mig_blob __user *uarg)
 {
 	bool src = s->role == KVM_COCO_MIG_ROLE_SOURCE;
-	bool has_in = op == KCM_OP_START || op == KCM_OP_ACCEPT ||
-		      (op == KCM_OP_FINISH && !src);
-	bool has_out = op == KCM_OP_GET_MIGRATION_DATA || op == KCM_OP_START ||
-		       (op == KCM_OP_FINISH && src);
+	bool has_out = op != KCM_OP_ACCEPT;
+	enum kcm_blob_in in_rule;
 	struct kvm_coco_mig_blob b;
 	void *in = NULL, *out = NULL;
-	u32 need = 0;
+	long need = 0;
 	int ret;
+
+	if (op == KCM_OP_GET_MIGRATION_DATA)
+		in_rule = KCM_IN_NONE;
+	else if (op == KCM_OP_FINISH && src)
+		in_rule = KCM_IN_OPTIONAL;	/* the VMM's vCPU state */
+	else
+		in_rule = KCM_IN_REQUIRED;
 
 	if (copy_from_user(&b, uarg, sizeof(b)))
 		return -EFAULT;
-	ret = kcm_blob_args_check(&b, has_in, has_out, s->backend->max_in_len);
+	ret = kcm_blob_args_check(&b, in_rule, has_out, s->backend->max_in_len);
 	if (ret)
 		return ret;
 
@@ -181,27 +190,12 @@ static int kcm_blob_ioctl(struct kcm_session *s, enum kcm_op op,
 	if (ret)
 		goto out_unlock;
 
-	if (has_out) {
-		need = s->backend->out_size(s, op);
-		if (b.out_len < need) {
-			/* Zero asks for the size; too small is an error. */
-			ret = b.out_len ? -ENOSPC : 0;
-			b.out_len = need;
-			if (copy_to_user(&uarg->out_len, &b.out_len, sizeof(b.out_len)))
-				ret = -EFAULT;
-			goto out_unlock;
-		}
-		out = kzalloc(need, GFP_KERNEL_ACCOUNT);
-		if (!out) {
-			ret = -ENOMEM;
-			goto out_unlock;
-		}
-	}
-	if (has_in) {
-		in = kmalloc(b.in_len, GFP_KERNEL_ACCOUNT);
+	if (b.in_len) {
+		/* Linear: the AEAD may work on it in place. */
+		in = kmalloc(b.in_len, GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 		if (!in) {
 			ret = -ENOMEM;
-			goto e_free_out;
+			goto out_unlock;
 		}
 		if (copy_from_user(in, u64_to_user_ptr(b.in_uaddr), b.in_len)) {
 			ret = -EFAULT;
@@ -209,9 +203,30 @@ static int kcm_blob_ioctl(struct kcm_session *s, enum kcm_op op,
 		}
 	}
 
+	if (has_out) {
+		need = s->backend->out_size(s, op, in, b.in_len);
+		if (need < 0) {
+			ret = need;
+			goto e_free_in;
+		}
+		if (b.out_len < need) {
+			/* Zero asks for the size; too small is an error. */
+			ret = b.out_len ? -ENOSPC : 0;
+			b.out_len = need;
+			if (copy_to_user(&uarg->out_len, &b.out_len, sizeof(b.out_len)))
+				ret = -EFAULT;
+			goto e_free_in;
+		}
+		out = kzalloc(need, GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+		if (!out) {
+			ret = -ENOMEM;
+			goto e_free_in;
+		}
+	}
+
 	ret = kcm_blob_op(s, op, in, b.in_len, out);
 	if (ret)
-		goto e_free_in;
+		goto e_free_out;
 
 	if (has_out) {
 		b.out_len = need;
@@ -221,15 +236,15 @@ static int kcm_blob_ioctl(struct kcm_session *s, enum kcm_op op,
 			/* START made keys the VMM never got: forget them. */
 			if (op == KCM_OP_START)
 				s->backend->cancel(s);
-			goto e_free_in;
+			goto e_free_out;
 		}
 	}
 	s->state = kcm_state_after(op);
 
-e_free_in:
-	kfree_sensitive(in);
 e_free_out:
 	kfree_sensitive(out);
+e_free_in:
+	kfree_sensitive(in);
 out_unlock:
 	mutex_unlock(&s->lock);
 	return ret;

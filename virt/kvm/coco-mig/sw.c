@@ -65,13 +65,13 @@ struct kcm_sw_transport {
 	u8 wrapped[KCM_AEAD_KEY_SIZE + KCM_AEAD_TAG_SIZE];
 };
 
-/* The final record's plaintext. */
+/* The final record's plaintext: completeness, then the VMM's vCPU state. */
 struct kcm_sw_final {
 	__le64 pages;
 	u8 digest[KCM_DIGEST_SIZE];
+	u8 vcpu_state[];
 };
 
-#define KCM_SW_FINAL_WIRE	kcm_pkt_wire_size(sizeof(struct kcm_sw_final))
 #define KCM_SW_PACKET_SIZE	kcm_pkt_wire_size(PAGE_SIZE)
 
 /**
@@ -174,7 +174,22 @@ static void kcm_sw_session_destroy(struct kcm_session *s)
 	s->priv = NULL;
 }
 
-static u32 kcm_sw_out_size(struct kcm_session *s, enum kcm_op op)
+/* The vCPU state length a final record announces, or -EINVAL. */
+static long kcm_sw_final_state_len(const void *in, u32 in_len)
+{
+	const struct kcm_pkt_hdr *h = in;
+	u32 len;
+
+	if (in_len < kcm_pkt_wire_size(sizeof(struct kcm_sw_final)))
+		return -EINVAL;
+	len = get_unaligned_le32(&h->len);
+	if (kcm_pkt_wire_size(len) != in_len)
+		return -EINVAL;
+	return len - sizeof(struct kcm_sw_final);
+}
+
+static long kcm_sw_out_size(struct kcm_session *s, enum kcm_op op,
+			    const void *in, u32 in_len)
 {
 	switch (op) {
 	case KCM_OP_GET_MIGRATION_DATA:
@@ -182,7 +197,9 @@ static u32 kcm_sw_out_size(struct kcm_session *s, enum kcm_op op)
 	case KCM_OP_START:
 		return sizeof(struct kcm_sw_transport);
 	case KCM_OP_FINISH:
-		return KCM_SW_FINAL_WIRE;
+		if (s->role == KVM_COCO_MIG_ROLE_SOURCE)
+			return kcm_pkt_wire_size(sizeof(struct kcm_sw_final) + in_len);
+		return kcm_sw_final_state_len(in, in_len);
 	default:
 		return 0;
 	}
@@ -379,11 +396,11 @@ out:
 	return ret;
 }
 
-/* Seal @len bytes at @src as a packet of @type for @gfn into sw->pkt. */
+/* Seal @len bytes at @src as a packet of @type for @gfn into @dst. */
 static int kcm_sw_seal(struct kcm_sw *sw, u8 type, u64 gfn, const void *src,
-		       u32 len)
+		       u32 len, u8 *dst)
 {
-	struct kcm_pkt_hdr *h = (struct kcm_pkt_hdr *)sw->pkt;
+	struct kcm_pkt_hdr *h = (struct kcm_pkt_hdr *)dst;
 	u8 aad[KCM_PKT_AAD_SIZE], nonce[KCM_PKT_NONCE_SIZE];
 	struct kcm_pkt p = {
 		.type = type, .len = len, .gfn = gfn, .seq = sw->seq + 1,
@@ -397,19 +414,20 @@ static int kcm_sw_seal(struct kcm_sw *sw, u8 type, u64 gfn, const void *src,
 	kcm_pkt_aad(aad, sw->sid, h);
 	kcm_pkt_nonce(nonce, type, p.seq);
 	return kcm_aead_seal(&sw->aead, nonce, aad, sizeof(aad), src, len,
-			     sw->pkt + sizeof(*h));
+			     dst + sizeof(*h));
 }
 
-/* Open the packet in sw->pkt (already decoded as @p) into @dst. */
-static int kcm_sw_open(struct kcm_sw *sw, const struct kcm_pkt *p, void *dst)
+/* Open the packet at @pkt, already decoded as @p, into @dst. */
+static int kcm_sw_open(struct kcm_sw *sw, const u8 *pkt,
+		       const struct kcm_pkt *p, void *dst)
 {
-	const struct kcm_pkt_hdr *h = (const struct kcm_pkt_hdr *)sw->pkt;
+	const struct kcm_pkt_hdr *h = (const struct kcm_pkt_hdr *)pkt;
 	u8 aad[KCM_PKT_AAD_SIZE], nonce[KCM_PKT_NONCE_SIZE];
 
 	kcm_pkt_aad(aad, sw->sid, h);
 	kcm_pkt_nonce(nonce, p->type, p->seq);
 	return kcm_aead_open(&sw->aead, nonce, aad, sizeof(aad),
-			     sw->pkt + sizeof(*h), p->len, dst);
+			     pkt + sizeof(*h), p->len, dst);
 }
 
 /*
@@ -470,7 +488,7 @@ static int kcm_sw_package(struct kcm_session *s, const u64 *gfns, u32 nr,
 		if (ret)
 			break;
 		ret = kcm_sw_seal(sw, KCM_PKT_PAGE, gfns[i], page_address(page),
-				  PAGE_SIZE);
+				  PAGE_SIZE, sw->pkt);
 		put_page(page);
 		if (ret)
 			break;
@@ -519,7 +537,7 @@ static int kcm_sw_receive(struct kcm_session *s, const u8 __user *ubuf,
 		if (!ret)
 			ret = kcm_seq_check(&sw->map, p.gfn, p.seq);
 		if (!ret)
-			ret = kcm_sw_open(sw, &p, sw->plain);
+			ret = kcm_sw_open(sw, sw->pkt, &p, sw->plain);
 		if (ret) {
 			s->refused++;
 			/* Tampering, or another session's packet: poison. */
@@ -550,12 +568,21 @@ static int kcm_sw_finish(struct kcm_session *s, const void *in, u32 in_len,
 			 void *out)
 {
 	struct kcm_sw *sw = to_sw(s);
-	struct kcm_sw_final *rec;
 	u8 digest[KCM_DIGEST_SIZE];
+	struct kcm_sw_final *rec;
+	size_t rec_len;
 	struct kcm_pkt p;
+	long state_len;
 	int ret;
 
-	rec = kzalloc(sizeof(*rec), GFP_KERNEL_ACCOUNT);
+	if (s->role == KVM_COCO_MIG_ROLE_SOURCE)
+		state_len = in_len;
+	else
+		state_len = kcm_sw_final_state_len(in, in_len);
+	if (state_len < 0)
+		return state_len;
+	rec_len = struct_size(rec, vcpu_state, state_len);
+	rec = kzalloc(rec_len, GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	if (!rec)
 		return -ENOMEM;
 
@@ -564,22 +591,16 @@ static int kcm_sw_finish(struct kcm_session *s, const void *in, u32 in_len,
 		kvm_vm_dead(s->kvm);
 		rec->pages = cpu_to_le64(sw->map.pages);
 		kcm_seq_digest(&sw->map, rec->digest);
-		ret = kcm_sw_seal(sw, KCM_PKT_FINAL, 0, rec, sizeof(*rec));
-		if (!ret)
-			memcpy(out, sw->pkt, KCM_SW_FINAL_WIRE);
+		memcpy(rec->vcpu_state, in, in_len);
+		ret = kcm_sw_seal(sw, KCM_PKT_FINAL, 0, rec, rec_len, out);
 		goto out;
 	}
 
-	if (in_len != KCM_SW_FINAL_WIRE) {
-		ret = -EINVAL;
-		goto out;
-	}
-	memcpy(sw->pkt, in, in_len);
-	ret = kcm_pkt_decode(sw->pkt, in_len, KCM_PKT_FINAL, sizeof(*rec), &p);
+	ret = kcm_pkt_decode(in, in_len, KCM_PKT_FINAL, rec_len, &p);
 	if (ret == -EINVAL || ret == -EPROTONOSUPPORT)
 		goto out;
 	if (!ret)
-		ret = kcm_sw_open(sw, &p, rec);
+		ret = kcm_sw_open(sw, in, &p, rec);
 	if (!ret) {
 		kcm_seq_digest(&sw->map, digest);
 		/* A page missing or out of date? */
@@ -592,7 +613,9 @@ static int kcm_sw_finish(struct kcm_session *s, const void *in, u32 in_len,
 		/* An incomplete or forged target must never run. */
 		kvm_vm_dead(s->kvm);
 		kcm_session_fail(s);
+		goto out;
 	}
+	memcpy(out, rec->vcpu_state, state_len);
 out:
 	kfree_sensitive(rec);
 	return ret;
@@ -607,7 +630,7 @@ const struct kcm_backend kcm_sw_backend = {
 	.name			= "sw",
 	.id			= KVM_COCO_MIG_BACKEND_SW,
 	.packet_size		= KCM_SW_PACKET_SIZE,
-	.max_in_len		= PAGE_SIZE,
+	.max_in_len		= KVM_COCO_MIG_MAX_BLOB,
 	.session_init		= kcm_sw_session_init,
 	.session_destroy	= kcm_sw_session_destroy,
 	.out_size		= kcm_sw_out_size,

@@ -91,24 +91,30 @@ static void blob_args_check_in_and_out_rules(struct kunit *test)
 	struct kvm_coco_mig_blob b = {};
 
 	/* An ioctl with input needs 1..max bytes of it. */
-	KUNIT_EXPECT_EQ(test, kcm_blob_args_check(&b, true, false, 4096), -EINVAL);
+	KUNIT_EXPECT_EQ(test, kcm_blob_args_check(&b, KCM_IN_REQUIRED, false, 4096), -EINVAL);
 	b.in_len = 4096;
-	KUNIT_EXPECT_EQ(test, kcm_blob_args_check(&b, true, false, 4096), 0);
+	KUNIT_EXPECT_EQ(test, kcm_blob_args_check(&b, KCM_IN_REQUIRED, false, 4096), 0);
 	b.in_len = 4097;
-	KUNIT_EXPECT_EQ(test, kcm_blob_args_check(&b, true, false, 4096), -EINVAL);
+	KUNIT_EXPECT_EQ(test, kcm_blob_args_check(&b, KCM_IN_REQUIRED, false, 4096), -EINVAL);
 	/* One without input takes none, not even a pointer. */
 	b.in_len = 0;
 	b.in_uaddr = 0x1000;
-	KUNIT_EXPECT_EQ(test, kcm_blob_args_check(&b, false, true, 4096), -EINVAL);
+	KUNIT_EXPECT_EQ(test, kcm_blob_args_check(&b, KCM_IN_NONE, true, 4096), -EINVAL);
 	b.in_uaddr = 0;
-	KUNIT_EXPECT_EQ(test, kcm_blob_args_check(&b, false, true, 4096), 0);
+	KUNIT_EXPECT_EQ(test, kcm_blob_args_check(&b, KCM_IN_NONE, true, 4096), 0);
+	/* Optional input: none, or up to the maximum. */
+	KUNIT_EXPECT_EQ(test, kcm_blob_args_check(&b, KCM_IN_OPTIONAL, true, 4096), 0);
+	b.in_len = 4096;
+	KUNIT_EXPECT_EQ(test, kcm_blob_args_check(&b, KCM_IN_OPTIONAL, true, 4096), 0);
+	b.in_len = 4097;
+	KUNIT_EXPECT_EQ(test, kcm_blob_args_check(&b, KCM_IN_OPTIONAL, true, 4096), -EINVAL);
 	/* One without output takes no output buffer. */
 	b.in_len = 8;
 	b.out_len = 8;
-	KUNIT_EXPECT_EQ(test, kcm_blob_args_check(&b, true, false, 4096), -EINVAL);
+	KUNIT_EXPECT_EQ(test, kcm_blob_args_check(&b, KCM_IN_REQUIRED, false, 4096), -EINVAL);
 	b.out_len = 0;
 	b.out_uaddr = 0x1000;
-	KUNIT_EXPECT_EQ(test, kcm_blob_args_check(&b, true, false, 4096), -EINVAL);
+	KUNIT_EXPECT_EQ(test, kcm_blob_args_check(&b, KCM_IN_REQUIRED, false, 4096), -EINVAL);
 }
 
 static void blob_args_check_rejects_reserved_bits(struct kunit *test)
@@ -119,16 +125,16 @@ static void blob_args_check_rejects_reserved_bits(struct kunit *test)
 	for (bit = 0; bit < 32; bit++) {
 		memset(&b, 0, sizeof(b));
 		b.flags = BIT(bit);
-		KUNIT_EXPECT_EQ(test, kcm_blob_args_check(&b, false, true, 4096), -EINVAL);
+		KUNIT_EXPECT_EQ(test, kcm_blob_args_check(&b, KCM_IN_NONE, true, 4096), -EINVAL);
 		memset(&b, 0, sizeof(b));
 		b.pad = BIT(bit);
-		KUNIT_EXPECT_EQ(test, kcm_blob_args_check(&b, false, true, 4096), -EINVAL);
+		KUNIT_EXPECT_EQ(test, kcm_blob_args_check(&b, KCM_IN_NONE, true, 4096), -EINVAL);
 	}
 	for (i = 0; i < ARRAY_SIZE(b.reserved); i++) {
 		for (bit = 0; bit < 64; bit++) {
 			memset(&b, 0, sizeof(b));
 			b.reserved[i] = BIT_ULL(bit);
-			KUNIT_EXPECT_EQ_MSG(test, kcm_blob_args_check(&b, false, true, 4096),
+			KUNIT_EXPECT_EQ_MSG(test, kcm_blob_args_check(&b, KCM_IN_NONE, true, 4096),
 					    -EINVAL, "reserved[%d] bit %d", i, bit);
 		}
 	}

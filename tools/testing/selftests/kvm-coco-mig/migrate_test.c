@@ -125,13 +125,50 @@ static void kcm_run_expect(struct kvm_vcpu *vcpu, uint64_t want)
 	}
 }
 
-/* The ordinary half of a migration: shared memory and vCPU state. */
-static void kcm_move_ordinary(struct kcm_vm *src, struct kcm_vm *tgt)
+/*
+ * The VMM's vCPU state, flattened for FINISH: the xsave area's size and
+ * bytes, then struct kvm_x86_state with its MSR entries (its xsave pointer
+ * is rewritten on load).
+ */
+static void *kcm_state_flatten(struct kvm_vcpu *vcpu, uint32_t *len)
+{
+	struct kvm_x86_state *state = vcpu_save_state(vcpu);
+	uint32_t xlen = kvm_check_cap(KVM_CAP_XSAVE2) ?: sizeof(struct kvm_xsave);
+	uint32_t slen = sizeof(*state) + state->msrs.nmsrs * sizeof(state->msrs.entries[0]);
+	uint8_t *buf;
+
+	*len = 8 + xlen + slen;
+	buf = malloc(*len);
+	memcpy(buf, &xlen, 4);
+	memcpy(buf + 4, &slen, 4);
+	memcpy(buf + 8, state->xsave, xlen);
+	memcpy(buf + 8 + xlen, state, slen);
+	kvm_x86_state_cleanup(state);
+	return buf;
+}
+
+static void kcm_state_load(struct kvm_vcpu *vcpu, const uint8_t *buf, uint32_t len)
+{
+	struct kvm_x86_state *state;
+	uint32_t xlen, slen;
+
+	TEST_ASSERT(len >= 8, "vCPU state of %u bytes", len);
+	memcpy(&xlen, buf, 4);
+	memcpy(&slen, buf + 4, 4);
+	TEST_ASSERT_EQ(len, 8 + xlen + slen);
+	state = malloc(slen);
+	memcpy(state, buf + 8 + xlen, slen);
+	state->xsave = malloc(xlen);
+	memcpy(state->xsave, buf + 8, xlen);
+	vcpu_load_state(vcpu, state);
+	kvm_x86_state_cleanup(state);
+}
+
+/* Shared memory travels the ordinary way. */
+static void kcm_copy_shared(struct kcm_vm *src, struct kcm_vm *tgt)
 {
 	struct userspace_mem_region *s0 = memslot2region(src->vm, 0);
 	struct userspace_mem_region *t0 = memslot2region(tgt->vm, 0);
-	struct kvm_x86_state *state;
-
 	uint64_t size = s0->region.memory_size, i, w, *snap, *t;
 
 	TEST_ASSERT_EQ(size, t0->region.memory_size);
@@ -150,6 +187,14 @@ static void kcm_move_ordinary(struct kcm_vm *src, struct kcm_vm *tgt)
 			t[i] = snap[i];
 	}
 	free(snap);
+}
+
+/* The ordinary half of a migration: shared memory and vCPU state. */
+static void kcm_move_ordinary(struct kcm_vm *src, struct kcm_vm *tgt)
+{
+	struct kvm_x86_state *state;
+
+	kcm_copy_shared(src, tgt);
 	state = vcpu_save_state(src->vcpu);
 	vcpu_load_state(tgt->vcpu, state);
 	kvm_x86_state_cleanup(state);
@@ -270,6 +315,40 @@ static void kcm_transfer_all(int ssess, int tsess, uint64_t npages)
 	free(buf);
 }
 
+/*
+ * FINISH the way a VMM does: the source seals the vCPU state into the
+ * final record; the target returns it once the record verified.
+ */
+static int kcm_finish_with_state(int ssess, int tsess, struct kcm_vm *src,
+				 struct kcm_vm *tgt)
+{
+	uint32_t slen, flen, olen;
+	void *state = kcm_state_flatten(src->vcpu, &slen);
+	void *fin = kcm_blob_out(ssess, KVM_COCO_MIG_FINISH, state, slen, &flen);
+	void *out;
+	int r;
+
+	olen = 0;
+	r = __kcm_blob(tsess, KVM_COCO_MIG_FINISH, fin, flen, NULL, &olen);
+	TEST_ASSERT(!r && olen == slen, "target FINISH size query: %d, %u", r, olen);
+	{
+		struct kvm_coco_mig_status st = {};
+
+		ioctl(tsess, KVM_COCO_MIG_STATUS, &st);
+		TEST_ASSERT_EQ(st.state, KVM_COCO_MIG_STATE_STREAMING);
+	}
+	out = malloc(olen);
+	r = __kcm_blob(tsess, KVM_COCO_MIG_FINISH, fin, flen, out, &olen);
+	if (!r) {
+		TEST_ASSERT(!memcmp(out, state, slen), "vCPU state changed in transit");
+		kcm_state_load(tgt->vcpu, out, olen);
+	}
+	free(out);
+	free(fin);
+	free(state);
+	return r;
+}
+
 static int kcm_finish(int ssess, int tsess)
 {
 	uint32_t len;
@@ -340,8 +419,9 @@ TEST_F_TIMEOUT(pair, migrate_small, 180)
 	struct kvm_coco_mig_status st;
 
 	kcm_transfer_all(self->ssess, self->tsess, SMALL_PAGES);
-	kcm_move_ordinary(&self->src, &self->tgt);
-	ASSERT_EQ(0, kcm_finish(self->ssess, self->tsess));
+	kcm_copy_shared(&self->src, &self->tgt);
+	ASSERT_EQ(0, kcm_finish_with_state(self->ssess, self->tsess, &self->src,
+					   &self->tgt));
 
 	st = kcm_status(self->ssess);
 	EXPECT_EQ(KVM_COCO_MIG_STATE_FINISHED, st.state);
@@ -601,13 +681,29 @@ TEST_F_TIMEOUT(pair, blob_reserved_fields, 180)
 		EXPECT_EQ(-1, ioctl(self->ssess, KVM_COCO_MIG_FINISH, &b));
 		EXPECT_EQ(EINVAL, errno);
 	}
-	/* The source's FINISH takes no input. */
+	/* Input rules: START needs one, at most KVM_COCO_MIG_MAX_BLOB long. */
 	memset(&b, 0, sizeof(b));
-	b.in_len = 8;
+	EXPECT_EQ(-1, ioctl(self->ssess, KVM_COCO_MIG_START, &b));
+	EXPECT_EQ(EINVAL, errno);
+	b.in_len = KVM_COCO_MIG_MAX_BLOB + 1;
 	b.in_uaddr = (uintptr_t)self->buf;
 	EXPECT_EQ(-1, ioctl(self->ssess, KVM_COCO_MIG_FINISH, &b));
 	EXPECT_EQ(EINVAL, errno);
+	/* ACCEPT writes nothing, so it takes no output buffer. */
+	memset(&b, 0, sizeof(b));
+	b.in_len = 8;
+	b.in_uaddr = (uintptr_t)self->buf;
+	b.out_len = 8;
+	EXPECT_EQ(-1, ioctl(self->tsess, KVM_COCO_MIG_ACCEPT, &b));
+	EXPECT_EQ(EINVAL, errno);
+	/* GET_MIGRATION_DATA takes no input. */
+	memset(&b, 0, sizeof(b));
+	b.in_len = 8;
+	b.in_uaddr = (uintptr_t)self->buf;
+	EXPECT_EQ(-1, ioctl(self->tsess, KVM_COCO_MIG_GET_MIGRATION_DATA, &b));
+	EXPECT_EQ(EINVAL, errno);
 	EXPECT_EQ(KVM_COCO_MIG_STATE_STREAMING, kcm_status(self->ssess).state);
+	EXPECT_EQ(KVM_COCO_MIG_STATE_STREAMING, kcm_status(self->tsess).state);
 }
 
 struct kcm_packager {
@@ -816,8 +912,8 @@ TEST_F_TIMEOUT(big, migrate_64mib, 900)
 	tsess = kcm_session(self->dev, &tgt, KVM_COCO_MIG_ROLE_TARGET);
 	kcm_handshake(ssess, tsess);
 	kcm_transfer_all(ssess, tsess, BIG_PAGES);
-	kcm_move_ordinary(&src, &tgt);
-	ASSERT_EQ(0, kcm_finish(ssess, tsess));
+	kcm_copy_shared(&src, &tgt);
+	ASSERT_EQ(0, kcm_finish_with_state(ssess, tsess, &src, &tgt));
 	EXPECT_EQ(BIG_PAGES, kcm_status(tsess).pages);
 	kcm_run_expect(tgt.vcpu, UCALL_DONE);
 	EXPECT_EQ(-1, __vcpu_run(src.vcpu));
