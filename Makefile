@@ -4,6 +4,7 @@
 #
 #   make                 the module (and its KUnit test module) against KDIR
 #   make check           everything CI runs: builds, style, sparse, QEMU tests
+#   make bench           PACKAGE/RECEIVE throughput against the raw AEAD (QEMU)
 #   make run             the live-migration demo
 #   make install         install the module into KDIR's /lib/modules
 #
@@ -53,6 +54,9 @@ selftests:
 check:
 	@scripts/check.sh
 
+bench:
+	@scripts/bench.sh
+
 run:
 	@echo "make run: the live-migration demo arrives with the reference VMM" \
 		"(tools/coco-mig, issue 5); it is not implemented yet." >&2
@@ -62,4 +66,4 @@ clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean
 	rm -rf build
 
-.PHONY: all module install sparse checkpatch selftests check run clean
+.PHONY: all module install sparse checkpatch selftests check bench run clean

@@ -47,6 +47,10 @@ out "KCM-BEGIN $(uname -r)"
 step modprobe-kvm_amd modprobe kvm_amd || die "kvm_amd did not load"
 step insmod-kvm_coco_mig insmod /kcm/kvm-coco-mig.ko || die "kvm_coco_mig did not load"
 step dev-node test -c /dev/kvm-coco-mig
+# make bench's raw AEAD measurement, present only in scripts/bench.sh's runs.
+if [ -e /kcm/kvm-coco-mig-bench.ko ]; then
+	step insmod-kvm_coco_mig_bench insmod /kcm/kvm-coco-mig-bench.ko
+fi
 
 # KUnit suites run when their module loads; a suite without results fails.
 step insmod-kvm_coco_mig_test insmod /kcm/kvm-coco-mig-test.ko
@@ -92,6 +96,9 @@ for t in $KCM_KSELFTESTS; do
 done
 cd /
 
+if [ -e /kcm/kvm-coco-mig-bench.ko ]; then
+	step rmmod-kvm_coco_mig_bench rmmod kvm_coco_mig_bench
+fi
 step rmmod-kvm_coco_mig rmmod kvm_coco_mig
 step no-dev-node-after-rmmod test ! -e /dev/kvm-coco-mig
 

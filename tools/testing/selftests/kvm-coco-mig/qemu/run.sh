@@ -7,7 +7,8 @@
 #   run.sh KBUILD MODDIR TESTDIR OUTDIR
 #
 # KBUILD   the test kernel build (scripts/kernel.sh), with its staged modules
-# MODDIR   where kvm-coco-mig.ko (and kvm-coco-mig-test.ko) were built
+# MODDIR   where kvm-coco-mig.ko (and kvm-coco-mig-test.ko, and for make
+#          bench kvm-coco-mig-bench.ko) were built
 # TESTDIR  the kselftest binaries and tests.conf (the list to run)
 # OUTDIR   gets console.log, results.log and the initramfs
 #
@@ -29,6 +30,7 @@ install -m 0755 "$here/init.sh" "$root/init"
 cp -a "$kbuild/staging/lib/modules/$kver" "$root/lib/modules/"
 cp "$moddir/kvm-coco-mig.ko" "$root/kcm/"
 [ -e "$moddir/kvm-coco-mig-test.ko" ] && cp "$moddir/kvm-coco-mig-test.ko" "$root/kcm/"
+[ -e "$moddir/kvm-coco-mig-bench.ko" ] && cp "$moddir/kvm-coco-mig-bench.ko" "$root/kcm/"
 cp "$testdir/tests.conf" "$root/kcm/"
 # shellcheck source=/dev/null
 . "$testdir/tests.conf"

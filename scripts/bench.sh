@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# make bench: the sw backend's PACKAGE_PAGES and RECEIVE_PAGES throughput at
+# 1, 64 and 512 pages per call, against the raw AEAD they are built on (the
+# same AES-256-GCM on the same bytes through the kernel crypto API), all in
+# one boot of the non-debug test kernel under QEMU. Absolute figures under
+# TCG mean little; the ratios are what is reported.
+#
+# Builds the release kernel (cached), then the module, kvm-coco-mig-bench.ko
+# and the selftests in a copy of the tree (build/bench/src), boots QEMU with
+# only the bench to run, prints a table and writes build/bench/bench.json.
+# A missed target is reported, not failed: the exit status is non-zero only
+# when something did not build or run, or the bench left no results.
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+cd "$KCM_TOP"
+
+out=$KCM_TOP/build/bench
+rm -rf "$out"
+mkdir -p "$out"
+
+# logged NAME CMD...: a step with its output in build/bench/NAME.log.
+logged() {
+	local name=$1
+	shift
+	kcm_log "$name"
+	"$@" >"$out/$name.log" 2>&1 && return 0
+	tail -n 30 "$out/$name.log" >&2
+	kcm_die "$name failed; see build/bench/$name.log"
+}
+
+logged deps scripts/install-deps.sh
+logged kernel scripts/kernel.sh release
+kdir=$(tail -n 1 "$out/kernel.log")
+ksrc=$(scripts/kernel.sh ksrc)
+
+# Build in a copy: the tree itself may be in use by another build. Tracked
+# files and new ones that git does not ignore (so that uncommitted work is
+# measured), or without git everything but build products.
+src=$out/src
+mkdir -p "$src"
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+	git ls-files -z --cached --others --exclude-standard |
+		rsync -a --from0 --files-from=- --ignore-missing-args . "$src/" ||
+		kcm_die "copying the tree to $src failed"
+else
+	rsync -a --exclude /build --exclude .git --exclude '*.o' --exclude '*.ko' \
+		--exclude '*.mod' --exclude '*.mod.c' --exclude '.*.cmd' \
+		--exclude Module.symvers --exclude modules.order . "$src/" ||
+		kcm_die "copying the tree to $src failed"
+fi
+mk=(make --no-print-directory -C "$src" KDIR="$kdir" KSRC="$ksrc")
+logged build-module "${mk[@]}" KCM_BENCH=y module KCFLAGS=-Werror
+[ -e "$src/kvm-coco-mig-bench.ko" ] ||
+	kcm_die "kvm-coco-mig-bench.ko was not built (does $kdir have CONFIG_KUNIT?)"
+logged build-selftests "${mk[@]}" selftests
+
+# Only the bench runs in this boot.
+tests=$out/tests
+mkdir -p "$tests"
+cp "$src/build/selftests/bench" "$tests/bench"
+{
+	echo "KCM_KUNIT_SUITES=''"
+	echo "KCM_KSELFTESTS='bench'"
+} >"$tests/tests.conf"
+
+# The harness judges the boot as make check does: the release kernel has no
+# kmemleak, so that step fails here by design. The bench is judged by its
+# own results below; the harness verdict is only reported.
+kcm_log "qemu (the bench takes a few minutes under TCG)"
+mkdir -p "$out/qemu"
+tools/testing/selftests/kvm-coco-mig/qemu/run.sh "$kdir" "$src" "$tests" \
+	"$out/qemu" >"$out/qemu.log" 2>&1
+results=$out/qemu/results.log
+
+exit_line=$(tr -d '\r' <"$results" 2>/dev/null | grep -E '^KCM-EXIT bench ' | tail -n 1)
+json=$(tr -d '\r' <"$results" 2>/dev/null | grep -E '^KCM-BENCH-JSON ' | tail -n 1)
+if [ -z "$json" ] || [ "$exit_line" != "KCM-EXIT bench 0" ]; then
+	tr -d '\r' <"$results" 2>/dev/null | tail -n 40 >&2
+	kcm_die "the bench did not run to its end (${exit_line:-no exit status});" \
+		"see build/bench/qemu.log and build/bench/qemu/"
+fi
+
+others=$(grep -E '^FAIL ' "$out/qemu.log" | grep -vE '^FAIL harness:kmemleak-present( |$)' || true)
+
+KCM_BENCH_JSON=${json#KCM-BENCH-JSON } \
+KCM_BENCH_KERNEL=$(cat "$kdir/include/config/kernel.release") \
+KCM_BENCH_QEMU=$(qemu-system-x86_64 --version | head -n 1) \
+KCM_BENCH_CPU=$(grep -m 1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//') \
+python3 - "$out/bench.json" <<'EOF' || kcm_die "the bench's results are not valid JSON"
+import json, os, sys
+
+r = json.loads(os.environ["KCM_BENCH_JSON"])
+r["kernel"] = os.environ["KCM_BENCH_KERNEL"]
+r["qemu"] = os.environ["KCM_BENCH_QEMU"]
+r["host_cpu"] = os.environ["KCM_BENCH_CPU"]
+raw, t = r["raw"], r["targets"]
+
+def span(v):
+    return f"{min(v):.3f}-{max(v):.3f}"
+
+print(f"make bench: the sw backend against the raw AEAD, {r['pages']} pages of "
+      f"{r['page_size']} bytes per pass, one boot of {r['kernel']} under QEMU TCG")
+print(f"{r['rounds']} rounds; each ratio is against the raw measurements just before "
+      f"and after it; medians over the stable rounds (raw neighbours within "
+      f"{100 * r['max_raw_spread']:.0f} %), ranges over all rounds")
+print(f"raw AES-256-GCM, kernel crypto API: seal {raw['seal_MBps']:.1f} MB/s, "
+      f"open {raw['open_MBps']:.1f} MB/s (memcpy {raw['memcpy_MBps']:.1f} MB/s); "
+      f"seal {span(raw['seal_MBps_samples'])} MB/s over {raw['samples']} samples")
+print(f"{'pages/call':>10}  {'stable':>6}  {'PACKAGE MB/s':>12}  {'/ seal':>6} {'(range)':>13}  "
+      f"{'RECEIVE MB/s':>12}  {'/ open':>6} {'(range)':>13}  {'wire/payload':>12}")
+for b in r["batches"]:
+    print(f"{b['pages_per_call']:>10}  {str(b['stable_rounds']) + '/' + str(r['rounds']):>6}  "
+          f"{b['package_MBps']:>12.1f}  {b['package_ratio']:>6.3f} "
+          f"{'(' + span(b['package_ratio_rounds']) + ')':>13}  "
+          f"{b['receive_MBps']:>12.1f}  {b['receive_ratio']:>6.3f} "
+          f"{'(' + span(b['receive_ratio_rounds']) + ')':>13}  "
+          f"{b['wire_per_payload']:>12.5f}")
+if any(b["stable_rounds"] == 0 for b in r["batches"]):
+    print("warning: no stable round for some batch sizes (the host's load kept "
+          "changing): their medians are over all rounds")
+
+last = r["batches"][-1]
+verdict = lambda ok: "met" if ok else "MISSED"
+print(f"targets at {last['pages_per_call']} pages per call: "
+      f"PACKAGE >= {t['min_ratio_at_512']:.2f} x seal: {verdict(r['met']['package'])} "
+      f"({last['package_ratio']:.3f}); "
+      f"RECEIVE >= {t['min_ratio_at_512']:.2f} x open: {verdict(r['met']['receive'])} "
+      f"({last['receive_ratio']:.3f}); "
+      f"wire <= {t['max_wire_per_payload']:.2f} x payload: {verdict(r['met']['wire'])} "
+      f"({last['wire_per_payload']:.5f})")
+with open(sys.argv[1], "w") as f:
+    json.dump(r, f, indent=2)
+    f.write("\n")
+EOF
+if [ -n "$others" ]; then
+	kcm_log "note: the boot's harness also reported (see build/bench/qemu.log):"
+	printf '%s\n' "$others" >&2
+fi
+echo "JSON: build/bench/bench.json; logs: build/bench/"

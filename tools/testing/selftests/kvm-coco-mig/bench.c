@@ -1,0 +1,449 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * make bench: throughput of the sw backend's PACKAGE_PAGES and
+ * RECEIVE_PAGES against the raw AEAD they are built on, in one boot.
+ *
+ *   bench [ROUNDS]
+ *
+ * A SW-protected source VM with 64 MiB of private memory (the guest never
+ * runs: a guest_memfd slot set private is all PACKAGE_PAGES needs) and a
+ * target VM of the same shape, with keyed sessions. Each round (5 by
+ * default) measures, for 1, 64 and 512 pages per call in turn, PACKAGE of
+ * every page into one user buffer (timed), then RECEIVE of that stream
+ * into the target (timed). Between any two such measurements, and before
+ * the first and after the last, the raw AEAD measurement of
+ * kvm-coco-mig-bench.ko is read: seal and open of as many pages, of the
+ * same sizes, on the same transform, in the kernel.
+ *
+ * Ratios are payload throughputs: PACKAGE over raw seal, RECEIVE over raw
+ * open, each against the mean of the raw measurements just before and
+ * just after it. The host's load changes under QEMU (other guests, other
+ * builds): a measurement whose two raw neighbours differ by more than 10 %
+ * saw it change and is marked unstable. Reported figures are medians over
+ * the stable rounds, or over all rounds if none is stable (the JSON says
+ * which); every sample is in the JSON too. Wire bytes are what PACKAGE
+ * wrote per byte of payload.
+ *
+ * The results go to stdout as one line, "KCM-BENCH-JSON " then a JSON
+ * object, for scripts/bench.sh. Missed targets are reported, not failed:
+ * the exit status says only whether everything ran.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/kvm_coco_mig.h>
+
+#include "kvm_util.h"
+#include "processor.h"
+#include "kselftest.h"
+
+#define DATA_GPA	BIT_ULL(32)
+#define DATA_SLOT	10
+#define NPAGES		((64ull << 20) / PAGE_SIZE)	/* 64 MiB */
+#define AEAD_FILE	"/sys/kernel/debug/kvm-coco-mig-bench/aead"
+#define TARGET_RATIO	0.85
+#define TARGET_WIRE	1.01
+
+static const uint32_t kcm_batches[] = { 1, 64, 512 };
+#define NBATCH		ARRAY_SIZE(kcm_batches)
+
+#define MAX_ROUNDS	32
+#define MAX_RAW		(MAX_ROUNDS * NBATCH + 1)
+#define STABLE_SPREAD	0.10
+#define KCM_ROUND_FMT	"round %u, batch %u: package %.1f MB/s (%.3f), " \
+			"receive %.1f MB/s (%.3f)%s\n"
+#define KCM_STATISTIC	"median over stable rounds; each ratio is against the " \
+			"mean of the raw measurements just before and after it"
+
+/* One raw measurement, bytes per second. */
+struct kcm_raw {
+	double seal, open, copy;
+	uint64_t pages;
+};
+
+/* Per batch size, per round: bytes of payload per second, and ratios. */
+struct kcm_result {
+	double package[MAX_ROUNDS], receive[MAX_ROUNDS];
+	double package_ratio[MAX_ROUNDS], receive_ratio[MAX_ROUNDS];
+	bool stable[MAX_ROUNDS];
+	uint64_t payload, wire;
+};
+
+static void guest_code(void)
+{
+	GUEST_DONE();
+}
+
+static struct kvm_vm *kcm_vm_create(void)
+{
+	const struct vm_shape shape = {
+		.mode = VM_MODE_DEFAULT,
+		.type = KVM_X86_SW_PROTECTED_VM,
+	};
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm;
+	int memfd;
+
+	vm = __vm_create_with_vcpus(shape, 1, 64, guest_code, &vcpu);
+	memfd = vm_create_guest_memfd(vm, NPAGES * PAGE_SIZE, 0);
+	vm_mem_add(vm, VM_MEM_SRC_ANONYMOUS, DATA_GPA, DATA_SLOT, NPAGES,
+		   KVM_MEM_GUEST_MEMFD, memfd, 0);
+	close(memfd);
+	vm_mem_set_private(vm, DATA_GPA, NPAGES * PAGE_SIZE);
+	return vm;
+}
+
+static int kcm_session(int dev, struct kvm_vm *vm, uint32_t role)
+{
+	struct kvm_coco_mig_create c = { .vm_fd = vm->fd, .role = role };
+	int fd = ioctl(dev, KVM_COCO_MIG_CREATE_SESSION, &c);
+
+	TEST_ASSERT(fd >= 0, "CREATE_SESSION: %s", strerror(errno));
+	return fd;
+}
+
+static int __kcm_blob(int sess, unsigned long ioc, void *in, uint32_t in_len,
+		      void *out, uint32_t *out_len)
+{
+	struct kvm_coco_mig_blob b = {
+		.in_len = in_len, .in_uaddr = (uintptr_t)in,
+		.out_len = out_len ? *out_len : 0, .out_uaddr = (uintptr_t)out,
+	};
+	int r = ioctl(sess, ioc, &b);
+
+	if (out_len)
+		*out_len = b.out_len;
+	return r ? -errno : 0;
+}
+
+static void *kcm_blob_out(int sess, unsigned long ioc, void *in, uint32_t in_len,
+			  uint32_t *len)
+{
+	void *out;
+	int r;
+
+	*len = 0;
+	r = __kcm_blob(sess, ioc, in, in_len, NULL, len);
+	TEST_ASSERT(!r && *len, "size query: %s", strerror(-r));
+	out = calloc(1, *len);
+	r = __kcm_blob(sess, ioc, in, in_len, out, len);
+	TEST_ASSERT(!r, "blob ioctl %#lx: %s", ioc, strerror(-r));
+	return out;
+}
+
+static void kcm_handshake(int ssess, int tsess)
+{
+	uint32_t ev_len, tr_len;
+	void *ev, *tr;
+	int r;
+
+	ev = kcm_blob_out(tsess, KVM_COCO_MIG_GET_MIGRATION_DATA, NULL, 0, &ev_len);
+	tr = kcm_blob_out(ssess, KVM_COCO_MIG_START, ev, ev_len, &tr_len);
+	r = __kcm_blob(tsess, KVM_COCO_MIG_ACCEPT, tr, tr_len, NULL, NULL);
+	TEST_ASSERT(!r, "ACCEPT: %s", strerror(-r));
+	free(ev);
+	free(tr);
+}
+
+static size_t kcm_packet_size(void)
+{
+	return 24 + PAGE_SIZE + 16;
+}
+
+static uint64_t kcm_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static double kcm_rate(uint64_t bytes, uint64_t ns)
+{
+	return ns ? bytes * 1e9 / ns : 0;
+}
+
+static int kcm_cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double kcm_median(const double *v, unsigned int n)
+{
+	double s[MAX_RAW];
+
+	memcpy(s, v, n * sizeof(*s));
+	qsort(s, n, sizeof(*s), kcm_cmp_double);
+	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+}
+
+/* Every page into @buf, @batch per call; the wire bytes written in @wire. */
+static uint64_t kcm_package_all(int ssess, uint64_t *gfns, uint32_t batch,
+				uint8_t *buf, uint64_t *wire)
+{
+	uint64_t first, start, ns;
+	uint32_t n;
+
+	*wire = 0;
+	start = kcm_now_ns();
+	for (first = 0; first < NPAGES; first += n) {
+		struct kvm_coco_mig_pages p = {};
+
+		n = NPAGES - first < batch ? NPAGES - first : batch;
+		p.nr_pages = n;
+		p.gfns_uaddr = (uintptr_t)(gfns + first);
+		p.buf_uaddr = (uintptr_t)(buf + *wire);
+		p.buf_len = (uint64_t)n * kcm_packet_size();
+		TEST_ASSERT(!ioctl(ssess, KVM_COCO_MIG_PACKAGE_PAGES, &p),
+			    "PACKAGE_PAGES: %s", strerror(errno));
+		TEST_ASSERT_EQ(p.done, n);
+		*wire += p.buf_len;
+	}
+	ns = kcm_now_ns() - start;
+	TEST_ASSERT_EQ(*wire, NPAGES * kcm_packet_size());
+	return ns;
+}
+
+/* The stream in @buf into the target, @batch packets per call. */
+static uint64_t kcm_receive_all(int tsess, uint32_t batch, uint8_t *buf)
+{
+	uint64_t first, start;
+	uint32_t n;
+
+	start = kcm_now_ns();
+	for (first = 0; first < NPAGES; first += n) {
+		struct kvm_coco_mig_pages p = {};
+
+		n = NPAGES - first < batch ? NPAGES - first : batch;
+		p.nr_pages = n;
+		p.buf_uaddr = (uintptr_t)(buf + first * kcm_packet_size());
+		p.buf_len = (uint64_t)n * kcm_packet_size();
+		TEST_ASSERT(!ioctl(tsess, KVM_COCO_MIG_RECEIVE_PAGES, &p),
+			    "RECEIVE_PAGES: %s", strerror(errno));
+		TEST_ASSERT_EQ(p.done, n);
+	}
+	return kcm_now_ns() - start;
+}
+
+/* One read of the bench module's file: a fresh raw measurement. */
+static struct kcm_raw kcm_raw_sample(void)
+{
+	uint64_t pages = 0, seal_b = 0, seal_ns = 0, open_b = 0, open_ns = 0;
+	uint64_t copy_b = 0, copy_ns = 0, val;
+	char buf[1024], name[32], *line, *save;
+	ssize_t len;
+	int fd;
+
+	fd = open(AEAD_FILE, O_RDONLY);
+	TEST_ASSERT(fd >= 0, "open %s: %s (is kvm-coco-mig-bench.ko loaded?)",
+		    AEAD_FILE, strerror(errno));
+	len = read(fd, buf, sizeof(buf) - 1);
+	TEST_ASSERT(len > 0, "read %s: %s", AEAD_FILE, strerror(errno));
+	close(fd);
+	buf[len] = 0;
+
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (sscanf(line, "%31s %lu", name, &val) != 2)
+			continue;
+		if (!strcmp(name, "pages"))
+			pages = val;
+		else if (!strcmp(name, "seal_bytes"))
+			seal_b = val;
+		else if (!strcmp(name, "seal_ns"))
+			seal_ns = val;
+		else if (!strcmp(name, "open_bytes"))
+			open_b = val;
+		else if (!strcmp(name, "open_ns"))
+			open_ns = val;
+		else if (!strcmp(name, "memcpy_bytes"))
+			copy_b = val;
+		else if (!strcmp(name, "memcpy_ns"))
+			copy_ns = val;
+	}
+	TEST_ASSERT(pages && seal_ns && open_ns && copy_ns,
+		    "incomplete raw AEAD measurement");
+	ksft_print_msg("raw: %lu pages, seal %.1f MB/s, open %.1f MB/s, memcpy %.1f MB/s\n",
+		       pages, kcm_rate(seal_b, seal_ns) / 1e6,
+		       kcm_rate(open_b, open_ns) / 1e6,
+		       kcm_rate(copy_b, copy_ns) / 1e6);
+	return (struct kcm_raw) {
+		.seal = kcm_rate(seal_b, seal_ns),
+		.open = kcm_rate(open_b, open_ns),
+		.copy = kcm_rate(copy_b, copy_ns),
+		.pages = pages,
+	};
+}
+
+/* "name": [v[0] / div, ...], */
+static void kcm_json_array(const char *name, const double *v, unsigned int n,
+			   double div)
+{
+	unsigned int i;
+
+	printf("\"%s\": [", name);
+	for (i = 0; i < n; i++)
+		printf("%s%.4f", i ? ", " : "", v[i] / div);
+	printf("], ");
+}
+
+/* Did the raw throughput @a and @b, measured around one measurement, agree? */
+static bool kcm_stable(double a, double b)
+{
+	double d = a > b ? a - b : b - a;
+
+	return d <= STABLE_SPREAD * (a + b) / 2;
+}
+
+/* The median of the stable rounds' @v, or of all if none is stable. */
+static double kcm_stable_median(const struct kcm_result *b, const double *v,
+				unsigned int rounds, unsigned int *nr_stable)
+{
+	double s[MAX_ROUNDS];
+	unsigned int r, n = 0;
+
+	for (r = 0; r < rounds; r++)
+		if (b->stable[r])
+			s[n++] = v[r];
+	*nr_stable = n;
+	return n ? kcm_median(s, n) : kcm_median(v, rounds);
+}
+
+static void kcm_print_json(const struct kcm_raw *raw, const struct kcm_result *res,
+			   unsigned int rounds)
+{
+	double seal[MAX_RAW], open[MAX_RAW], copy[MAX_RAW];
+	unsigned int i, r, n = rounds * NBATCH + 1, nr_stable;
+	double pkg_ratio = 0, rcv_ratio = 0, wire = 0;
+	const struct kcm_result *b;
+
+	for (i = 0; i < n; i++) {
+		seal[i] = raw[i].seal;
+		open[i] = raw[i].open;
+		copy[i] = raw[i].copy;
+	}
+	printf("KCM-BENCH-JSON {\"pages\": %llu, \"page_size\": %llu, \"rounds\": %u, ",
+	       NPAGES, PAGE_SIZE, rounds);
+	printf("\"statistic\": \"%s\", \"max_raw_spread\": %.2f, ", KCM_STATISTIC,
+	       STABLE_SPREAD);
+	printf("\"targets\": {\"min_ratio_at_512\": %.2f, \"max_wire_per_payload\": %.2f}, ",
+	       TARGET_RATIO, TARGET_WIRE);
+	printf("\"raw\": {\"pages\": %lu, \"seal_MBps\": %.3f, \"open_MBps\": %.3f, ",
+	       raw[0].pages, kcm_median(seal, n) / 1e6, kcm_median(open, n) / 1e6);
+	printf("\"memcpy_MBps\": %.3f, ", kcm_median(copy, n) / 1e6);
+	kcm_json_array("seal_MBps_samples", seal, n, 1e6);
+	kcm_json_array("open_MBps_samples", open, n, 1e6);
+	kcm_json_array("memcpy_MBps_samples", copy, n, 1e6);
+	printf("\"samples\": %u}, \"batches\": [", n);
+	for (i = 0; i < NBATCH; i++) {
+		b = &res[i];
+		pkg_ratio = kcm_stable_median(b, b->package_ratio, rounds, &nr_stable);
+		rcv_ratio = kcm_stable_median(b, b->receive_ratio, rounds, &nr_stable);
+		wire = (double)b->wire / b->payload;
+		printf("%s{\"pages_per_call\": %u, \"stable_rounds\": %u, ", i ? ", " : "",
+		       kcm_batches[i], nr_stable);
+		printf("\"package_MBps\": %.3f, \"receive_MBps\": %.3f, ",
+		       kcm_stable_median(b, b->package, rounds, &nr_stable) / 1e6,
+		       kcm_stable_median(b, b->receive, rounds, &nr_stable) / 1e6);
+		printf("\"package_ratio\": %.4f, \"receive_ratio\": %.4f, ", pkg_ratio,
+		       rcv_ratio);
+		kcm_json_array("package_MBps_rounds", b->package, rounds, 1e6);
+		kcm_json_array("receive_MBps_rounds", b->receive, rounds, 1e6);
+		kcm_json_array("package_ratio_rounds", b->package_ratio, rounds, 1);
+		kcm_json_array("receive_ratio_rounds", b->receive_ratio, rounds, 1);
+		printf("\"round_stable\": [");
+		for (r = 0; r < rounds; r++)
+			printf("%s%s", r ? ", " : "", b->stable[r] ? "true" : "false");
+		printf("], \"payload_bytes\": %lu, \"wire_bytes\": %lu, ", b->payload,
+		       b->wire);
+		printf("\"wire_per_payload\": %.5f}", wire);
+	}
+	/* The last batch size is the one the targets are for. */
+	printf("], \"met\": {\"package\": %s, \"receive\": %s, \"wire\": %s}}\n",
+	       pkg_ratio >= TARGET_RATIO ? "true" : "false",
+	       rcv_ratio >= TARGET_RATIO ? "true" : "false",
+	       wire <= TARGET_WIRE ? "true" : "false");
+	fflush(stdout);
+}
+
+int main(int argc, char **argv)
+{
+	static struct kcm_result res[NBATCH];
+	static struct kcm_raw raw[MAX_RAW];
+	unsigned int rounds = argc > 1 ? atoi(argv[1]) : 5, r, i, m = 0;
+	uint64_t *gfns, wire, ns, payload = NPAGES * PAGE_SIZE;
+	struct kvm_vm *src, *tgt;
+	int dev, ssess, tsess;
+	struct kcm_result *b;
+	uint8_t *buf;
+
+	ksft_print_header();
+	if (!kvm_has_cap(KVM_CAP_VM_TYPES) ||
+	    !(kvm_check_cap(KVM_CAP_VM_TYPES) & BIT(KVM_X86_SW_PROTECTED_VM)))
+		ksft_exit_skip("KVM_X86_SW_PROTECTED_VM is not supported\n");
+	if (!rounds || rounds > MAX_ROUNDS)
+		ksft_exit_fail_msg("ROUNDS must be 1 to %u\n", MAX_ROUNDS);
+	ksft_set_plan(1 + NBATCH);
+
+	dev = open("/dev/kvm-coco-mig", O_RDWR);
+	TEST_ASSERT(dev >= 0, "open /dev/kvm-coco-mig: %s", strerror(errno));
+	src = kcm_vm_create();
+	tgt = kcm_vm_create();
+	ssess = kcm_session(dev, src, KVM_COCO_MIG_ROLE_SOURCE);
+	tsess = kcm_session(dev, tgt, KVM_COCO_MIG_ROLE_TARGET);
+	kcm_handshake(ssess, tsess);
+
+	gfns = calloc(NPAGES, sizeof(*gfns));
+	buf = malloc(NPAGES * kcm_packet_size());
+	TEST_ASSERT(gfns && buf, "out of memory");
+	for (i = 0; i < NPAGES; i++)
+		gfns[i] = DATA_GPA / PAGE_SIZE + i;
+	/* Fault in the stream buffer and both VMs' guest_memfd pages, untimed. */
+	memset(buf, 0, NPAGES * kcm_packet_size());
+	kcm_package_all(ssess, gfns, 512, buf, &wire);
+	kcm_receive_all(tsess, 512, buf);
+
+	raw[0] = kcm_raw_sample();
+	for (r = 0; r < rounds; r++) {
+		for (i = 0; i < NBATCH; i++, m++) {
+			b = &res[i];
+			ns = kcm_package_all(ssess, gfns, kcm_batches[i], buf, &wire);
+			b->package[r] = kcm_rate(payload, ns);
+			ns = kcm_receive_all(tsess, kcm_batches[i], buf);
+			b->receive[r] = kcm_rate(payload, ns);
+			b->payload = payload;
+			b->wire = wire;
+			raw[m + 1] = kcm_raw_sample();
+			b->package_ratio[r] = b->package[r] * 2 / (raw[m].seal + raw[m + 1].seal);
+			b->receive_ratio[r] = b->receive[r] * 2 / (raw[m].open + raw[m + 1].open);
+			b->stable[r] = kcm_stable(raw[m].seal, raw[m + 1].seal) &&
+				       kcm_stable(raw[m].open, raw[m + 1].open);
+			ksft_print_msg(KCM_ROUND_FMT,
+				       r + 1, kcm_batches[i], b->package[r] / 1e6,
+				       b->package_ratio[r], b->receive[r] / 1e6,
+				       b->receive_ratio[r], b->stable[r] ? "" : ", unstable");
+		}
+	}
+	ksft_test_result_pass("raw_aead\n");
+	for (i = 0; i < NBATCH; i++)
+		ksft_test_result_pass("pages_per_call_%u\n", kcm_batches[i]);
+
+	kcm_print_json(raw, res, rounds);
+
+	free(buf);
+	free(gfns);
+	close(ssess);
+	close(tsess);
+	kvm_vm_free(src);
+	kvm_vm_free(tgt);
+	close(dev);
+	ksft_finished();
+}
