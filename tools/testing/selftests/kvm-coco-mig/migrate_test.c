@@ -26,6 +26,7 @@
 #include "kvm_util.h"
 #include "processor.h"
 #include "kselftest_harness.h"
+#include "coco_mig_util.h"
 
 #define DATA_GPA	BIT_ULL(32)
 #define DATA_SLOT	10
@@ -200,79 +201,6 @@ static void kcm_move_ordinary(struct kcm_vm *src, struct kcm_vm *tgt)
 	kvm_x86_state_cleanup(state);
 }
 
-static int kcm_session(int dev, struct kcm_vm *v, uint32_t role)
-{
-	struct kvm_coco_mig_create c = { .vm_fd = v->vm->fd, .role = role };
-	int fd = ioctl(dev, KVM_COCO_MIG_CREATE_SESSION, &c);
-
-	TEST_ASSERT(fd >= 0, "CREATE_SESSION: %s", strerror(errno));
-	return fd;
-}
-
-static int __kcm_blob(int sess, unsigned long ioc, void *in, uint32_t in_len,
-		      void *out, uint32_t *out_len)
-{
-	struct kvm_coco_mig_blob b = {
-		.in_len = in_len, .in_uaddr = (uintptr_t)in,
-		.out_len = out_len ? *out_len : 0, .out_uaddr = (uintptr_t)out,
-	};
-	int r = ioctl(sess, ioc, &b);
-
-	if (out_len)
-		*out_len = b.out_len;
-	return r ? -errno : 0;
-}
-
-/* Query the size, then fetch: the VMM's two-step. */
-static void *kcm_blob_out(int sess, unsigned long ioc, void *in, uint32_t in_len,
-			  uint32_t *len)
-{
-	void *out;
-	int r;
-
-	*len = 0;
-	r = __kcm_blob(sess, ioc, in, in_len, NULL, len);
-	TEST_ASSERT(!r && *len, "size query: %s", strerror(-r));
-	out = calloc(1, *len);
-	r = __kcm_blob(sess, ioc, in, in_len, out, len);
-	TEST_ASSERT(!r, "blob ioctl %#lx: %s", ioc, strerror(-r));
-	return out;
-}
-
-static void kcm_handshake(int ssess, int tsess)
-{
-	uint32_t ev_len, tr_len;
-	void *ev, *tr;
-	int r;
-
-	ev = kcm_blob_out(tsess, KVM_COCO_MIG_GET_MIGRATION_DATA, NULL, 0, &ev_len);
-	tr = kcm_blob_out(ssess, KVM_COCO_MIG_START, ev, ev_len, &tr_len);
-	r = __kcm_blob(tsess, KVM_COCO_MIG_ACCEPT, tr, tr_len, NULL, NULL);
-	TEST_ASSERT(!r, "ACCEPT: %s", strerror(-r));
-	free(ev);
-	free(tr);
-}
-
-static int __kcm_pages(int sess, unsigned long ioc, uint64_t *gfns, uint32_t n,
-		       void *buf, uint64_t *len, uint32_t *done)
-{
-	struct kvm_coco_mig_pages p = {
-		.nr_pages = n, .gfns_uaddr = (uintptr_t)gfns,
-		.buf_uaddr = (uintptr_t)buf, .buf_len = *len,
-	};
-	int r = ioctl(sess, ioc, &p);
-
-	*len = p.buf_len;
-	if (done)
-		*done = p.done;
-	return r ? -errno : 0;
-}
-
-static size_t kcm_packet_size(void)
-{
-	return 24 + PAGE_SIZE + 16;
-}
-
 /* Package gfns [first, first + n) into @buf. */
 static void kcm_package(int ssess, uint64_t first, uint32_t n, void *buf)
 {
@@ -397,8 +325,8 @@ FIXTURE_SETUP(pair)
 	kcm_vm_create(&self->src, SMALL_PAGES);
 	kcm_vm_create(&self->tgt, SMALL_PAGES);
 	kcm_run_expect(self->src.vcpu, UCALL_SYNC);
-	self->ssess = kcm_session(self->dev, &self->src, KVM_COCO_MIG_ROLE_SOURCE);
-	self->tsess = kcm_session(self->dev, &self->tgt, KVM_COCO_MIG_ROLE_TARGET);
+	self->ssess = kcm_session(self->dev, self->src.vm, KVM_COCO_MIG_ROLE_SOURCE);
+	self->tsess = kcm_session(self->dev, self->tgt.vm, KVM_COCO_MIG_ROLE_TARGET);
 	kcm_handshake(self->ssess, self->tsess);
 	self->buf = malloc(SMALL_PAGES * kcm_packet_size());
 }
@@ -483,8 +411,8 @@ TEST_F_TIMEOUT(pair, tampered_header_fields, 180)
 		/* Fresh sessions each time: a refusal poisons the target. */
 		kcm_vm_create(&tgt, SMALL_PAGES);
 		close(self->ssess);
-		ssess = kcm_session(self->dev, &self->src, KVM_COCO_MIG_ROLE_SOURCE);
-		tsess = kcm_session(self->dev, &tgt, KVM_COCO_MIG_ROLE_TARGET);
+		ssess = kcm_session(self->dev, self->src.vm, KVM_COCO_MIG_ROLE_SOURCE);
+		tsess = kcm_session(self->dev, tgt.vm, KVM_COCO_MIG_ROLE_TARGET);
 		kcm_handshake(ssess, tsess);
 		kcm_package(ssess, 0, 1, pkt);
 		pkt[cases[i].off] ^= cases[i].xor;
@@ -526,8 +454,8 @@ TEST_F_TIMEOUT(pair, packet_of_another_session_refused, 180)
 	/* A second target, keyed by a second START: a different session. */
 	kcm_vm_create(&tgt2, SMALL_PAGES);
 	close(self->ssess);
-	self->ssess = kcm_session(self->dev, &self->src, KVM_COCO_MIG_ROLE_SOURCE);
-	tsess2 = kcm_session(self->dev, &tgt2, KVM_COCO_MIG_ROLE_TARGET);
+	self->ssess = kcm_session(self->dev, self->src.vm, KVM_COCO_MIG_ROLE_SOURCE);
+	tsess2 = kcm_session(self->dev, tgt2.vm, KVM_COCO_MIG_ROLE_TARGET);
 	kcm_handshake(self->ssess, tsess2);
 	kcm_package(self->ssess, 0, 1, self->buf);
 	EXPECT_EQ(-EBADMSG, kcm_receive(self->tsess, 1, self->buf, &done));
@@ -579,7 +507,7 @@ TEST_F_TIMEOUT(pair, cancel_keeps_source_running, 180)
 	kcm_run_expect(self->src.vcpu, UCALL_DONE);
 	/* A new session may follow once the old one is closed. */
 	close(self->ssess);
-	self->ssess = kcm_session(self->dev, &self->src, KVM_COCO_MIG_ROLE_SOURCE);
+	self->ssess = kcm_session(self->dev, self->src.vm, KVM_COCO_MIG_ROLE_SOURCE);
 }
 
 TEST_F_TIMEOUT(pair, batch_limits_and_gfn_checks, 180)
@@ -766,8 +694,8 @@ TEST_F_TIMEOUT(pair, calls_in_wrong_states, 180)
 	/* A fresh pair: CREATED. */
 	kcm_vm_create(&v, 1);
 	close(self->ssess);
-	s = kcm_session(self->dev, &self->src, KVM_COCO_MIG_ROLE_SOURCE);
-	t = kcm_session(self->dev, &v, KVM_COCO_MIG_ROLE_TARGET);
+	s = kcm_session(self->dev, self->src.vm, KVM_COCO_MIG_ROLE_SOURCE);
+	t = kcm_session(self->dev, v.vm, KVM_COCO_MIG_ROLE_TARGET);
 	len = kcm_packet_size();
 	EXPECT_EQ(-EBADFD, __kcm_pages(s, KVM_COCO_MIG_PACKAGE_PAGES, &gfn, 1,
 				       self->buf, &len, &done));
@@ -798,7 +726,7 @@ TEST_F_TIMEOUT(pair, calls_in_wrong_states, 180)
 	close(s);
 	close(t);
 	kcm_vm_free(v.vm);
-	self->ssess = kcm_session(self->dev, &self->src, KVM_COCO_MIG_ROLE_SOURCE);
+	self->ssess = kcm_session(self->dev, self->src.vm, KVM_COCO_MIG_ROLE_SOURCE);
 }
 
 /*
@@ -817,16 +745,16 @@ TEST_F_TIMEOUT(pair, close_at_each_stage, 300)
 
 			kcm_vm_create(&src, 2);
 			kcm_vm_create(&tgt, 2);
-			s = kcm_session(self->dev, &src, KVM_COCO_MIG_ROLE_SOURCE);
-			t = kcm_session(self->dev, &tgt, KVM_COCO_MIG_ROLE_TARGET);
+			s = kcm_session(self->dev, src.vm, KVM_COCO_MIG_ROLE_SOURCE);
+			t = kcm_session(self->dev, tgt.vm, KVM_COCO_MIG_ROLE_TARGET);
 			if (stage >= 1)
 				free(kcm_blob_out(t, KVM_COCO_MIG_GET_MIGRATION_DATA,
 						  NULL, 0, &len));
 			if (stage >= 2) {
 				close(s);
-				s = kcm_session(self->dev, &src, KVM_COCO_MIG_ROLE_SOURCE);
+				s = kcm_session(self->dev, src.vm, KVM_COCO_MIG_ROLE_SOURCE);
 				close(t);
-				t = kcm_session(self->dev, &tgt, KVM_COCO_MIG_ROLE_TARGET);
+				t = kcm_session(self->dev, tgt.vm, KVM_COCO_MIG_ROLE_TARGET);
 				kcm_handshake(s, t);
 			}
 			if (stage >= 3) {
@@ -864,8 +792,8 @@ TEST(evidence_forgery_refused)
 	dev = kcm_dev();
 	kcm_vm_create(&src, 1);
 	kcm_vm_create(&tgt, 1);
-	ssess = kcm_session(dev, &src, KVM_COCO_MIG_ROLE_SOURCE);
-	tsess = kcm_session(dev, &tgt, KVM_COCO_MIG_ROLE_TARGET);
+	ssess = kcm_session(dev, src.vm, KVM_COCO_MIG_ROLE_SOURCE);
+	tsess = kcm_session(dev, tgt.vm, KVM_COCO_MIG_ROLE_TARGET);
 	ev = kcm_blob_out(tsess, KVM_COCO_MIG_GET_MIGRATION_DATA, NULL, 0, &ev_len);
 	out_len = 4096;
 	ev[20] ^= 1;	/* the nonce */
@@ -908,8 +836,8 @@ TEST_F_TIMEOUT(big, migrate_64mib, 900)
 	kcm_vm_create(&src, BIG_PAGES);
 	kcm_vm_create(&tgt, BIG_PAGES);
 	kcm_run_expect(src.vcpu, UCALL_SYNC);
-	ssess = kcm_session(self->dev, &src, KVM_COCO_MIG_ROLE_SOURCE);
-	tsess = kcm_session(self->dev, &tgt, KVM_COCO_MIG_ROLE_TARGET);
+	ssess = kcm_session(self->dev, src.vm, KVM_COCO_MIG_ROLE_SOURCE);
+	tsess = kcm_session(self->dev, tgt.vm, KVM_COCO_MIG_ROLE_TARGET);
 	kcm_handshake(ssess, tsess);
 	kcm_transfer_all(ssess, tsess, BIG_PAGES);
 	kcm_copy_shared(&src, &tgt);
