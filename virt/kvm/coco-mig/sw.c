@@ -445,16 +445,16 @@ static int kcm_sw_private_slot(struct kvm *kvm, u64 gfn,
 	return 0;
 }
 
-/* The private page behind @gfn, with a reference. Called under kvm->srcu. */
-static int kcm_sw_gmem_page(struct kvm *kvm, u64 gfn, struct page **page)
+/*
+ * The guest_memfd page behind @gfn of @slot, which kcm_sw_private_slot()
+ * returned, with a reference. Called under kvm->srcu.
+ */
+static int kcm_sw_gmem_page(struct kvm *kvm, struct kvm_memory_slot *slot,
+			    u64 gfn, struct page **page)
 {
-	struct kvm_memory_slot *slot;
 	kvm_pfn_t pfn;
 	int ret;
 
-	ret = kcm_sw_private_slot(kvm, gfn, &slot);
-	if (ret)
-		return ret;
 	ret = kvm_gmem_get_pfn(kvm, slot, gfn, &pfn, NULL);
 	if (ret)
 		return ret;
@@ -484,7 +484,9 @@ static int kcm_sw_package(struct kcm_session *s, const u64 *gfns, u32 nr,
 			ret = -EINTR;
 			break;
 		}
-		ret = kcm_sw_gmem_page(kvm, gfns[i], &page);
+		/* The whole batch was checked above, under the same srcu. */
+		slot = gfn_to_memslot(kvm, gfns[i]);
+		ret = kcm_sw_gmem_page(kvm, slot, gfns[i], &page);
 		if (ret)
 			break;
 		ret = kcm_sw_seal(sw, KCM_PKT_PAGE, gfns[i], page_address(page),
@@ -548,7 +550,7 @@ static int kcm_sw_receive(struct kcm_session *s, const u8 __user *ubuf,
 			break;
 		}
 		/* Authentic: only now does guest memory change. */
-		ret = kcm_sw_gmem_page(kvm, p.gfn, &page);
+		ret = kcm_sw_gmem_page(kvm, slot, p.gfn, &page);
 		if (ret)
 			break;
 		memcpy(page_address(page), sw->plain, PAGE_SIZE);
