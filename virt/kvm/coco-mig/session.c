@@ -279,8 +279,8 @@ static int kcm_pages_ioctl(struct kcm_session *s, enum kcm_op op,
 	size_t psize = s->backend->packet_size;
 	bool package = op == KCM_OP_PACKAGE;
 	struct kvm_coco_mig_pages p;
-	u64 *gfns = NULL;
 	u32 done = 0;
+	u64 *gfns;
 	u64 need;
 	int ret;
 
@@ -311,12 +311,11 @@ static int kcm_pages_ioctl(struct kcm_session *s, enum kcm_op op,
 			goto out_unlock;
 		}
 		if (copy_from_user(gfns, u64_to_user_ptr(p.gfns_uaddr),
-				   p.nr_pages * sizeof(*gfns))) {
+				   p.nr_pages * sizeof(*gfns)))
 			ret = -EFAULT;
-			goto e_free_gfns;
-		}
-		ret = s->backend->package(s, gfns, p.nr_pages,
-					  u64_to_user_ptr(p.buf_uaddr), &done);
+		else
+			ret = s->backend->package(s, gfns, p.nr_pages,
+						  u64_to_user_ptr(p.buf_uaddr), &done);
 		kvfree(gfns);
 		p.buf_len = (u64)done * psize;
 	} else {
@@ -335,10 +334,6 @@ static int kcm_pages_ioctl(struct kcm_session *s, enum kcm_op op,
 out_unlock:
 	mutex_unlock(&s->lock);
 	return ret;
-
-e_free_gfns:
-	kvfree(gfns);
-	goto out_unlock;
 }
 
 static int kcm_cancel(struct kcm_session *s)
