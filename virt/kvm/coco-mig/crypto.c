@@ -232,6 +232,36 @@ static unsigned int kcm_aead_sg(struct kcm_aead *a, struct scatterlist sg[2],
 	return n;
 }
 
+/* Run one request: @src and @dst start with the additional data. */
+static int kcm_aead_run(struct kcm_aead *a, bool enc, unsigned int aad_len,
+			struct scatterlist *src, struct scatterlist *dst,
+			unsigned int src_len)
+{
+	DECLARE_CRYPTO_WAIT(wait);
+
+	aead_request_set_callback(a->req, CRYPTO_TFM_REQ_MAY_SLEEP |
+				  CRYPTO_TFM_REQ_MAY_BACKLOG,
+				  crypto_req_done, &wait);
+	aead_request_set_ad(a->req, aad_len);
+	aead_request_set_crypt(a->req, src, dst, src_len, kcm_aead_iv(a));
+	if (enc)
+		return crypto_wait_req(crypto_aead_encrypt(a->req), &wait);
+	return crypto_wait_req(crypto_aead_decrypt(a->req), &wait);
+}
+
+/* Copy the additional data and nonce to @a's linear buffer. */
+static int kcm_aead_prepare(struct kcm_aead *a,
+			    const u8 nonce[KCM_AEAD_NONCE_SIZE],
+			    const void *aad, unsigned int aad_len)
+{
+	if (aad_len > KCM_AEAD_MAX_AAD_SIZE)
+		return -EINVAL;
+	if (aad_len)
+		memcpy(kcm_aead_aad(a), aad, aad_len);
+	memcpy(kcm_aead_iv(a), nonce, KCM_AEAD_NONCE_SIZE);
+	return 0;
+}
+
 static int kcm_aead_crypt(struct kcm_aead *a, bool enc,
 			  const u8 nonce[KCM_AEAD_NONCE_SIZE], const void *aad,
 			  unsigned int aad_len, const void *src,
@@ -239,14 +269,11 @@ static int kcm_aead_crypt(struct kcm_aead *a, bool enc,
 {
 	struct scatterlist sg_src[2], sg_dst[2];
 	struct scatterlist *psrc = sg_src, *pdst = sg_dst;
-	DECLARE_CRYPTO_WAIT(wait);
 	int ret;
 
-	if (aad_len > KCM_AEAD_MAX_AAD_SIZE)
-		return -EINVAL;
-	if (aad_len)
-		memcpy(kcm_aead_aad(a), aad, aad_len);
-	memcpy(kcm_aead_iv(a), nonce, KCM_AEAD_NONCE_SIZE);
+	ret = kcm_aead_prepare(a, nonce, aad, aad_len);
+	if (ret)
+		return ret;
 
 	/*
 	 * Both lists start with the same copy of the additional data, which
@@ -258,17 +285,7 @@ static int kcm_aead_crypt(struct kcm_aead *a, bool enc,
 		psrc = sg_dst;
 	if (!kcm_aead_sg(a, sg_dst, aad_len, dst, dst_len))
 		pdst = sg_src;
-
-	aead_request_set_callback(a->req, CRYPTO_TFM_REQ_MAY_SLEEP |
-				  CRYPTO_TFM_REQ_MAY_BACKLOG,
-				  crypto_req_done, &wait);
-	aead_request_set_ad(a->req, aad_len);
-	aead_request_set_crypt(a->req, psrc, pdst, src_len, kcm_aead_iv(a));
-	if (enc)
-		ret = crypto_wait_req(crypto_aead_encrypt(a->req), &wait);
-	else
-		ret = crypto_wait_req(crypto_aead_decrypt(a->req), &wait);
-	return ret;
+	return kcm_aead_run(a, enc, aad_len, psrc, pdst, src_len);
 }
 
 /**
@@ -299,6 +316,52 @@ int kcm_aead_seal(struct kcm_aead *a, const u8 nonce[KCM_AEAD_NONCE_SIZE],
 			      len + KCM_AEAD_TAG_SIZE);
 }
 EXPORT_SYMBOL_IF_KUNIT(kcm_aead_seal);
+
+/**
+ * kcm_aead_seal_sg - AES-256-GCM encryption to a scatterlist
+ * @a: a context from kcm_aead_init(); callers serialise its use
+ * @nonce: 12 bytes, never used before with this key
+ * @aad: additional authenticated data, not encrypted; any kernel memory
+ * @aad_len: bytes at @aad, at most %KCM_AEAD_MAX_AAD_SIZE
+ * @src: the plaintext, in the linear mapping, as for kcm_aead_seal()
+ * @len: bytes at @src, at least one
+ * @dst: 1 + @dst_nents entries. Entry 0 is the caller's to leave unset: it
+ *	receives the additional data. The entries after it describe where the
+ *	@len bytes of ciphertext and then the tag go, for instance the pinned
+ *	pages of a user buffer; they must not overlap @src.
+ * @dst_nents: entries of @dst after the first, at least one
+ *
+ * As kcm_aead_seal(), for a destination that is not linear. Allocates
+ * nothing.
+ *
+ * Context: process context; may sleep.
+ * Return: 0; -EINVAL for @aad_len, @len or @dst_nents out of range; or the
+ * crypto API's error.
+ */
+int kcm_aead_seal_sg(struct kcm_aead *a, const u8 nonce[KCM_AEAD_NONCE_SIZE],
+		     const void *aad, unsigned int aad_len, const void *src,
+		     unsigned int len, struct scatterlist *dst,
+		     unsigned int dst_nents)
+{
+	struct scatterlist sg_src[2];
+	int ret;
+
+	if (!len || len > UINT_MAX - KCM_AEAD_TAG_SIZE || !dst_nents)
+		return -EINVAL;
+	ret = kcm_aead_prepare(a, nonce, aad, aad_len);
+	if (ret)
+		return ret;
+	kcm_aead_sg(a, sg_src, aad_len, src, len);
+	if (aad_len) {
+		sg_set_buf(&dst[0], kcm_aead_aad(a), aad_len);
+		sg_unmark_end(&dst[0]);
+	} else {
+		dst++;
+	}
+	sg_mark_end(&dst[aad_len ? dst_nents : dst_nents - 1]);
+	return kcm_aead_run(a, true, aad_len, sg_src, dst, len);
+}
+EXPORT_SYMBOL_IF_KUNIT(kcm_aead_seal_sg);
 
 /**
  * kcm_aead_open - AES-256-GCM decryption and verification

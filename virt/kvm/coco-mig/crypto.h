@@ -13,6 +13,7 @@
 struct aead_request;
 struct crypto_aead;
 struct crypto_kpp;
+struct scatterlist;
 
 #define KCM_AEAD_KEY_SIZE	32
 #define KCM_AEAD_NONCE_SIZE	12
@@ -49,6 +50,10 @@ void kcm_aead_destroy(struct kcm_aead *a);
 int kcm_aead_seal(struct kcm_aead *a, const u8 nonce[KCM_AEAD_NONCE_SIZE],
 		  const void *aad, unsigned int aad_len, const void *src,
 		  unsigned int len, void *dst);
+int kcm_aead_seal_sg(struct kcm_aead *a, const u8 nonce[KCM_AEAD_NONCE_SIZE],
+		     const void *aad, unsigned int aad_len, const void *src,
+		     unsigned int len, struct scatterlist *dst,
+		     unsigned int dst_nents);
 int kcm_aead_open(struct kcm_aead *a, const u8 nonce[KCM_AEAD_NONCE_SIZE],
 		  const void *aad, unsigned int aad_len, const void *src,
 		  unsigned int len, void *dst);

@@ -14,6 +14,7 @@
 #include <linux/string.h>
 #include <crypto/aead.h>
 #include <kunit/test.h>
+#include <linux/scatterlist.h>
 
 #include "crypto.h"
 
@@ -566,6 +567,72 @@ static void aead_gcm_page_round_trip(struct kunit *test)
 	KUNIT_EXPECT_MEMEQ(test, opened, ptext, PAGE_SIZE);
 }
 
+/*
+ * kcm_aead_seal_sg() writes, across three pages at an odd offset, exactly
+ * what kcm_aead_seal() writes to a linear buffer, with and without
+ * additional data; bad arguments are refused.
+ */
+static void aead_gcm_seal_sg_matches_linear(struct kunit *test)
+{
+	u8 nonce[KCM_AEAD_NONCE_SIZE] = { 'K', 'C', 'M', 1, 7 };
+	const unsigned int len = PAGE_SIZE, off = PAGE_SIZE - 10;
+	struct scatterlist sg[1 + 3];
+	u8 aad[40], key[KCM_AEAD_KEY_SIZE];
+	u8 *linear, *ptext, *split, *gather;
+	struct kcm_aead *a;
+	struct page *pages[3];
+	unsigned int i, j, aad_len;
+
+	ptext = kunit_kzalloc(test, len, GFP_KERNEL);
+	linear = kunit_kzalloc(test, len + KCM_AEAD_TAG_SIZE, GFP_KERNEL);
+	gather = kunit_kzalloc(test, len + KCM_AEAD_TAG_SIZE, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, ptext);
+	KUNIT_ASSERT_NOT_NULL(test, linear);
+	KUNIT_ASSERT_NOT_NULL(test, gather);
+	for (i = 0; i < ARRAY_SIZE(pages); i++) {
+		pages[i] = alloc_page(GFP_KERNEL);
+		KUNIT_ASSERT_NOT_NULL(test, pages[i]);
+		KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test,
+								kcm_test_free_page,
+								pages[i]), 0);
+	}
+	for (i = 0; i < len; i++)
+		ptext[i] = i * 13 + 5;
+	for (i = 0; i < sizeof(aad); i++)
+		aad[i] = 0xa0 + i;
+	for (i = 0; i < sizeof(key); i++)
+		key[i] = 0x40 + i;
+	a = kcm_test_aead(test, key);
+
+	for (aad_len = 0; aad_len <= sizeof(aad); aad_len += sizeof(aad)) {
+		KUNIT_ASSERT_EQ(test, kcm_aead_seal(a, nonce, aad, aad_len, ptext,
+						    len, linear), 0);
+		sg_init_table(sg, ARRAY_SIZE(sg));
+		sg_set_page(&sg[1], pages[0], PAGE_SIZE - off, off);
+		sg_set_page(&sg[2], pages[1], PAGE_SIZE, 0);
+		sg_set_page(&sg[3], pages[2], len + KCM_AEAD_TAG_SIZE -
+			    (PAGE_SIZE - off) - PAGE_SIZE, 0);
+		KUNIT_ASSERT_EQ(test, kcm_aead_seal_sg(a, nonce, aad, aad_len,
+						       ptext, len, sg, 3), 0);
+		/* Gather what landed in the pages, in order. */
+		j = 0;
+		for (i = 1; i < ARRAY_SIZE(sg); i++) {
+			split = page_address(sg_page(&sg[i])) + sg[i].offset;
+			memcpy(gather + j, split, sg[i].length);
+			j += sg[i].length;
+		}
+		KUNIT_EXPECT_EQ(test, j, len + KCM_AEAD_TAG_SIZE);
+		KUNIT_EXPECT_MEMEQ(test, gather, linear, len + KCM_AEAD_TAG_SIZE);
+	}
+	KUNIT_EXPECT_EQ(test, kcm_aead_seal_sg(a, nonce, aad, 0, ptext, 0, sg, 3),
+			-EINVAL);
+	KUNIT_EXPECT_EQ(test, kcm_aead_seal_sg(a, nonce, aad, 0, ptext, len, sg, 0),
+			-EINVAL);
+	KUNIT_EXPECT_EQ(test, kcm_aead_seal_sg(a, nonce, aad,
+					       KCM_AEAD_MAX_AAD_SIZE + 1, ptext,
+					       len, sg, 3), -EINVAL);
+}
+
 static void aead_rejects_oversized_aad(struct kunit *test)
 {
 	u8 *buf = kunit_kzalloc(test, KCM_AEAD_MAX_AAD_SIZE + 1, GFP_KERNEL);
@@ -691,6 +758,7 @@ static struct kunit_case kcm_crypto_cases[] = {
 	KUNIT_CASE_PARAM(aead_gcm_known_answer, kcm_gcm_gen_params),
 	KUNIT_CASE(aead_gcm_rejects_every_flipped_bit),
 	KUNIT_CASE(aead_gcm_page_round_trip),
+	KUNIT_CASE(aead_gcm_seal_sg_matches_linear),
 	KUNIT_CASE(aead_rejects_oversized_aad),
 	KUNIT_CASE(aead_destroy_is_idempotent),
 	KUNIT_CASE(ecdh_p256_agree),

@@ -28,6 +28,7 @@
 #include <linux/kvm_host.h>
 #include <linux/moduleparam.h>
 #include <linux/random.h>
+#include <linux/scatterlist.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
@@ -38,6 +39,7 @@
 #include "crypto.h"
 #include "packet.h"
 #include "replay.h"
+#include "window.h"
 
 #define KCM_SW_EVIDENCE_MAGIC	0x454d434b	/* "KCME" */
 #define KCM_SW_TRANSPORT_MAGIC	0x544d434b	/* "KCMT" */
@@ -84,8 +86,10 @@ struct kcm_sw_final {
  * @sid: the session id, additional data of every packet
  * @seq: source: the last sequence number used
  * @map: newest sequence number per gfn sent (source) or installed (target)
- * @pkt: one packet, in or out
+ * @pkt: target: the packet being received, copied out of the user buffer
  * @plain: target: decrypted page, before it is known to be authentic
+ * @win: the pinned part of the user buffer of PACKAGE_PAGES or
+ *	RECEIVE_PAGES; empty between calls
  */
 struct kcm_sw {
 	struct kcm_ecdh ecdh;
@@ -98,6 +102,7 @@ struct kcm_sw {
 	struct kcm_seq_map map;
 	u8 *pkt;
 	u8 *plain;
+	struct kcm_window win;
 };
 
 static u8 kcm_sw_platform_key[32];
@@ -396,12 +401,15 @@ out:
 	return ret;
 }
 
-/* Seal @len bytes at @src as a packet of @type for @gfn into @dst. */
-static int kcm_sw_seal(struct kcm_sw *sw, u8 type, u64 gfn, const void *src,
-		       u32 len, u8 *dst)
+/*
+ * Take the next sequence number and write the header of a packet of @type
+ * for @gfn, with @len bytes of payload, to @h; its nonce and additional
+ * data to @nonce and @aad.
+ */
+static int kcm_sw_header(struct kcm_sw *sw, u8 type, u64 gfn, u32 len,
+			 struct kcm_pkt_hdr *h, u8 nonce[KCM_PKT_NONCE_SIZE],
+			 u8 aad[KCM_PKT_AAD_SIZE])
 {
-	struct kcm_pkt_hdr *h = (struct kcm_pkt_hdr *)dst;
-	u8 aad[KCM_PKT_AAD_SIZE], nonce[KCM_PKT_NONCE_SIZE];
 	struct kcm_pkt p = {
 		.type = type, .len = len, .gfn = gfn, .seq = sw->seq + 1,
 	};
@@ -413,8 +421,53 @@ static int kcm_sw_seal(struct kcm_sw *sw, u8 type, u64 gfn, const void *src,
 	kcm_pkt_encode(h, &p);
 	kcm_pkt_aad(aad, sw->sid, h);
 	kcm_pkt_nonce(nonce, type, p.seq);
+	return 0;
+}
+
+/* Seal @len bytes at @src as a packet of @type for @gfn into @dst. */
+static int kcm_sw_seal(struct kcm_sw *sw, u8 type, u64 gfn, const void *src,
+		       u32 len, u8 *dst)
+{
+	struct kcm_pkt_hdr *h = (struct kcm_pkt_hdr *)dst;
+	u8 aad[KCM_PKT_AAD_SIZE], nonce[KCM_PKT_NONCE_SIZE];
+	int ret;
+
+	ret = kcm_sw_header(sw, type, gfn, len, h, nonce, aad);
+	if (ret)
+		return ret;
 	return kcm_aead_seal(&sw->aead, nonce, aad, sizeof(aad), src, len,
 			     dst + sizeof(*h));
+}
+
+/* Ciphertext and tag of a page packet touch at most this many pages. */
+#define KCM_SW_PKT_SG	(DIV_ROUND_UP(PAGE_SIZE + KCM_PKT_TAG_SIZE, PAGE_SIZE) + 1)
+
+/*
+ * Seal the page at @src as the packet for @gfn at offset @off of the pinned
+ * window: header and ciphertext go straight to the VMM's buffer.
+ */
+static int kcm_sw_seal_page(struct kcm_sw *sw, u64 gfn, const void *src,
+			    size_t off)
+{
+	struct scatterlist sg[1 + KCM_SW_PKT_SG];
+	u8 aad[KCM_PKT_AAD_SIZE], nonce[KCM_PKT_NONCE_SIZE];
+	struct kcm_pkt_hdr h;
+	unsigned int n;
+	int ret;
+
+	ret = kcm_sw_header(sw, KCM_PKT_PAGE, gfn, PAGE_SIZE, &h, nonce, aad);
+	if (ret)
+		return ret;
+	sg_init_table(sg, ARRAY_SIZE(sg));
+	n = kcm_window_sg(&sw->win, off + sizeof(h),
+			  PAGE_SIZE + KCM_PKT_TAG_SIZE, sg + 1, KCM_SW_PKT_SG);
+	if (WARN_ON_ONCE(!n))
+		return -EIO;
+	ret = kcm_aead_seal_sg(&sw->aead, nonce, aad, sizeof(aad), src,
+			       PAGE_SIZE, sg, n);
+	if (!ret)
+		kcm_window_write(&sw->win, off, &h, sizeof(h));
+	return ret;
 }
 
 /* Open the packet at @pkt, already decoded as @p, into @dst. */
@@ -462,6 +515,28 @@ static int kcm_sw_gmem_page(struct kvm *kvm, struct kvm_memory_slot *slot,
 	return 0;
 }
 
+/*
+ * Pin the next part of the user's packet buffer: packets @i to @nr - 1 of
+ * @ubuf. Return how many whole packets the window holds, or -EFAULT.
+ */
+static long kcm_sw_pin(struct kcm_sw *sw, const u8 __user *ubuf, u32 i,
+		       u32 nr, bool write)
+{
+	long bytes;
+
+	bytes = kcm_window_pin(&sw->win,
+			       (unsigned long)ubuf + (size_t)i * KCM_SW_PACKET_SIZE,
+			       (size_t)(nr - i) * KCM_SW_PACKET_SIZE, write);
+	if (bytes < 0)
+		return bytes;
+	if (bytes < KCM_SW_PACKET_SIZE) {
+		/* Not even one whole packet: the next page faults. */
+		kcm_window_unpin(&sw->win);
+		return -EFAULT;
+	}
+	return bytes / KCM_SW_PACKET_SIZE;
+}
+
 static int kcm_sw_package(struct kcm_session *s, const u64 *gfns, u32 nr,
 			  u8 __user *ubuf, u32 *done)
 {
@@ -470,7 +545,8 @@ static int kcm_sw_package(struct kcm_session *s, const u64 *gfns, u32 nr,
 	struct kvm *kvm = s->kvm;
 	struct page *page;
 	int idx, ret = 0;
-	u32 i;
+	long in_win;
+	u32 i, k;
 
 	idx = srcu_read_lock(&kvm->srcu);
 	/* Refuse the whole batch before producing anything. */
@@ -479,31 +555,34 @@ static int kcm_sw_package(struct kcm_session *s, const u64 *gfns, u32 nr,
 		if (ret)
 			goto out;
 	}
-	for (i = 0; i < nr; i++) {
-		if (fatal_signal_pending(current)) {
-			ret = -EINTR;
+	for (i = 0; i < nr && !ret; ) {
+		in_win = kcm_sw_pin(sw, ubuf, i, nr, true);
+		if (in_win < 0) {
+			ret = in_win;
 			break;
 		}
-		/* The whole batch was checked above, under the same srcu. */
-		slot = gfn_to_memslot(kvm, gfns[i]);
-		ret = kcm_sw_gmem_page(kvm, slot, gfns[i], &page);
-		if (ret)
-			break;
-		ret = kcm_sw_seal(sw, KCM_PKT_PAGE, gfns[i], page_address(page),
-				  PAGE_SIZE, sw->pkt);
-		put_page(page);
-		if (ret)
-			break;
-		if (copy_to_user(ubuf + (size_t)i * KCM_SW_PACKET_SIZE, sw->pkt,
-				 KCM_SW_PACKET_SIZE)) {
-			ret = -EFAULT;
-			break;
+		for (k = 0; k < in_win; k++, i++) {
+			if (fatal_signal_pending(current)) {
+				ret = -EINTR;
+				break;
+			}
+			/* The whole batch was checked above, under the same srcu. */
+			slot = gfn_to_memslot(kvm, gfns[i]);
+			ret = kcm_sw_gmem_page(kvm, slot, gfns[i], &page);
+			if (ret)
+				break;
+			ret = kcm_sw_seal_page(sw, gfns[i], page_address(page),
+					       (size_t)k * KCM_SW_PACKET_SIZE);
+			put_page(page);
+			if (ret)
+				break;
+			ret = kcm_seq_record(&sw->map, gfns[i], sw->seq);
+			if (ret)
+				break;
+			*done = i + 1;
+			cond_resched();
 		}
-		ret = kcm_seq_record(&sw->map, gfns[i], sw->seq);
-		if (ret)
-			break;
-		*done = i + 1;
-		cond_resched();
+		kcm_window_unpin(&sw->win);
 	}
 out:
 	srcu_read_unlock(&kvm->srcu, idx);
@@ -519,47 +598,54 @@ static int kcm_sw_receive(struct kcm_session *s, const u8 __user *ubuf,
 	struct kcm_pkt p;
 	struct page *page;
 	int idx, ret = 0;
-	u32 i;
+	long in_win;
+	u32 i, k;
 
 	idx = srcu_read_lock(&kvm->srcu);
-	for (i = 0; i < nr; i++) {
-		if (fatal_signal_pending(current)) {
-			ret = -EINTR;
+	for (i = 0; i < nr && !ret; ) {
+		in_win = kcm_sw_pin(sw, ubuf, i, nr, false);
+		if (in_win < 0) {
+			ret = in_win;
 			break;
 		}
-		if (copy_from_user(sw->pkt, ubuf + (size_t)i * KCM_SW_PACKET_SIZE,
-				   KCM_SW_PACKET_SIZE)) {
-			ret = -EFAULT;
-			break;
-		}
-		ret = kcm_pkt_decode(sw->pkt, KCM_SW_PACKET_SIZE, KCM_PKT_PAGE,
-				     PAGE_SIZE, &p);
-		if (!ret)
-			ret = kcm_sw_private_slot(kvm, p.gfn, &slot);
-		if (!ret)
-			ret = kcm_seq_check(&sw->map, p.gfn, p.seq);
-		if (!ret)
-			ret = kcm_sw_open(sw, sw->pkt, &p, sw->plain);
-		if (ret) {
-			s->refused++;
-			/* Tampering, or another session's packet: poison. */
-			if (ret == -EBADMSG) {
-				kcm_sw_forget_keys(sw);
-				kcm_session_fail(s);
+		for (k = 0; k < in_win; k++, i++) {
+			if (fatal_signal_pending(current)) {
+				ret = -EINTR;
+				break;
 			}
-			break;
+			/* A private copy: the VMM cannot change it under the AEAD. */
+			kcm_window_read(&sw->win, (size_t)k * KCM_SW_PACKET_SIZE,
+					sw->pkt, KCM_SW_PACKET_SIZE);
+			ret = kcm_pkt_decode(sw->pkt, KCM_SW_PACKET_SIZE,
+					     KCM_PKT_PAGE, PAGE_SIZE, &p);
+			if (!ret)
+				ret = kcm_sw_private_slot(kvm, p.gfn, &slot);
+			if (!ret)
+				ret = kcm_seq_check(&sw->map, p.gfn, p.seq);
+			if (!ret)
+				ret = kcm_sw_open(sw, sw->pkt, &p, sw->plain);
+			if (ret) {
+				s->refused++;
+				/* Tampering, or another session's packet: poison. */
+				if (ret == -EBADMSG) {
+					kcm_sw_forget_keys(sw);
+					kcm_session_fail(s);
+				}
+				break;
+			}
+			/* Authentic: only now does guest memory change. */
+			ret = kcm_sw_gmem_page(kvm, slot, p.gfn, &page);
+			if (ret)
+				break;
+			memcpy(page_address(page), sw->plain, PAGE_SIZE);
+			put_page(page);
+			ret = kcm_seq_record(&sw->map, p.gfn, p.seq);
+			if (ret)
+				break;
+			*done = i + 1;
+			cond_resched();
 		}
-		/* Authentic: only now does guest memory change. */
-		ret = kcm_sw_gmem_page(kvm, slot, p.gfn, &page);
-		if (ret)
-			break;
-		memcpy(page_address(page), sw->plain, PAGE_SIZE);
-		put_page(page);
-		ret = kcm_seq_record(&sw->map, p.gfn, p.seq);
-		if (ret)
-			break;
-		*done = i + 1;
-		cond_resched();
+		kcm_window_unpin(&sw->win);
 	}
 	memzero_explicit(sw->plain, PAGE_SIZE);
 	srcu_read_unlock(&kvm->srcu, idx);
