@@ -41,6 +41,10 @@
  *
  * KVM_COCO_MIG_CANCEL (source): destroy the keys; the guest keeps running.
  *
+ * KVM_COCO_MIG_TRACK_START, _TRACK_STOP, _GET_DIRTY (source)
+ *   Dirty tracking of the VM's guest_memfd private memory for pre-copy:
+ *   see struct kvm_coco_mig_track and struct kvm_coco_mig_dirty.
+ *
  * Common errors: EINVAL (reserved fields, the other role's ioctl), EBADFD
  * (wrong state), EIO (the session failed after tampering or a failed
  * FINISH), EFAULT, EINTR; per-ioctl errnos in the documentation.
@@ -95,7 +99,12 @@ struct kvm_coco_mig_status {
 	__u64 pages;		/* out: pages packaged (source), installed (target) */
 	__u64 bytes;		/* out: packet bytes produced or consumed */
 	__u64 refused;		/* out: packets refused (target) */
-	__u64 reserved[11];	/* out: zero */
+	__u64 tracked;		/* out: gfns under dirty tracking (source), 0 if off */
+	__u64 rounds;		/* out: GET_DIRTY calls that reported (source) */
+	__u64 reported;		/* out: gfns GET_DIRTY reported (source) */
+	__u64 resent;		/* out: packets for a gfn installed before (target) */
+	__u64 unchanged;	/* out: of those, identical to what was installed */
+	__u64 reserved[6];	/* out: zero */
 };
 
 /*
@@ -131,6 +140,40 @@ struct kvm_coco_mig_pages {
 	__u64 reserved[3];	/* in: must be zero */
 };
 
+/*
+ * KVM_COCO_MIG_TRACK_START: start tracking writes to the private memory of
+ * every guest_memfd memslot the VM has now. From then on each of their
+ * private gfns counts as unsent until packaged; a source FINISH fails
+ * while a private gfn is dirty or unsent. Tracking ends with TRACK_STOP,
+ * FINISH, CANCEL or the session's end.
+ */
+struct kvm_coco_mig_track {
+	__u32 flags;		/* in: must be zero */
+	__u32 nr_slots;		/* out: memslots tracked */
+	__u64 nr_gfns;		/* out: gfns tracked */
+	__u64 reserved[6];	/* in: must be zero */
+};
+
+/*
+ * KVM_COCO_MIG_GET_DIRTY: report, and re-arm, the private gfns of
+ * [@first_gfn, @first_gfn + @nr_gfns) that may have been written (or that
+ * became private) since they were last reported. The range lies in one
+ * tracked memslot, starts a multiple of 64 gfns into it and is a multiple
+ * of 64 long or ends with the memslot. The bitmap has a bit per gfn, bit i
+ * of __u64 word w standing for gfn @first_gfn + 64 * w + i. A zero
+ * @nr_gfns queries: @first_gfn and @nr_gfns come back as the first tracked
+ * memslot that holds @first_gfn or lies above it.
+ */
+struct kvm_coco_mig_dirty {
+	__u32 flags;		/* in: must be zero */
+	__u32 pad;		/* in: must be zero */
+	__u64 first_gfn;	/* in/out (query) */
+	__u64 nr_gfns;		/* in/out (query) */
+	__u64 bitmap_uaddr;	/* in: __u64 words, (nr_gfns + 63) / 64 of them */
+	__u64 nr_dirty;		/* out: bits set */
+	__u64 reserved[3];	/* in: must be zero */
+};
+
 /* Device ioctls. */
 #define KVM_COCO_MIG_GET_API_VERSION	_IO(KVM_COCO_MIG_IO, 0x00)
 #define KVM_COCO_MIG_CREATE_SESSION	_IOWR(KVM_COCO_MIG_IO, 0x01, \
@@ -152,5 +195,10 @@ struct kvm_coco_mig_pages {
 #define KVM_COCO_MIG_FINISH		_IOWR(KVM_COCO_MIG_IO, 0x16, \
 					      struct kvm_coco_mig_blob)
 #define KVM_COCO_MIG_CANCEL		_IO(KVM_COCO_MIG_IO, 0x17)
+#define KVM_COCO_MIG_TRACK_START	_IOWR(KVM_COCO_MIG_IO, 0x18, \
+					      struct kvm_coco_mig_track)
+#define KVM_COCO_MIG_TRACK_STOP		_IO(KVM_COCO_MIG_IO, 0x19)
+#define KVM_COCO_MIG_GET_DIRTY		_IOWR(KVM_COCO_MIG_IO, 0x1a, \
+					      struct kvm_coco_mig_dirty)
 
 #endif /* _UAPI_LINUX_KVM_COCO_MIG_H */

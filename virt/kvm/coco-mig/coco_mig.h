@@ -92,6 +92,11 @@ struct kcm_backend {
  * @pages: pages packaged or installed
  * @bytes: packet bytes produced or consumed
  * @refused: packets the target refused
+ * @resent: target: packets for a gfn installed before
+ * @unchanged: target: of those, packets whose page was already up to date
+ * @tracker: source: dirty tracking of private memory, or NULL
+ * @rounds: source: GET_DIRTY calls that reported
+ * @reported: source: gfns GET_DIRTY reported
  * @priv: the backend's state
  */
 struct kcm_session {
@@ -106,6 +111,11 @@ struct kcm_session {
 	u64 pages;
 	u64 bytes;
 	u64 refused;
+	u64 resent;
+	u64 unchanged;
+	struct kcm_tracker *tracker;
+	u64 rounds;
+	u64 reported;
 	void *priv;
 };
 
@@ -114,6 +124,14 @@ void kcm_session_fail(struct kcm_session *s);
 extern const struct kcm_backend kcm_sw_backend;
 int kcm_sw_module_init(void);
 void kcm_sw_module_exit(void);
+
+struct kcm_tracker;
+
+/* arch: dirty tracking of private memory (x86: coco_mig_track.c). */
+int kcm_arch_track_register(struct kcm_tracker *t);
+void kcm_arch_track_unregister(struct kcm_tracker *t);
+void kcm_arch_track_rearm(struct kvm *kvm, u64 first, const unsigned long *bits,
+			  u64 nbits);
 
 /* arch: the backend for a VM, or an ERR_PTR with the errno to report. */
 const struct kcm_backend *kcm_arch_select_backend(struct kvm *kvm);
@@ -129,6 +147,8 @@ int kcm_blob_args_check(const struct kvm_coco_mig_blob *b, enum kcm_blob_in in,
 			bool has_out, u32 max_in);
 int kcm_pages_args_check(const struct kvm_coco_mig_pages *p, bool package,
 			 size_t packet_size);
+int kcm_track_args_check(const struct kvm_coco_mig_track *t);
+int kcm_dirty_args_check(const struct kvm_coco_mig_dirty *d);
 #endif
 
 #endif /* __KVM_COCO_MIG_H */

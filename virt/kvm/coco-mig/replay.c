@@ -58,6 +58,17 @@ int kcm_seq_check(struct kcm_seq_map *m, u64 gfn, u64 seq)
 EXPORT_SYMBOL_IF_KUNIT(kcm_seq_check);
 
 /**
+ * kcm_seq_has - whether a version of @gfn was recorded
+ * @m: the map
+ * @gfn: the gfn
+ */
+bool kcm_seq_has(struct kcm_seq_map *m, u64 gfn)
+{
+	return gfn <= ULONG_MAX && xa_load(&m->xa, gfn);
+}
+EXPORT_SYMBOL_IF_KUNIT(kcm_seq_has);
+
+/**
  * kcm_seq_record - remember @seq as the newest version of @gfn
  * @m: the map
  * @gfn: the gfn

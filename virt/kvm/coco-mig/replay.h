@@ -27,6 +27,7 @@ struct kcm_seq_map {
 void kcm_seq_map_init(struct kcm_seq_map *m);
 void kcm_seq_map_destroy(struct kcm_seq_map *m);
 int kcm_seq_check(struct kcm_seq_map *m, u64 gfn, u64 seq);
+bool kcm_seq_has(struct kcm_seq_map *m, u64 gfn);
 int kcm_seq_record(struct kcm_seq_map *m, u64 gfn, u64 seq);
 void kcm_seq_digest(struct kcm_seq_map *m, u8 digest[KCM_DIGEST_SIZE]);
 

@@ -15,6 +15,7 @@
 #include <kunit/visibility.h>
 
 #include "coco_mig.h"
+#include "dirty.h"
 
 /*
  * kcm_vm_lock protects kcm_vm_table, the set of VMs that currently have a
@@ -91,6 +92,11 @@ static int kcm_status(struct kcm_session *s,
 	st.pages = s->pages;
 	st.bytes = s->bytes;
 	st.refused = s->refused;
+	st.tracked = s->tracker ? s->tracker->nr_pages : 0;
+	st.rounds = s->rounds;
+	st.reported = s->reported;
+	st.resent = s->resent;
+	st.unchanged = s->unchanged;
 	mutex_unlock(&s->lock);
 	st.role = s->role;
 	st.backend = s->backend->id;
@@ -98,6 +104,17 @@ static int kcm_status(struct kcm_session *s,
 	if (copy_to_user(uarg, &st, sizeof(st)))
 		return -EFAULT;
 	return 0;
+}
+
+/* Stop dirty tracking, if it is on; the probe is gone on return. */
+static void kcm_track_stop_locked(struct kcm_session *s)
+{
+	lockdep_assert_held(&s->lock);
+	if (!s->tracker)
+		return;
+	kcm_arch_track_unregister(s->tracker);
+	kcm_tracker_free(s->tracker);
+	s->tracker = NULL;
 }
 
 /**
@@ -111,7 +128,256 @@ static int kcm_status(struct kcm_session *s,
 void kcm_session_fail(struct kcm_session *s)
 {
 	lockdep_assert_held(&s->lock);
+	kcm_track_stop_locked(s);
 	s->state = KVM_COCO_MIG_STATE_FAILED;
+}
+
+VISIBLE_IF_KUNIT int kcm_track_args_check(const struct kvm_coco_mig_track *t)
+{
+	int i;
+
+	if (t->flags)
+		return -EINVAL;
+	for (i = 0; i < ARRAY_SIZE(t->reserved); i++)
+		if (t->reserved[i])
+			return -EINVAL;
+	return 0;
+}
+EXPORT_SYMBOL_IF_KUNIT(kcm_track_args_check);
+
+VISIBLE_IF_KUNIT int kcm_dirty_args_check(const struct kvm_coco_mig_dirty *d)
+{
+	int i;
+
+	if (d->flags || d->pad)
+		return -EINVAL;
+	for (i = 0; i < ARRAY_SIZE(d->reserved); i++)
+		if (d->reserved[i])
+			return -EINVAL;
+	return 0;
+}
+EXPORT_SYMBOL_IF_KUNIT(kcm_dirty_args_check);
+
+/*
+ * A tracker for every guest_memfd memslot @kvm has now, each private gfn
+ * marked unsent. -ENOENT: the VM has no guest_memfd memory.
+ */
+static struct kcm_tracker *kcm_tracker_build(struct kvm *kvm)
+{
+	struct kvm_memory_slot *slot;
+	struct kvm_memslots *slots;
+	struct kcm_tracker *t;
+	int idx, bkt, ret;
+	u32 n = 0, i = 0;
+
+	idx = srcu_read_lock(&kvm->srcu);
+	slots = kvm_memslots(kvm);
+	kvm_for_each_memslot(slot, bkt, slots)
+		if (kvm_slot_can_be_private(slot))
+			n++;
+	if (!n) {
+		ret = -ENOENT;
+		goto e_unlock;
+	}
+	t = kcm_tracker_alloc(kvm, n);
+	if (!t) {
+		ret = -ENOMEM;
+		goto e_unlock;
+	}
+	kvm_for_each_memslot(slot, bkt, slots) {
+		if (!kvm_slot_can_be_private(slot))
+			continue;
+		ret = kcm_tracker_set_slot(t, i++, slot->base_gfn, slot->npages);
+		if (ret)
+			goto e_free_tracker;
+	}
+	srcu_read_unlock(&kvm->srcu, idx);
+
+	ret = kcm_tracker_sort(t);
+	if (ret)
+		goto e_free_unlocked;
+	for (i = 0; i < t->nr_slots; i++) {
+		struct kcm_dirty_slot *ds = &t->slots[i];
+
+		kcm_private_bits(kvm, ds->base_gfn, ds->npages, ds->priv);
+		bitmap_copy(ds->unsent, ds->priv, ds->npages);
+	}
+	return t;
+
+e_free_tracker:
+	srcu_read_unlock(&kvm->srcu, idx);
+e_free_unlocked:
+	kcm_tracker_free(t);
+	return ERR_PTR(ret);
+e_unlock:
+	srcu_read_unlock(&kvm->srcu, idx);
+	return ERR_PTR(ret);
+}
+
+static int kcm_track_start(struct kcm_session *s,
+			   struct kvm_coco_mig_track __user *uarg)
+{
+	struct kvm_coco_mig_track tr;
+	struct kcm_tracker *t;
+	int ret;
+	u32 i;
+
+	if (copy_from_user(&tr, uarg, sizeof(tr)))
+		return -EFAULT;
+	ret = kcm_track_args_check(&tr);
+	if (ret)
+		return ret;
+
+	if (mutex_lock_killable(&s->lock))
+		return -EINTR;
+	ret = kcm_state_check(s->role, s->state, KCM_OP_TRACK);
+	if (ret)
+		goto out_unlock;
+	if (s->tracker) {
+		ret = -EBUSY;
+		goto out_unlock;
+	}
+
+	t = kcm_tracker_build(s->kvm);
+	if (IS_ERR(t)) {
+		ret = PTR_ERR(t);
+		goto out_unlock;
+	}
+	ret = kcm_arch_track_register(t);
+	if (ret)
+		goto e_free_tracker;
+	/* Existing mappings of private memory go: the next access faults. */
+	for (i = 0; i < t->nr_slots; i++)
+		kcm_arch_track_rearm(s->kvm, t->slots[i].base_gfn,
+				     t->slots[i].priv, t->slots[i].npages);
+
+	tr.nr_slots = t->nr_slots;
+	tr.nr_gfns = t->nr_pages;
+	if (copy_to_user(uarg, &tr, sizeof(tr))) {
+		ret = -EFAULT;
+		goto e_unregister;
+	}
+	s->tracker = t;
+	mutex_unlock(&s->lock);
+	return 0;
+
+e_unregister:
+	kcm_arch_track_unregister(t);
+e_free_tracker:
+	kcm_tracker_free(t);
+out_unlock:
+	mutex_unlock(&s->lock);
+	return ret;
+}
+
+static int kcm_track_stop(struct kcm_session *s)
+{
+	int ret;
+
+	if (mutex_lock_killable(&s->lock))
+		return -EINTR;
+	ret = kcm_state_check(s->role, s->state, KCM_OP_TRACK);
+	if (!ret && !s->tracker)
+		ret = -EBADFD;
+	if (!ret)
+		kcm_track_stop_locked(s);
+	mutex_unlock(&s->lock);
+	return ret;
+}
+
+static int kcm_get_dirty(struct kcm_session *s,
+			 struct kvm_coco_mig_dirty __user *uarg)
+{
+	struct kcm_dirty_slot *slot;
+	struct kvm_coco_mig_dirty d;
+	unsigned long *cur, *out;
+	u64 first, nr, words;
+	int ret;
+
+	if (copy_from_user(&d, uarg, sizeof(d)))
+		return -EFAULT;
+	ret = kcm_dirty_args_check(&d);
+	if (ret)
+		return ret;
+
+	if (mutex_lock_killable(&s->lock))
+		return -EINTR;
+	ret = kcm_state_check(s->role, s->state, KCM_OP_GET_DIRTY);
+	if (!ret && !s->tracker)
+		ret = -EBADFD;
+	if (ret)
+		goto out_unlock;
+
+	first = d.first_gfn;
+	nr = d.nr_gfns;
+	ret = kcm_dirty_range(s->tracker, &first, &nr, &slot);
+	if (ret)
+		goto out_unlock;
+	if (!d.nr_gfns) {
+		/* A query: which tracked memslot, how big. */
+		d.first_gfn = first;
+		d.nr_gfns = nr;
+		if (copy_to_user(uarg, &d, sizeof(d)))
+			ret = -EFAULT;
+		goto out_unlock;
+	}
+
+	words = BITS_TO_LONGS(nr);
+	cur = kvcalloc(2 * words, sizeof(*cur), GFP_KERNEL_ACCOUNT);
+	if (!cur) {
+		ret = -ENOMEM;
+		goto out_unlock;
+	}
+	out = cur + words;
+
+	kcm_private_bits(s->kvm, first, nr, cur);
+	d.nr_dirty = kcm_dirty_harvest(slot, first - slot->base_gfn, nr, cur,
+				       READ_ONCE(s->tracker->overflow), out);
+	kcm_arch_track_rearm(s->kvm, first, out, nr);
+
+	if (copy_to_user(u64_to_user_ptr(d.bitmap_uaddr), out,
+			 words * sizeof(*out)) ||
+	    copy_to_user(&uarg->nr_dirty, &d.nr_dirty, sizeof(d.nr_dirty))) {
+		/* Not delivered: the next GET_DIRTY reports these again. */
+		kcm_dirty_restore(slot, first - slot->base_gfn, nr, out);
+		ret = -EFAULT;
+		goto e_free_bitmaps;
+	}
+	s->rounds++;
+	s->reported += d.nr_dirty;
+
+e_free_bitmaps:
+	kvfree(cur);
+out_unlock:
+	mutex_unlock(&s->lock);
+	return ret;
+}
+
+/*
+ * Source FINISH with tracking on: 0 if every private gfn is migrated and
+ * clean; -EBUSY if one was written (or turned private) since the last
+ * GET_DIRTY, -ENODATA if one was reported and not packaged since.
+ */
+static int kcm_track_check_complete(struct kcm_session *s)
+{
+	struct kcm_tracker *t = s->tracker;
+	unsigned long *cur;
+	int ret = 0;
+	u32 i;
+
+	lockdep_assert_held(&s->lock);
+	for (i = 0; i < t->nr_slots && !ret; i++) {
+		struct kcm_dirty_slot *ds = &t->slots[i];
+
+		cur = kvcalloc(BITS_TO_LONGS(ds->npages), sizeof(*cur),
+			       GFP_KERNEL_ACCOUNT);
+		if (!cur)
+			return -ENOMEM;
+		kcm_private_bits(s->kvm, ds->base_gfn, ds->npages, cur);
+		ret = kcm_dirty_pending(ds, cur, READ_ONCE(t->overflow));
+		kvfree(cur);
+	}
+	return ret;
 }
 
 VISIBLE_IF_KUNIT int kcm_blob_args_check(const struct kvm_coco_mig_blob *b,
@@ -224,9 +490,30 @@ static int kcm_blob_ioctl(struct kcm_session *s, enum kcm_op op,
 		}
 	}
 
+	/* Pre-copy: nothing written and not migrated may be left behind. */
+	if (op == KCM_OP_FINISH && s->tracker) {
+		ret = kcm_track_check_complete(s);
+		if (ret)
+			goto e_free_out;
+	}
+
 	ret = kcm_blob_op(s, op, in, b.in_len, out);
 	if (ret)
 		goto e_free_out;
+
+	if (op == KCM_OP_FINISH && s->tracker) {
+		/*
+		 * The source is dead now, its vCPUs out of the guest. A write
+		 * since the check above means they were still running: the
+		 * record would be stale, and it goes.
+		 */
+		ret = kcm_track_check_complete(s);
+		if (ret) {
+			kcm_session_fail(s);
+			goto e_free_out;
+		}
+		kcm_track_stop_locked(s);
+	}
 
 	if (has_out) {
 		b.out_len = need;
@@ -316,6 +603,8 @@ static int kcm_pages_ioctl(struct kcm_session *s, enum kcm_op op,
 		else
 			ret = s->backend->package(s, gfns, p.nr_pages,
 						  u64_to_user_ptr(p.buf_uaddr), &done);
+		if (s->tracker)
+			kcm_tracker_sent_batch(s->tracker, gfns, done);
 		kvfree(gfns);
 		p.buf_len = (u64)done * psize;
 	} else {
@@ -344,6 +633,7 @@ static int kcm_cancel(struct kcm_session *s)
 		return -EINTR;
 	ret = kcm_state_check(s->role, s->state, KCM_OP_CANCEL);
 	if (!ret) {
+		kcm_track_stop_locked(s);
 		s->backend->cancel(s);
 		s->state = kcm_state_after(KCM_OP_CANCEL);
 	}
@@ -376,6 +666,14 @@ static long kcm_session_ioctl(struct file *file, unsigned int ioctl,
 		if (arg)
 			return -EINVAL;
 		return kcm_cancel(s);
+	case KVM_COCO_MIG_TRACK_START:
+		return kcm_track_start(s, argp);
+	case KVM_COCO_MIG_TRACK_STOP:
+		if (arg)
+			return -EINVAL;
+		return kcm_track_stop(s);
+	case KVM_COCO_MIG_GET_DIRTY:
+		return kcm_get_dirty(s, argp);
 	default:
 		return -ENOTTY;
 	}
@@ -386,6 +684,9 @@ static int kcm_session_release(struct inode *inode, struct file *file)
 	struct kcm_session *s = file->private_data;
 
 	kcm_vm_unbind(s);
+	mutex_lock(&s->lock);
+	kcm_track_stop_locked(s);
+	mutex_unlock(&s->lock);
 	if (s->backend->session_destroy)
 		s->backend->session_destroy(s);
 	mutex_destroy(&s->lock);

@@ -37,6 +37,7 @@
 
 #include "coco_mig.h"
 #include "crypto.h"
+#include "dirty.h"
 #include "packet.h"
 #include "replay.h"
 #include "window.h"
@@ -67,10 +68,14 @@ struct kcm_sw_transport {
 	u8 wrapped[KCM_AEAD_KEY_SIZE + KCM_AEAD_TAG_SIZE];
 };
 
-/* The final record's plaintext: completeness, then the VMM's vCPU state. */
+/*
+ * The final record's plaintext: completeness (pages and their versions,
+ * which gfns are private), then the VMM's vCPU state.
+ */
 struct kcm_sw_final {
 	__le64 pages;
 	u8 digest[KCM_DIGEST_SIZE];
+	u8 private_digest[SHA256_DIGEST_SIZE];
 	u8 vcpu_state[];
 };
 
@@ -637,6 +642,12 @@ static int kcm_sw_receive(struct kcm_session *s, const u8 __user *ubuf,
 			ret = kcm_sw_gmem_page(kvm, slot, p.gfn, &page);
 			if (ret)
 				break;
+			if (kcm_seq_has(&sw->map, p.gfn)) {
+				/* A pre-copy round sent it again: did it change? */
+				s->resent++;
+				if (!memcmp(page_address(page), sw->plain, PAGE_SIZE))
+					s->unchanged++;
+			}
 			memcpy(page_address(page), sw->plain, PAGE_SIZE);
 			put_page(page);
 			ret = kcm_seq_record(&sw->map, p.gfn, p.seq);
@@ -679,6 +690,7 @@ static int kcm_sw_finish(struct kcm_session *s, const void *in, u32 in_len,
 		kvm_vm_dead(s->kvm);
 		rec->pages = cpu_to_le64(sw->map.pages);
 		kcm_seq_digest(&sw->map, rec->digest);
+		kcm_private_digest(s->kvm, rec->private_digest);
 		memcpy(rec->vcpu_state, in, in_len);
 		ret = kcm_sw_seal(sw, KCM_PKT_FINAL, 0, rec, rec_len, out);
 		goto out;
@@ -694,6 +706,12 @@ static int kcm_sw_finish(struct kcm_session *s, const void *in, u32 in_len,
 		/* A page missing or out of date? */
 		if (le64_to_cpu(rec->pages) != sw->map.pages ||
 		    crypto_memneq(digest, rec->digest, sizeof(digest)))
+			ret = -ENODATA;
+	}
+	if (!ret) {
+		/* A gfn private on one side and shared on the other? */
+		kcm_private_digest(s->kvm, digest);
+		if (crypto_memneq(digest, rec->private_digest, sizeof(digest)))
 			ret = -ENODATA;
 	}
 	kcm_sw_forget_keys(sw);

@@ -189,6 +189,48 @@ static void pages_args_check_rules(struct kunit *test)
 	}
 }
 
+static void track_and_dirty_args_reject_reserved_bits(struct kunit *test)
+{
+	struct kvm_coco_mig_track t;
+	struct kvm_coco_mig_dirty d;
+	int i, bit;
+
+	memset(&t, 0, sizeof(t));
+	t.nr_slots = 7;			/* outputs are not checked */
+	t.nr_gfns = 7;
+	KUNIT_EXPECT_EQ(test, kcm_track_args_check(&t), 0);
+	memset(&d, 0, sizeof(d));
+	d.first_gfn = 64;
+	d.nr_gfns = 64;
+	d.bitmap_uaddr = 0x1000;
+	d.nr_dirty = 7;
+	KUNIT_EXPECT_EQ(test, kcm_dirty_args_check(&d), 0);
+
+	for (bit = 0; bit < 32; bit++) {
+		memset(&t, 0, sizeof(t));
+		t.flags = BIT(bit);
+		KUNIT_EXPECT_EQ(test, kcm_track_args_check(&t), -EINVAL);
+		memset(&d, 0, sizeof(d));
+		d.flags = BIT(bit);
+		KUNIT_EXPECT_EQ(test, kcm_dirty_args_check(&d), -EINVAL);
+		d.flags = 0;
+		d.pad = BIT(bit);
+		KUNIT_EXPECT_EQ(test, kcm_dirty_args_check(&d), -EINVAL);
+	}
+	for (bit = 0; bit < 64; bit++) {
+		for (i = 0; i < ARRAY_SIZE(t.reserved); i++) {
+			memset(&t, 0, sizeof(t));
+			t.reserved[i] = BIT_ULL(bit);
+			KUNIT_EXPECT_EQ(test, kcm_track_args_check(&t), -EINVAL);
+		}
+		for (i = 0; i < ARRAY_SIZE(d.reserved); i++) {
+			memset(&d, 0, sizeof(d));
+			d.reserved[i] = BIT_ULL(bit);
+			KUNIT_EXPECT_EQ(test, kcm_dirty_args_check(&d), -EINVAL);
+		}
+	}
+}
+
 static void uapi_layout_is_fixed(struct kunit *test)
 {
 	/* The sizes are ABI: they are encoded in the ioctl numbers. */
@@ -198,6 +240,8 @@ static void uapi_layout_is_fixed(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, _IOC_SIZE(KVM_COCO_MIG_STATUS), 128);
 	KUNIT_EXPECT_EQ(test, sizeof(struct kvm_coco_mig_blob), 64);
 	KUNIT_EXPECT_EQ(test, sizeof(struct kvm_coco_mig_pages), 64);
+	KUNIT_EXPECT_EQ(test, sizeof(struct kvm_coco_mig_track), 64);
+	KUNIT_EXPECT_EQ(test, sizeof(struct kvm_coco_mig_dirty), 64);
 }
 
 static struct kunit_case kcm_uapi_cases[] = {
@@ -210,6 +254,7 @@ static struct kunit_case kcm_uapi_cases[] = {
 	KUNIT_CASE(blob_args_check_in_and_out_rules),
 	KUNIT_CASE(blob_args_check_rejects_reserved_bits),
 	KUNIT_CASE(pages_args_check_rules),
+	KUNIT_CASE(track_and_dirty_args_reject_reserved_bits),
 	KUNIT_CASE(uapi_layout_is_fixed),
 	{}
 };

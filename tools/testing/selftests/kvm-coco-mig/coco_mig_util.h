@@ -7,6 +7,7 @@
 #define SELFTEST_KVM_COCO_MIG_UTIL_H
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,6 +90,102 @@ static inline int __kcm_pages(int sess, unsigned long ioc, uint64_t *gfns,
 	if (done)
 		*done = p.done;
 	return r ? -errno : 0;
+}
+
+/* A VM that the module made dead refuses the library's cleanup ioctls. */
+static inline void kcm_vm_free(struct kvm_vm *vm)
+{
+	if (__vm_ioctl(vm, KVM_CHECK_EXTENSION, (void *)KVM_CAP_USER_MEMORY) < 0 &&
+	    errno == EIO)
+		kvm_vm_release(vm);
+	else
+		kvm_vm_free(vm);
+}
+
+/*
+ * The VMM's vCPU state, flattened for FINISH: the xsave area's size and
+ * bytes, then struct kvm_x86_state with its MSR entries (its xsave pointer
+ * is rewritten on load).
+ */
+static inline void *kcm_state_flatten(struct kvm_vcpu *vcpu, uint32_t *len)
+{
+	struct kvm_x86_state *state = vcpu_save_state(vcpu);
+	uint32_t xlen = kvm_check_cap(KVM_CAP_XSAVE2) ?: sizeof(struct kvm_xsave);
+	uint32_t slen = sizeof(*state) + state->msrs.nmsrs * sizeof(state->msrs.entries[0]);
+	uint8_t *buf;
+
+	*len = 8 + xlen + slen;
+	buf = malloc(*len);
+	memcpy(buf, &xlen, 4);
+	memcpy(buf + 4, &slen, 4);
+	memcpy(buf + 8, state->xsave, xlen);
+	memcpy(buf + 8 + xlen, state, slen);
+	kvm_x86_state_cleanup(state);
+	return buf;
+}
+
+static inline void kcm_state_load(struct kvm_vcpu *vcpu, const uint8_t *buf, uint32_t len)
+{
+	struct kvm_x86_state *state;
+	uint32_t xlen, slen;
+
+	TEST_ASSERT(len >= 8, "vCPU state of %u bytes", len);
+	memcpy(&xlen, buf, 4);
+	memcpy(&slen, buf + 4, 4);
+	TEST_ASSERT_EQ(len, 8 + xlen + slen);
+	state = malloc(slen);
+	memcpy(state, buf + 8 + xlen, slen);
+	state->xsave = malloc(xlen);
+	memcpy(state->xsave, buf + 8, xlen);
+	vcpu_load_state(vcpu, state);
+	kvm_x86_state_cleanup(state);
+}
+
+/* Shared memory travels the ordinary way. */
+static inline void kcm_copy_shared(struct kvm_vm *src, struct kvm_vm *tgt)
+{
+	struct userspace_mem_region *s0 = memslot2region(src, 0);
+	struct userspace_mem_region *t0 = memslot2region(tgt, 0);
+	uint64_t size = s0->region.memory_size, i, w, *snap, *t;
+
+	TEST_ASSERT_EQ(size, t0->region.memory_size);
+	/*
+	 * The selftest library stores host addresses in guest memory (the
+	 * ucall pool's hva fields). Words that hold a source host address
+	 * where the target held the matching target address are relocated.
+	 */
+	snap = malloc(size);
+	memcpy(snap, t0->host_mem, size);
+	memcpy(t0->host_mem, s0->host_mem, size);
+	t = t0->host_mem;
+	for (i = 0; i < size / 8; i++) {
+		w = t[i] - (uint64_t)s0->host_mem;
+		if (w < size && snap[i] == w + (uint64_t)t0->host_mem)
+			t[i] = snap[i];
+	}
+	free(snap);
+}
+
+static inline struct kvm_coco_mig_status kcm_status(int sess)
+{
+	struct kvm_coco_mig_status st = {};
+
+	TEST_ASSERT(!ioctl(sess, KVM_COCO_MIG_STATUS, &st), "STATUS: %s", strerror(errno));
+	return st;
+}
+
+static inline bool kcm_sw_supported(void)
+{
+	return kvm_has_cap(KVM_CAP_VM_TYPES) &&
+	       (kvm_check_cap(KVM_CAP_VM_TYPES) & BIT(KVM_X86_SW_PROTECTED_VM));
+}
+
+static inline int kcm_dev(void)
+{
+	int dev = open("/dev/kvm-coco-mig", O_RDWR);
+
+	TEST_ASSERT(dev >= 0, "open /dev/kvm-coco-mig: %s", strerror(errno));
+	return dev;
 }
 
 #endif /* SELFTEST_KVM_COCO_MIG_UTIL_H */

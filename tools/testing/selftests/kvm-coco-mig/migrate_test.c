@@ -95,16 +95,6 @@ static void kcm_vm_create(struct kcm_vm *v, uint64_t npages)
 	vcpu_args_set(v->vcpu, 3, DATA_GPA, npages, SEED);
 }
 
-/* A VM that the module made dead refuses the library's cleanup ioctls. */
-static void kcm_vm_free(struct kvm_vm *vm)
-{
-	if (__vm_ioctl(vm, KVM_CHECK_EXTENSION, (void *)KVM_CAP_USER_MEMORY) < 0 &&
-	    errno == EIO)
-		kvm_vm_release(vm);
-	else
-		kvm_vm_free(vm);
-}
-
 static void kcm_run_expect(struct kvm_vcpu *vcpu, uint64_t want)
 {
 	struct ucall uc;
@@ -126,76 +116,12 @@ static void kcm_run_expect(struct kvm_vcpu *vcpu, uint64_t want)
 	}
 }
 
-/*
- * The VMM's vCPU state, flattened for FINISH: the xsave area's size and
- * bytes, then struct kvm_x86_state with its MSR entries (its xsave pointer
- * is rewritten on load).
- */
-static void *kcm_state_flatten(struct kvm_vcpu *vcpu, uint32_t *len)
-{
-	struct kvm_x86_state *state = vcpu_save_state(vcpu);
-	uint32_t xlen = kvm_check_cap(KVM_CAP_XSAVE2) ?: sizeof(struct kvm_xsave);
-	uint32_t slen = sizeof(*state) + state->msrs.nmsrs * sizeof(state->msrs.entries[0]);
-	uint8_t *buf;
-
-	*len = 8 + xlen + slen;
-	buf = malloc(*len);
-	memcpy(buf, &xlen, 4);
-	memcpy(buf + 4, &slen, 4);
-	memcpy(buf + 8, state->xsave, xlen);
-	memcpy(buf + 8 + xlen, state, slen);
-	kvm_x86_state_cleanup(state);
-	return buf;
-}
-
-static void kcm_state_load(struct kvm_vcpu *vcpu, const uint8_t *buf, uint32_t len)
-{
-	struct kvm_x86_state *state;
-	uint32_t xlen, slen;
-
-	TEST_ASSERT(len >= 8, "vCPU state of %u bytes", len);
-	memcpy(&xlen, buf, 4);
-	memcpy(&slen, buf + 4, 4);
-	TEST_ASSERT_EQ(len, 8 + xlen + slen);
-	state = malloc(slen);
-	memcpy(state, buf + 8 + xlen, slen);
-	state->xsave = malloc(xlen);
-	memcpy(state->xsave, buf + 8, xlen);
-	vcpu_load_state(vcpu, state);
-	kvm_x86_state_cleanup(state);
-}
-
-/* Shared memory travels the ordinary way. */
-static void kcm_copy_shared(struct kcm_vm *src, struct kcm_vm *tgt)
-{
-	struct userspace_mem_region *s0 = memslot2region(src->vm, 0);
-	struct userspace_mem_region *t0 = memslot2region(tgt->vm, 0);
-	uint64_t size = s0->region.memory_size, i, w, *snap, *t;
-
-	TEST_ASSERT_EQ(size, t0->region.memory_size);
-	/*
-	 * The selftest library stores host addresses in guest memory (the
-	 * ucall pool's hva fields). Words that hold a source host address
-	 * where the target held the matching target address are relocated.
-	 */
-	snap = malloc(size);
-	memcpy(snap, t0->host_mem, size);
-	memcpy(t0->host_mem, s0->host_mem, size);
-	t = t0->host_mem;
-	for (i = 0; i < size / 8; i++) {
-		w = t[i] - (uint64_t)s0->host_mem;
-		if (w < size && snap[i] == w + (uint64_t)t0->host_mem)
-			t[i] = snap[i];
-	}
-	free(snap);
-}
-
 /* The ordinary half of a migration: shared memory and vCPU state. */
 static void kcm_move_ordinary(struct kcm_vm *src, struct kcm_vm *tgt)
 {
 	struct kvm_x86_state *state;
 
-	kcm_copy_shared(src, tgt);
+	kcm_copy_shared(src->vm, tgt->vm);
 	state = vcpu_save_state(src->vcpu);
 	vcpu_load_state(tgt->vcpu, state);
 	kvm_x86_state_cleanup(state);
@@ -287,28 +213,6 @@ static int kcm_finish(int ssess, int tsess)
 	return r;
 }
 
-static struct kvm_coco_mig_status kcm_status(int sess)
-{
-	struct kvm_coco_mig_status st = {};
-
-	TEST_ASSERT(!ioctl(sess, KVM_COCO_MIG_STATUS, &st), "STATUS: %s", strerror(errno));
-	return st;
-}
-
-static bool kcm_sw_supported(void)
-{
-	return kvm_has_cap(KVM_CAP_VM_TYPES) &&
-	       (kvm_check_cap(KVM_CAP_VM_TYPES) & BIT(KVM_X86_SW_PROTECTED_VM));
-}
-
-static int kcm_dev(void)
-{
-	int dev = open("/dev/kvm-coco-mig", O_RDWR);
-
-	TEST_ASSERT(dev >= 0, "open /dev/kvm-coco-mig: %s", strerror(errno));
-	return dev;
-}
-
 /* A source guest at GUEST_SYNC(1), an empty target, keyed sessions. */
 FIXTURE(pair) {
 	int dev;
@@ -347,7 +251,7 @@ TEST_F_TIMEOUT(pair, migrate_small, 180)
 	struct kvm_coco_mig_status st;
 
 	kcm_transfer_all(self->ssess, self->tsess, SMALL_PAGES);
-	kcm_copy_shared(&self->src, &self->tgt);
+	kcm_copy_shared(self->src.vm, self->tgt.vm);
 	ASSERT_EQ(0, kcm_finish_with_state(self->ssess, self->tsess, &self->src,
 					   &self->tgt));
 
@@ -840,7 +744,7 @@ TEST_F_TIMEOUT(big, migrate_64mib, 900)
 	tsess = kcm_session(self->dev, tgt.vm, KVM_COCO_MIG_ROLE_TARGET);
 	kcm_handshake(ssess, tsess);
 	kcm_transfer_all(ssess, tsess, BIG_PAGES);
-	kcm_copy_shared(&src, &tgt);
+	kcm_copy_shared(src.vm, tgt.vm);
 	ASSERT_EQ(0, kcm_finish_with_state(ssess, tsess, &src, &tgt));
 	EXPECT_EQ(BIG_PAGES, kcm_status(tsess).pages);
 	kcm_run_expect(tgt.vcpu, UCALL_DONE);

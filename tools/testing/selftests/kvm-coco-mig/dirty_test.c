@@ -1,0 +1,849 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kvm-coco-mig dirty tracking of guest_memfd private memory, sw backend.
+ *
+ * live_precopy: a guest whose two vCPUs never stop writing a
+ * sequence-stamped pattern into private memory, while vCPU 0 also converts
+ * a range shared<->private now and then, is migrated live: a full pass,
+ * pre-copy rounds of GET_DIRTY with the vCPUs running (also during the
+ * last round), then a pause, the last dirty set and FINISH. The guest
+ * resumes on the target and checks, itself, that every page holds the
+ * last value it wrote on the source and that the converted range has the
+ * attribute it last asked for.
+ *
+ * no_lost_write: a write the guest makes right after a GET_DIRTY returned
+ * is reported by the next GET_DIRTY, every time, with the vCPU running.
+ *
+ * The rest: exact errnos for every misuse.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/kvm_coco_mig.h>
+
+#include "kvm_util.h"
+#include "processor.h"
+#include "kselftest_harness.h"
+#include "coco_mig_util.h"
+
+#define DATA_GPA	BIT_ULL(32)
+#define DATA_GFN	(DATA_GPA / PAGE_SIZE)
+#define DATA_SLOT	10
+#define NPAGES		1024		/* 4 MiB of private memory */
+#define WRITE_PAGES	960		/* written by the vCPUs, alternately */
+#define TOGGLE_FIRST	960		/* converted by vCPU 0 ... */
+#define TOGGLE_PAGES	32		/* ... shared<->private */
+#define STATIC_FIRST	992		/* written once */
+#define NR_VCPUS	2
+#define TOGGLE_EVERY	2		/* sweeps of vCPU 0 between conversions */
+#define ROUNDS		4		/* pre-copy rounds before the pause */
+#define BATCH		512
+
+/* Guest globals, in shared memory: the host sets @verify on the target. */
+static uint64_t verify;
+static uint64_t progress[NR_VCPUS];
+/* no_lost_write: the last value written, also to the private page. */
+static uint64_t last_written;
+
+static uint64_t kcm_pattern(uint64_t page, uint64_t seq)
+{
+	return ((page << 32) ^ seq) * 0x9e3779b97f4a7c15ull;
+}
+
+static uint64_t *guest_page(uint64_t i)
+{
+	return (uint64_t *)(DATA_GPA + i * PAGE_SIZE);
+}
+
+static void guest_page_check(uint64_t i, uint64_t seq)
+{
+	uint64_t *p = guest_page(i);
+
+	GUEST_ASSERT_EQ(p[0], seq);
+	GUEST_ASSERT_EQ(p[1], seq ? kcm_pattern(i, seq) : 0);
+}
+
+/* Convert the toggle range and stamp it, in the view now mapped. */
+static void guest_toggle(bool to_shared, uint64_t stamp)
+{
+	uint64_t i, flags = KVM_MAP_GPA_RANGE_PAGE_SZ_4K;
+
+	if (!to_shared)
+		flags |= KVM_MAP_GPA_RANGE_ENCRYPTED;
+	kvm_hypercall_map_gpa_range(DATA_GPA + TOGGLE_FIRST * PAGE_SIZE,
+				    TOGGLE_PAGES * PAGE_SIZE, flags);
+	for (i = 0; i < TOGGLE_PAGES; i++)
+		WRITE_ONCE(guest_page(TOGGLE_FIRST + i)[0], stamp);
+}
+
+static void guest_live(uint64_t id)
+{
+	uint64_t seq, i = id, j, toggles = 0;
+	bool shared = false;
+
+	if (!id)
+		for (j = STATIC_FIRST; j < NPAGES; j++)
+			guest_page(j)[1] = kcm_pattern(j, 7);
+
+	/* Never paused by the guest: only the host stops it. */
+	for (seq = 1; ; seq++) {
+		for (i = id; i < WRITE_PAGES; i += NR_VCPUS) {
+			if (READ_ONCE(verify))
+				goto check;
+			guest_page(i)[1] = kcm_pattern(i, seq);
+			guest_page(i)[0] = seq;
+		}
+		WRITE_ONCE(progress[id], seq);
+		if (!id && !(seq % TOGGLE_EVERY)) {
+			shared = !shared;
+			guest_toggle(shared, ++toggles);
+		}
+	}
+
+check:
+	/* Page i is the next to write: those before it have @seq. */
+	for (j = id; j < WRITE_PAGES; j += NR_VCPUS)
+		guest_page_check(j, j < i ? seq : seq - 1);
+	if (!id) {
+		/* The view now mapped is the one stamped last. */
+		for (j = 0; j < TOGGLE_PAGES; j++)
+			GUEST_ASSERT_EQ(guest_page(TOGGLE_FIRST + j)[0], toggles);
+		for (j = STATIC_FIRST; j < NPAGES; j++)
+			GUEST_ASSERT_EQ(guest_page(j)[1], kcm_pattern(j, 7));
+	}
+	GUEST_DONE();
+}
+
+/* no_lost_write: one private page, written over and over. */
+static void guest_writer(void)
+{
+	uint64_t n;
+
+	for (n = 1; ; n++) {
+		WRITE_ONCE(guest_page(0)[0], n);
+		WRITE_ONCE(last_written, n);
+	}
+}
+
+static void kcm_sigusr1(int sig)
+{
+}
+
+struct kcm_live;
+
+struct kcm_vcpu_thread {
+	struct kcm_live *live;
+	struct kvm_vcpu *vcpu;
+	pthread_t thread;
+	bool stopped;
+};
+
+/*
+ * A VMM: a source and a target VM with the same layout, vCPU threads for
+ * the source, and the VMM's record of which gfns are private. Conversions
+ * are applied to both VMs at once (the ordinary way attributes travel
+ * here) under @attr_lock, which a migration batch also holds: a batch
+ * never sees a gfn change attribute between GET_DIRTY, PACKAGE and RECEIVE.
+ */
+struct kcm_live {
+	struct kvm_vm *src, *tgt;
+	struct kvm_vcpu *svcpu[NR_VCPUS], *tvcpu[NR_VCPUS];
+	struct kcm_vcpu_thread threads[NR_VCPUS];
+	pthread_mutex_t attr_lock;
+	bool private[NPAGES];
+	bool pause;
+	uint64_t conversions;
+};
+
+static void kcm_vm_pair(struct kcm_live *l, void *guest_code, int nr_vcpus)
+{
+	const struct vm_shape shape = {
+		.mode = VM_MODE_DEFAULT,
+		.type = KVM_X86_SW_PROTECTED_VM,
+	};
+	struct kvm_vm **vms[2] = { &l->src, &l->tgt };
+	struct kvm_vcpu **vcpus[2] = { l->svcpu, l->tvcpu };
+	int v, k, memfd;
+
+	for (v = 0; v < 2; v++) {
+		struct kvm_vm *vm;
+
+		vm = __vm_create_with_vcpus(shape, nr_vcpus, 64 + NPAGES / 256,
+					    guest_code, vcpus[v]);
+		*vms[v] = vm;
+		vm_enable_cap(vm, KVM_CAP_EXIT_HYPERCALL, BIT_ULL(KVM_HC_MAP_GPA_RANGE));
+		memfd = vm_create_guest_memfd(vm, NPAGES * PAGE_SIZE, 0);
+		vm_mem_add(vm, VM_MEM_SRC_ANONYMOUS, DATA_GPA, DATA_SLOT, NPAGES,
+			   KVM_MEM_GUEST_MEMFD, memfd, 0);
+		close(memfd);
+		virt_map(vm, DATA_GPA, DATA_GPA, NPAGES);
+		vm_mem_set_private(vm, DATA_GPA, NPAGES * PAGE_SIZE);
+		for (k = 0; k < nr_vcpus; k++)
+			vcpu_args_set(vcpus[v][k], 1, k);
+	}
+	for (k = 0; k < NPAGES; k++)
+		l->private[k] = true;
+	pthread_mutex_init(&l->attr_lock, NULL);
+}
+
+/* KVM_HC_MAP_GPA_RANGE: convert on both VMs, as the guest asked. */
+static void kcm_convert(struct kcm_live *l, struct kvm_vcpu *vcpu, bool both)
+{
+	struct kvm_run *run = vcpu->run;
+	uint64_t gpa = run->hypercall.args[0];
+	uint64_t npages = run->hypercall.args[1], i;
+	bool priv = run->hypercall.args[2] & KVM_MAP_GPA_RANGE_ENCRYPTED;
+
+	TEST_ASSERT_EQ(run->hypercall.nr, KVM_HC_MAP_GPA_RANGE);
+	TEST_ASSERT(gpa >= DATA_GPA && gpa / PAGE_SIZE + npages <= DATA_GFN + NPAGES,
+		    "conversion of %#lx + %lu pages", gpa, npages);
+	pthread_mutex_lock(&l->attr_lock);
+	if (both)
+		vm_set_memory_attributes(l->src, gpa, npages * PAGE_SIZE,
+					 priv ? KVM_MEMORY_ATTRIBUTE_PRIVATE : 0);
+	vm_set_memory_attributes(l->tgt, gpa, npages * PAGE_SIZE,
+				 priv ? KVM_MEMORY_ATTRIBUTE_PRIVATE : 0);
+	for (i = 0; i < npages; i++)
+		l->private[gpa / PAGE_SIZE - DATA_GFN + i] = priv;
+	l->conversions++;
+	pthread_mutex_unlock(&l->attr_lock);
+	run->hypercall.ret = 0;
+}
+
+static void *kcm_vcpu_loop(void *arg)
+{
+	struct kcm_vcpu_thread *t = arg;
+	struct kvm_vcpu *vcpu = t->vcpu;
+	struct ucall uc;
+
+	while (!__atomic_load_n(&t->live->pause, __ATOMIC_ACQUIRE)) {
+		if (__vcpu_run(vcpu)) {
+			TEST_ASSERT(errno == EINTR, "KVM_RUN: %s", strerror(errno));
+			continue;
+		}
+		if (vcpu->run->exit_reason == KVM_EXIT_HYPERCALL) {
+			kcm_convert(t->live, vcpu, true);
+			continue;
+		}
+		TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_IO);
+		if (get_ucall(vcpu, &uc) == UCALL_ABORT)
+			REPORT_GUEST_ASSERT(uc);
+		TEST_FAIL("unexpected ucall %lu", uc.cmd);
+	}
+	__atomic_store_n(&t->stopped, true, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static void kcm_start_vcpus(struct kcm_live *l, int nr_vcpus)
+{
+	struct sigaction sa = { .sa_handler = kcm_sigusr1 };
+	int k;
+
+	/* No SA_RESTART: the signal makes KVM_RUN return EINTR. */
+	sigaction(SIGUSR1, &sa, NULL);
+	for (k = 0; k < nr_vcpus; k++) {
+		l->threads[k].live = l;
+		l->threads[k].vcpu = l->svcpu[k];
+		pthread_create(&l->threads[k].thread, NULL, kcm_vcpu_loop,
+			       &l->threads[k]);
+	}
+}
+
+/*
+ * Pause the source vCPUs the way a VMM does: a flag, then a signal until
+ * each thread has left KVM_RUN; then one KVM_RUN with immediate_exit, so
+ * that an exit the VMM handled (a conversion) is completed in the vCPU's
+ * registers before they are saved.
+ */
+static void kcm_pause_vcpus(struct kcm_live *l, int nr_vcpus)
+{
+	int k;
+
+	__atomic_store_n(&l->pause, true, __ATOMIC_RELEASE);
+	for (k = 0; k < nr_vcpus; k++) {
+		while (!__atomic_load_n(&l->threads[k].stopped, __ATOMIC_ACQUIRE)) {
+			pthread_kill(l->threads[k].thread, SIGUSR1);
+			usleep(1000);
+		}
+		pthread_join(l->threads[k].thread, NULL);
+		vcpu_run_complete_io(l->svcpu[k]);
+	}
+}
+
+static uint64_t kcm_progress(struct kcm_live *l)
+{
+	uint64_t sum = 0;
+	int k;
+
+	sync_global_from_guest(l->src, progress);
+	for (k = 0; k < NR_VCPUS; k++)
+		sum += progress[k];
+	return sum;
+}
+
+/* Wait, at most 60 s, until every vCPU finished @sweeps more sweeps. */
+static void kcm_wait_sweeps(struct kcm_live *l, uint64_t sweeps)
+{
+	uint64_t want[NR_VCPUS];
+	int k, ms;
+
+	sync_global_from_guest(l->src, progress);
+	for (k = 0; k < NR_VCPUS; k++)
+		want[k] = progress[k] + sweeps;
+	for (ms = 0; ms < 60000; ms += 10) {
+		sync_global_from_guest(l->src, progress);
+		for (k = 0; k < NR_VCPUS && progress[k] >= want[k]; k++)
+			;
+		if (k == NR_VCPUS)
+			return;
+		usleep(10000);
+	}
+	TEST_FAIL("the guest stopped writing");
+}
+
+static int __kcm_track_start(int sess, struct kvm_coco_mig_track *tr)
+{
+	return ioctl(sess, KVM_COCO_MIG_TRACK_START, tr) ? -errno : 0;
+}
+
+static int __kcm_get_dirty(int sess, uint64_t first, uint64_t nr, uint64_t *bitmap,
+			   uint64_t *nr_dirty)
+{
+	struct kvm_coco_mig_dirty d = {
+		.first_gfn = first, .nr_gfns = nr, .bitmap_uaddr = (uintptr_t)bitmap,
+	};
+	int r = ioctl(sess, KVM_COCO_MIG_GET_DIRTY, &d);
+
+	if (nr_dirty)
+		*nr_dirty = d.nr_dirty;
+	return r ? -errno : 0;
+}
+
+/* Package @n gfns and receive them on the target, in batches. */
+static void kcm_xfer(int ssess, int tsess, uint64_t *gfns, uint32_t n)
+{
+	uint8_t *buf = malloc(BATCH * kcm_packet_size());
+	uint32_t off, b, done;
+	uint64_t len;
+	int r;
+
+	for (off = 0; off < n; off += b) {
+		b = n - off < BATCH ? n - off : BATCH;
+		len = b * kcm_packet_size();
+		r = __kcm_pages(ssess, KVM_COCO_MIG_PACKAGE_PAGES, gfns + off, b,
+				buf, &len, &done);
+		TEST_ASSERT(!r && done == b, "PACKAGE_PAGES: %s, %u of %u", strerror(-r),
+			    done, b);
+		r = __kcm_pages(tsess, KVM_COCO_MIG_RECEIVE_PAGES, NULL, b, buf, &len,
+				&done);
+		TEST_ASSERT(!r && done == b, "RECEIVE_PAGES: %s, %u of %u", strerror(-r),
+			    done, b);
+	}
+	free(buf);
+}
+
+/* One round under the attribute lock: everything private, or the dirty set. */
+static uint64_t kcm_round(struct kcm_live *l, int ssess, int tsess, bool all)
+{
+	uint64_t bitmap[NPAGES / 64], gfns[NPAGES], nr_dirty = 0;
+	uint32_t n = 0, i;
+	int r;
+
+	pthread_mutex_lock(&l->attr_lock);
+	if (!all) {
+		r = __kcm_get_dirty(ssess, DATA_GFN, NPAGES, bitmap, &nr_dirty);
+		TEST_ASSERT(!r, "GET_DIRTY: %s", strerror(-r));
+	}
+	for (i = 0; i < NPAGES; i++) {
+		bool want = all ? l->private[i] : bitmap[i / 64] & BIT_ULL(i % 64);
+
+		if (want) {
+			/* The module reports private gfns only. */
+			TEST_ASSERT(l->private[i], "gfn %u reported, but it is shared", i);
+			gfns[n++] = DATA_GFN + i;
+		}
+	}
+	TEST_ASSERT(all || n == nr_dirty, "%u bits set, nr_dirty %lu", n, nr_dirty);
+	kcm_xfer(ssess, tsess, gfns, n);
+	pthread_mutex_unlock(&l->attr_lock);
+	return n;
+}
+
+/* Both vCPUs' states, one after the other, each with its length. */
+static void *kcm_states_flatten(struct kvm_vcpu **vcpus, uint32_t *len)
+{
+	uint32_t l0, l1;
+	void *s0 = kcm_state_flatten(vcpus[0], &l0);
+	void *s1 = kcm_state_flatten(vcpus[1], &l1);
+	uint8_t *buf = malloc(8 + l0 + l1);
+
+	memcpy(buf, &l0, 4);
+	memcpy(buf + 4, s0, l0);
+	memcpy(buf + 4 + l0, &l1, 4);
+	memcpy(buf + 8 + l0, s1, l1);
+	*len = 8 + l0 + l1;
+	free(s0);
+	free(s1);
+	return buf;
+}
+
+static void kcm_states_load(struct kvm_vcpu **vcpus, const uint8_t *buf, uint32_t len)
+{
+	uint32_t l0, l1;
+
+	memcpy(&l0, buf, 4);
+	kcm_state_load(vcpus[0], buf + 4, l0);
+	memcpy(&l1, buf + 4 + l0, 4);
+	TEST_ASSERT_EQ(len, 8 + l0 + l1);
+	kcm_state_load(vcpus[1], buf + 8 + l0, l1);
+}
+
+/* Run a target vCPU until the guest is done verifying. */
+static void kcm_run_target(struct kcm_live *l, struct kvm_vcpu *vcpu)
+{
+	struct ucall uc;
+
+	for (;;) {
+		vcpu_run(vcpu);
+		if (vcpu->run->exit_reason == KVM_EXIT_HYPERCALL) {
+			kcm_convert(l, vcpu, false);
+			continue;
+		}
+		TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_IO);
+		switch (get_ucall(vcpu, &uc)) {
+		case UCALL_DONE:
+			return;
+		case UCALL_ABORT:
+			REPORT_GUEST_ASSERT(uc);
+			break;
+		default:
+			TEST_FAIL("unexpected ucall %lu", uc.cmd);
+		}
+	}
+}
+
+TEST(live_precopy)
+{
+	struct kvm_coco_mig_track tr = {};
+	struct kvm_coco_mig_status st, tst;
+	uint64_t sent, before, last_round = 0, reported = 0;
+	uint32_t slen, flen, olen;
+	void *state, *fin, *out;
+	struct kcm_live l = {};
+	int dev, ssess, tsess, r, k, round;
+
+	if (!kcm_sw_supported())
+		SKIP(return, "KVM_X86_SW_PROTECTED_VM is not supported");
+	dev = kcm_dev();
+	kcm_vm_pair(&l, guest_live, NR_VCPUS);
+	ssess = kcm_session(dev, l.src, KVM_COCO_MIG_ROLE_SOURCE);
+	tsess = kcm_session(dev, l.tgt, KVM_COCO_MIG_ROLE_TARGET);
+	kcm_handshake(ssess, tsess);
+
+	kcm_start_vcpus(&l, NR_VCPUS);
+	kcm_wait_sweeps(&l, 1);
+
+	ASSERT_EQ(0, __kcm_track_start(ssess, &tr));
+	EXPECT_EQ(1, tr.nr_slots);
+	EXPECT_EQ(NPAGES, tr.nr_gfns);
+	EXPECT_EQ(NPAGES, kcm_status(ssess).tracked);
+
+	/* Everything once, then the dirty set, round after round. */
+	sent = kcm_round(&l, ssess, tsess, true);
+	ksft_print_msg("full pass: %lu pages\n", sent);
+	for (round = 1; round <= ROUNDS; round++) {
+		before = kcm_progress(&l);
+		last_round = kcm_round(&l, ssess, tsess, false);
+		reported += last_round;
+		/* The guest keeps writing, also during the last round. */
+		kcm_wait_sweeps(&l, 1);
+		ksft_print_msg("round %d: %lu dirty pages, %lu sweeps meanwhile\n",
+			       round, last_round, kcm_progress(&l) - before);
+		EXPECT_GT(last_round, 0);
+	}
+
+	/* Stop-and-copy: pause, the last dirty set, shared memory, FINISH. */
+	kcm_pause_vcpus(&l, NR_VCPUS);
+	last_round = kcm_round(&l, ssess, tsess, false);
+	reported += last_round;
+	ksft_print_msg("final round: %lu pages (%.1f%% of memory), %lu conversions\n",
+		       last_round, 100.0 * last_round / NPAGES, l.conversions);
+	EXPECT_GT(last_round, 0);
+	EXPECT_GT(l.conversions, 0);
+	kcm_copy_shared(l.src, l.tgt);
+	memcpy(memslot2region(l.tgt, DATA_SLOT)->host_mem,
+	       memslot2region(l.src, DATA_SLOT)->host_mem, NPAGES * PAGE_SIZE);
+
+	st = kcm_status(ssess);
+	EXPECT_EQ(ROUNDS + 1, st.rounds);
+	EXPECT_EQ(reported, st.reported);
+
+	state = kcm_states_flatten(l.svcpu, &slen);
+	fin = kcm_blob_out(ssess, KVM_COCO_MIG_FINISH, state, slen, &flen);
+	EXPECT_EQ(0, kcm_status(ssess).tracked);	/* FINISH ends tracking */
+	olen = slen;
+	out = malloc(olen);
+	r = __kcm_blob(tsess, KVM_COCO_MIG_FINISH, fin, flen, out, &olen);
+	ASSERT_EQ(0, r);
+	kcm_states_load(l.tvcpu, out, olen);
+
+	/* The source is dead: no clone of the guest can run on. */
+	EXPECT_NE(0, __vcpu_run(l.svcpu[0]));
+	EXPECT_EQ(EIO, errno);
+
+	tst = kcm_status(tsess);
+	ksft_print_msg("target: %lu packets, %lu resent, %lu of them unchanged (over-reporting %.1f%%)\n",
+		       (unsigned long)tst.pages, (unsigned long)tst.resent,
+		       (unsigned long)tst.unchanged,
+		       tst.resent ? 100.0 * tst.unchanged / tst.resent : 0.0);
+	EXPECT_EQ(sent + reported, tst.pages);
+	EXPECT_GT(tst.resent, 0);
+	EXPECT_LE(tst.unchanged, tst.resent);
+
+	/* Resume on the target and let the guest check its memory. */
+	verify = 1;
+	sync_global_to_guest(l.tgt, verify);
+	for (k = 0; k < NR_VCPUS; k++)
+		kcm_run_target(&l, l.tvcpu[k]);
+
+	free(out);
+	free(fin);
+	free(state);
+	close(ssess);
+	close(tsess);
+	kcm_vm_free(l.src);
+	kvm_vm_free(l.tgt);
+	close(dev);
+}
+
+TEST(no_lost_write)
+{
+	volatile uint64_t *hlast;
+	struct kvm_coco_mig_track tr = {};
+	uint64_t bitmap[NPAGES / 64], nr, seen;
+	struct kcm_live l = {};
+	int dev, ssess, tsess, i, ms;
+
+	if (!kcm_sw_supported())
+		SKIP(return, "KVM_X86_SW_PROTECTED_VM is not supported");
+	dev = kcm_dev();
+	kcm_vm_pair(&l, guest_writer, 1);
+	ssess = kcm_session(dev, l.src, KVM_COCO_MIG_ROLE_SOURCE);
+	tsess = kcm_session(dev, l.tgt, KVM_COCO_MIG_ROLE_TARGET);
+	kcm_handshake(ssess, tsess);
+	hlast = addr_gva2hva(l.src, (vm_vaddr_t)&last_written);
+
+	ASSERT_EQ(0, __kcm_track_start(ssess, &tr));
+	kcm_start_vcpus(&l, 1);
+	for (i = 0; i < 50; i++) {
+		ASSERT_EQ(0, __kcm_get_dirty(ssess, DATA_GFN, NPAGES, bitmap, &nr));
+		/* Only page 0 is ever touched; it may not have been yet. */
+		EXPECT_LE(nr, 1);
+		EXPECT_EQ(nr, bitmap[0]);
+		/* A write after GET_DIRTY returned ... */
+		seen = *hlast;
+		for (ms = 0; *hlast < seen + 2 && ms < 60000; ms++)
+			usleep(1000);
+		ASSERT_GE(*hlast, seen + 2);
+		/* ... is in the next report. */
+		ASSERT_EQ(0, __kcm_get_dirty(ssess, DATA_GFN, NPAGES, bitmap, &nr));
+		ASSERT_EQ(1, nr);
+		ASSERT_EQ(1, bitmap[0]);
+	}
+	kcm_pause_vcpus(&l, 1);
+	close(ssess);
+	close(tsess);
+	kvm_vm_free(l.src);
+	kvm_vm_free(l.tgt);
+	close(dev);
+}
+
+/* A source guest that wrote its pages and stopped, tracking not yet on. */
+FIXTURE(track) {
+	int dev, ssess, tsess;
+	struct kcm_live l;
+};
+
+static void guest_once(uint64_t id)
+{
+	uint64_t i;
+
+	for (i = 0; i < NPAGES; i++)
+		guest_page(i)[0] = i + 1;
+	GUEST_SYNC(1);
+	for (i = 0; i < NPAGES; i++)
+		guest_page(i)[0] = i + 2;
+	GUEST_SYNC(2);
+	GUEST_DONE();
+}
+
+static void kcm_run_sync(struct kvm_vcpu *vcpu)
+{
+	struct ucall uc;
+
+	vcpu_run(vcpu);
+	TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_IO);
+	if (get_ucall(vcpu, &uc) == UCALL_ABORT)
+		REPORT_GUEST_ASSERT(uc);
+	TEST_ASSERT_EQ(uc.cmd, UCALL_SYNC);
+}
+
+FIXTURE_SETUP(track)
+{
+	if (!kcm_sw_supported())
+		SKIP(return, "KVM_X86_SW_PROTECTED_VM is not supported");
+	self->dev = kcm_dev();
+	kcm_vm_pair(&self->l, guest_once, 1);
+	kcm_run_sync(self->l.svcpu[0]);
+	self->ssess = kcm_session(self->dev, self->l.src, KVM_COCO_MIG_ROLE_SOURCE);
+	self->tsess = kcm_session(self->dev, self->l.tgt, KVM_COCO_MIG_ROLE_TARGET);
+}
+
+FIXTURE_TEARDOWN(track)
+{
+	if (!self->dev)
+		return;
+	close(self->ssess);
+	close(self->tsess);
+	kcm_vm_free(self->l.src);
+	kcm_vm_free(self->l.tgt);
+	close(self->dev);
+}
+
+TEST_F(track, wrong_role_and_state)
+{
+	struct kvm_coco_mig_track tr = {};
+	uint64_t bitmap[NPAGES / 64];
+
+	/* Before START there are no keys to package with. */
+	EXPECT_EQ(-EBADFD, __kcm_track_start(self->ssess, &tr));
+	EXPECT_EQ(-EBADFD, __kcm_get_dirty(self->ssess, DATA_GFN, NPAGES, bitmap, NULL));
+	kcm_handshake(self->ssess, self->tsess);
+	/* The target has nothing to track. */
+	EXPECT_EQ(-EINVAL, __kcm_track_start(self->tsess, &tr));
+	EXPECT_EQ(-EINVAL, __kcm_get_dirty(self->tsess, DATA_GFN, NPAGES, bitmap, NULL));
+	EXPECT_EQ(-EINVAL, ioctl(self->tsess, KVM_COCO_MIG_TRACK_STOP, 0) ? -errno : 0);
+	/* Not tracking yet. */
+	EXPECT_EQ(-EBADFD, __kcm_get_dirty(self->ssess, DATA_GFN, NPAGES, bitmap, NULL));
+	EXPECT_EQ(-EBADFD, ioctl(self->ssess, KVM_COCO_MIG_TRACK_STOP, 0) ? -errno : 0);
+	EXPECT_EQ(-EINVAL, ioctl(self->ssess, KVM_COCO_MIG_TRACK_STOP, 1) ? -errno : 0);
+	/* Once on, not twice; off, then on again. */
+	EXPECT_EQ(0, __kcm_track_start(self->ssess, &tr));
+	EXPECT_EQ(-EBUSY, __kcm_track_start(self->ssess, &tr));
+	EXPECT_EQ(0, ioctl(self->ssess, KVM_COCO_MIG_TRACK_STOP, 0));
+	EXPECT_EQ(0, kcm_status(self->ssess).tracked);
+	EXPECT_EQ(0, __kcm_track_start(self->ssess, &tr));
+	/* After CANCEL: tracking is over with the session. */
+	EXPECT_EQ(0, ioctl(self->ssess, KVM_COCO_MIG_CANCEL, 0));
+	EXPECT_EQ(0, kcm_status(self->ssess).tracked);
+	EXPECT_EQ(-EBADFD, __kcm_get_dirty(self->ssess, DATA_GFN, NPAGES, bitmap, NULL));
+	EXPECT_EQ(-EBADFD, __kcm_track_start(self->ssess, &tr));
+}
+
+TEST_F(track, reserved_fields)
+{
+	struct kvm_coco_mig_track tr;
+	struct kvm_coco_mig_dirty d;
+	uint64_t bitmap[NPAGES / 64];
+	int i, bit;
+
+	kcm_handshake(self->ssess, self->tsess);
+	for (bit = 0; bit < 32; bit++) {
+		memset(&tr, 0, sizeof(tr));
+		tr.flags = 1u << bit;
+		EXPECT_EQ(-EINVAL, __kcm_track_start(self->ssess, &tr));
+	}
+	for (i = 0; i < 6; i++) {
+		for (bit = 0; bit < 64; bit++) {
+			memset(&tr, 0, sizeof(tr));
+			tr.reserved[i] = BIT_ULL(bit);
+			EXPECT_EQ(-EINVAL, __kcm_track_start(self->ssess, &tr));
+		}
+	}
+	EXPECT_EQ(0, kcm_status(self->ssess).tracked);
+	memset(&tr, 0, sizeof(tr));
+	ASSERT_EQ(0, __kcm_track_start(self->ssess, &tr));
+
+	for (bit = 0; bit < 32; bit++) {
+		memset(&d, 0, sizeof(d));
+		d.first_gfn = DATA_GFN;
+		d.nr_gfns = NPAGES;
+		d.bitmap_uaddr = (uintptr_t)bitmap;
+		d.flags = 1u << bit;
+		EXPECT_EQ(-1, ioctl(self->ssess, KVM_COCO_MIG_GET_DIRTY, &d));
+		EXPECT_EQ(EINVAL, errno);
+		d.flags = 0;
+		d.pad = 1u << bit;
+		EXPECT_EQ(-1, ioctl(self->ssess, KVM_COCO_MIG_GET_DIRTY, &d));
+		EXPECT_EQ(EINVAL, errno);
+	}
+	for (i = 0; i < 3; i++) {
+		for (bit = 0; bit < 64; bit++) {
+			memset(&d, 0, sizeof(d));
+			d.first_gfn = DATA_GFN;
+			d.nr_gfns = NPAGES;
+			d.bitmap_uaddr = (uintptr_t)bitmap;
+			d.reserved[i] = BIT_ULL(bit);
+			EXPECT_EQ(-1, ioctl(self->ssess, KVM_COCO_MIG_GET_DIRTY, &d));
+			EXPECT_EQ(EINVAL, errno);
+		}
+	}
+	/* None of that was a round. */
+	EXPECT_EQ(0, kcm_status(self->ssess).rounds);
+}
+
+TEST_F(track, ranges)
+{
+	struct kvm_coco_mig_track tr = {};
+	struct kvm_coco_mig_dirty d = {};
+	uint64_t bitmap[NPAGES / 64 + 1], nr;
+
+	kcm_handshake(self->ssess, self->tsess);
+	ASSERT_EQ(0, __kcm_track_start(self->ssess, &tr));
+
+	/* Queries: the memslot that holds a gfn, or the next one. */
+	EXPECT_EQ(0, ioctl(self->ssess, KVM_COCO_MIG_GET_DIRTY, &d));
+	EXPECT_EQ(DATA_GFN, d.first_gfn);
+	EXPECT_EQ(NPAGES, d.nr_gfns);
+	d.first_gfn = DATA_GFN + 100;
+	d.nr_gfns = 0;
+	EXPECT_EQ(0, ioctl(self->ssess, KVM_COCO_MIG_GET_DIRTY, &d));
+	EXPECT_EQ(DATA_GFN, d.first_gfn);
+	d.first_gfn = DATA_GFN + NPAGES;
+	d.nr_gfns = 0;
+	EXPECT_EQ(-1, ioctl(self->ssess, KVM_COCO_MIG_GET_DIRTY, &d));
+	EXPECT_EQ(ENOENT, errno);
+
+	/* Not tracked: below, above, in the memslot without guest_memfd. */
+	EXPECT_EQ(-ENOENT, __kcm_get_dirty(self->ssess, DATA_GFN - 64, 64, bitmap, NULL));
+	EXPECT_EQ(-ENOENT, __kcm_get_dirty(self->ssess, DATA_GFN + NPAGES, 64, bitmap, NULL));
+	EXPECT_EQ(-ENOENT, __kcm_get_dirty(self->ssess, 0, 64, bitmap, NULL));
+	/* Misaligned, too long, a ragged end short of the memslot's. */
+	EXPECT_EQ(-EINVAL, __kcm_get_dirty(self->ssess, DATA_GFN + 1, 64, bitmap, NULL));
+	EXPECT_EQ(-EINVAL, __kcm_get_dirty(self->ssess, DATA_GFN + 32, 64, bitmap, NULL));
+	EXPECT_EQ(-EINVAL, __kcm_get_dirty(self->ssess, DATA_GFN, NPAGES + 64, bitmap, NULL));
+	EXPECT_EQ(-EINVAL, __kcm_get_dirty(self->ssess, DATA_GFN + 64, NPAGES, bitmap, NULL));
+	EXPECT_EQ(-EINVAL, __kcm_get_dirty(self->ssess, DATA_GFN, 100, bitmap, NULL));
+	EXPECT_EQ(-EINVAL, __kcm_get_dirty(self->ssess, DATA_GFN, ~0ull, bitmap, NULL));
+	EXPECT_EQ(0, kcm_status(self->ssess).rounds);
+
+	/* Good: a 64-gfn range, and the rest to the memslot's end. */
+	EXPECT_EQ(0, __kcm_get_dirty(self->ssess, DATA_GFN + 128, 64, bitmap, &nr));
+	EXPECT_EQ(0, nr);
+	EXPECT_EQ(0, __kcm_get_dirty(self->ssess, DATA_GFN + 192, NPAGES - 192, bitmap, &nr));
+	EXPECT_EQ(2, kcm_status(self->ssess).rounds);
+}
+
+TEST_F(track, fault_in_bitmap_keeps_bits)
+{
+	struct kvm_coco_mig_track tr = {};
+	uint64_t bitmap[NPAGES / 64], nr;
+	int i;
+
+	kcm_handshake(self->ssess, self->tsess);
+	ASSERT_EQ(0, __kcm_track_start(self->ssess, &tr));
+	kcm_run_sync(self->l.svcpu[0]);		/* writes every page */
+	EXPECT_EQ(-EFAULT, __kcm_get_dirty(self->ssess, DATA_GFN, NPAGES, (void *)8, NULL));
+	EXPECT_EQ(0, kcm_status(self->ssess).rounds);
+	/* Nothing was lost. */
+	ASSERT_EQ(0, __kcm_get_dirty(self->ssess, DATA_GFN, NPAGES, bitmap, &nr));
+	EXPECT_EQ(NPAGES, nr);
+	for (i = 0; i < NPAGES / 64; i++)
+		EXPECT_EQ(~0ull, bitmap[i]);
+	/* Harvested: the next report is empty. */
+	ASSERT_EQ(0, __kcm_get_dirty(self->ssess, DATA_GFN, NPAGES, bitmap, &nr));
+	EXPECT_EQ(0, nr);
+}
+
+TEST_F(track, finish_refuses_unmigrated)
+{
+	struct kvm_coco_mig_track tr = {};
+	uint64_t bitmap[NPAGES / 64], gfns[NPAGES], nr;
+	uint32_t len = 1 << 16;
+	void *out = malloc(len), *fin;
+	int i;
+
+	kcm_handshake(self->ssess, self->tsess);
+	ASSERT_EQ(0, __kcm_track_start(self->ssess, &tr));
+	/* Every private page is unsent until packaged. */
+	EXPECT_EQ(-ENODATA, __kcm_blob(self->ssess, KVM_COCO_MIG_FINISH, NULL, 0, out, &len));
+	EXPECT_EQ(KVM_COCO_MIG_STATE_STREAMING, kcm_status(self->ssess).state);
+	for (i = 0; i < NPAGES; i++)
+		gfns[i] = DATA_GFN + i;
+	kcm_xfer(self->ssess, self->tsess, gfns, NPAGES);
+
+	/* Written since, not collected: -EBUSY, and the source lives. */
+	kcm_run_sync(self->l.svcpu[0]);
+	len = 1 << 16;
+	EXPECT_EQ(-EBUSY, __kcm_blob(self->ssess, KVM_COCO_MIG_FINISH, NULL, 0, out, &len));
+	/* Collected, not packaged: -ENODATA. */
+	ASSERT_EQ(0, __kcm_get_dirty(self->ssess, DATA_GFN, NPAGES, bitmap, &nr));
+	EXPECT_EQ(NPAGES, nr);
+	len = 1 << 16;
+	EXPECT_EQ(-ENODATA, __kcm_blob(self->ssess, KVM_COCO_MIG_FINISH, NULL, 0, out, &len));
+	free(out);
+	kcm_xfer(self->ssess, self->tsess, gfns, NPAGES);
+	EXPECT_EQ(NPAGES, kcm_status(self->tsess).resent);
+	EXPECT_EQ(0, kcm_status(self->tsess).unchanged);	/* each page changed */
+
+	/* Complete now: FINISH, and the target checks it. */
+	fin = kcm_blob_out(self->ssess, KVM_COCO_MIG_FINISH, NULL, 0, &len);
+	EXPECT_EQ(0, __kcm_blob(self->tsess, KVM_COCO_MIG_FINISH, fin, len, NULL, NULL));
+	free(fin);
+}
+
+/* A private gfn on the source that is shared on the target fails FINISH. */
+TEST_F(track, attribute_mismatch_fails_target)
+{
+	uint64_t gfns[NPAGES];
+	uint32_t len;
+	void *fin;
+	int i;
+
+	kcm_handshake(self->ssess, self->tsess);
+	for (i = 0; i < NPAGES; i++)
+		gfns[i] = DATA_GFN + i;
+	kcm_xfer(self->ssess, self->tsess, gfns, NPAGES);
+	vm_set_memory_attributes(self->l.tgt, DATA_GPA + 5 * PAGE_SIZE, PAGE_SIZE, 0);
+	fin = kcm_blob_out(self->ssess, KVM_COCO_MIG_FINISH, NULL, 0, &len);
+	EXPECT_EQ(-ENODATA, __kcm_blob(self->tsess, KVM_COCO_MIG_FINISH, fin, len, NULL, NULL));
+	EXPECT_EQ(KVM_COCO_MIG_STATE_FAILED, kcm_status(self->tsess).state);
+	free(fin);
+}
+
+/* A VM without guest_memfd has no private memory to track. */
+TEST(no_guest_memfd)
+{
+	const struct vm_shape shape = {
+		.mode = VM_MODE_DEFAULT,
+		.type = KVM_X86_SW_PROTECTED_VM,
+	};
+	struct kvm_coco_mig_track tr = {};
+	struct kvm_vm *src, *tgt;
+	int dev, ssess, tsess;
+
+	if (!kcm_sw_supported())
+		SKIP(return, "KVM_X86_SW_PROTECTED_VM is not supported");
+	dev = kcm_dev();
+	src = ____vm_create(shape);
+	tgt = ____vm_create(shape);
+	ssess = kcm_session(dev, src, KVM_COCO_MIG_ROLE_SOURCE);
+	tsess = kcm_session(dev, tgt, KVM_COCO_MIG_ROLE_TARGET);
+	kcm_handshake(ssess, tsess);
+	EXPECT_EQ(-ENOENT, __kcm_track_start(ssess, &tr));
+	EXPECT_EQ(0, kcm_status(ssess).tracked);
+	close(ssess);
+	close(tsess);
+	kvm_vm_free(src);
+	kvm_vm_free(tgt);
+	close(dev);
+}
+
+TEST_HARNESS_MAIN
