@@ -59,10 +59,11 @@ logged build-selftests "${mk[@]}" selftests
 # Only the bench runs in this boot.
 tests=$out/tests
 mkdir -p "$tests"
-cp "$src/build/selftests/bench" "$tests/bench"
+cp "$src/build/selftests/bench" "$src/build/selftests/track_bench" "$tests/"
 {
 	echo "KCM_KUNIT_SUITES=''"
-	echo "KCM_KSELFTESTS='bench'"
+	echo "KCM_KSELFTESTS='bench track_bench'"
+	echo "KCM_LANES=1"
 } >"$tests/tests.conf"
 
 # The harness judges the boot as make check does: the release kernel has no
@@ -76,6 +77,13 @@ results=$out/qemu/results.log
 
 exit_line=$(tr -d '\r' <"$results" 2>/dev/null | grep -E '^KCM-EXIT bench ' | tail -n 1)
 json=$(tr -d '\r' <"$results" 2>/dev/null | grep -E '^KCM-BENCH-JSON ' | tail -n 1)
+texit=$(tr -d '\r' <"$results" 2>/dev/null | grep -E '^KCM-EXIT track_bench ' | tail -n 1)
+tjson=$(tr -d '\r' <"$results" 2>/dev/null | grep -E '^KCM-TRACK-JSON ' | tail -n 1)
+if [ -z "$tjson" ] || [ "$texit" != "KCM-EXIT track_bench 0" ]; then
+	tr -d '\r' <"$results" 2>/dev/null | tail -n 40 >&2
+	kcm_die "the tracking bench did not run to its end (${texit:-no exit status});" \
+		"see build/bench/qemu.log and build/bench/qemu/"
+fi
 if [ -z "$json" ] || [ "$exit_line" != "KCM-EXIT bench 0" ]; then
 	tr -d '\r' <"$results" 2>/dev/null | tail -n 40 >&2
 	kcm_die "the bench did not run to its end (${exit_line:-no exit status});" \
@@ -85,6 +93,7 @@ fi
 others=$(grep -E '^FAIL ' "$out/qemu.log" | grep -vE '^FAIL harness:kmemleak-present( |$)' || true)
 
 KCM_BENCH_JSON=${json#KCM-BENCH-JSON } \
+KCM_TRACK_JSON=${tjson#KCM-TRACK-JSON } \
 KCM_BENCH_KERNEL=$(cat "$kdir/include/config/kernel.release") \
 KCM_BENCH_QEMU=$(qemu-system-x86_64 --version | head -n 1) \
 KCM_BENCH_CPU=$(grep -m 1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//') \
@@ -130,6 +139,25 @@ print(f"targets at {last['pages_per_call']} pages per call: "
       f"({last['receive_ratio']:.3f}); "
       f"wire <= {t['max_wire_per_payload']:.2f} x payload: {verdict(r['met']['wire'])} "
       f"({last['wire_per_payload']:.5f})")
+
+tr = json.loads(os.environ["KCM_TRACK_JSON"])
+r["tracking"] = tr
+o = tr["overhead"]
+print()
+print(f"dirty tracking, {tr['pages']} pages of private memory, guest running throughout:")
+print(f"  write loop ({o['hot_pages']} hot pages, re-armed by GET_DIRTY every "
+      f"{tr['rearm_ms']} ms): {o['writes_per_s_off']:.0f} writes/s off, "
+      f"{o['writes_per_s_on']:.0f} on: {100 * o['slowdown']:.1f} % slower "
+      f"(goal <= {100 * o['target']:.0f} %: {verdict(o['met'])})")
+print(f"  {'hot pages':>9}  {'of memory':>9}  {'rounds':>6}  {'pages sent per round (full pass first)':<40}  "
+      f"{'final round':>11}  {'over-reported':>13}")
+for c in tr["convergence"]:
+    print(f"  {c['hot_pages']:>9}  {100 * c['hot_pages'] / tr['pages']:>8.1f}%  {c['rounds']:>6}  "
+          f"{' '.join(str(x) for x in c['sent_per_round']):<40}  "
+          f"{100 * c['final_share']:>10.1f}%  {100 * c['over_reporting']:>12.1f}%")
+print(f"  (over-reported: pages re-sent that had not changed, measured by the target; "
+      f"the guest also reads {tr['read_set']} pages per sweep, which the tracker counts "
+      f"as written)")
 with open(sys.argv[1], "w") as f:
     json.dump(r, f, indent=2)
     f.write("\n")

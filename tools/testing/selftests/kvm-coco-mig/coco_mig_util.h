@@ -8,10 +8,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <unistd.h>
 
 #include <linux/kvm_coco_mig.h>
 
@@ -186,6 +189,113 @@ static inline int kcm_dev(void)
 
 	TEST_ASSERT(dev >= 0, "open /dev/kvm-coco-mig: %s", strerror(errno));
 	return dev;
+}
+
+/* Pages per PACKAGE_PAGES / RECEIVE_PAGES call of kcm_xfer(). */
+#define KCM_XFER_BATCH	512
+
+static inline int __kcm_track_start(int sess, struct kvm_coco_mig_track *tr)
+{
+	return ioctl(sess, KVM_COCO_MIG_TRACK_START, tr) ? -errno : 0;
+}
+
+static inline int __kcm_get_dirty(int sess, uint64_t first, uint64_t nr, uint64_t *bitmap,
+			   uint64_t *nr_dirty)
+{
+	struct kvm_coco_mig_dirty d = {
+		.first_gfn = first, .nr_gfns = nr, .bitmap_uaddr = (uintptr_t)bitmap,
+	};
+	int r = ioctl(sess, KVM_COCO_MIG_GET_DIRTY, &d);
+
+	if (nr_dirty)
+		*nr_dirty = d.nr_dirty;
+	return r ? -errno : 0;
+}
+
+/* Package @n gfns and receive them on the target, in batches. */
+static inline void kcm_xfer(int ssess, int tsess, uint64_t *gfns, uint32_t n)
+{
+	uint8_t *buf = malloc(KCM_XFER_BATCH * kcm_packet_size());
+	uint32_t off, b, done;
+	uint64_t len;
+	int r;
+
+	for (off = 0; off < n; off += b) {
+		b = n - off < KCM_XFER_BATCH ? n - off : KCM_XFER_BATCH;
+		len = b * kcm_packet_size();
+		r = __kcm_pages(ssess, KVM_COCO_MIG_PACKAGE_PAGES, gfns + off, b,
+				buf, &len, &done);
+		TEST_ASSERT(!r && done == b, "PACKAGE_PAGES: %s, %u of %u", strerror(-r),
+			    done, b);
+		r = __kcm_pages(tsess, KVM_COCO_MIG_RECEIVE_PAGES, NULL, b, buf, &len,
+				&done);
+		TEST_ASSERT(!r && done == b, "RECEIVE_PAGES: %s, %u of %u", strerror(-r),
+			    done, b);
+	}
+	free(buf);
+}
+
+/*
+ * A vCPU run by a thread until stopped, the way a VMM runs one: exits
+ * other than a signal's EINTR go to @exit_fn.
+ */
+struct kcm_runner {
+	struct kvm_vcpu *vcpu;
+	pthread_t thread;
+	void (*exit_fn)(struct kvm_vcpu *vcpu, void *arg);
+	void *arg;
+	bool stop, stopped;
+};
+
+static inline void kcm_sigusr1(int sig)
+{
+}
+
+static inline void *kcm_runner_loop(void *data)
+{
+	struct kcm_runner *r = data;
+
+	while (!__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE)) {
+		if (__vcpu_run(r->vcpu)) {
+			TEST_ASSERT(errno == EINTR, "KVM_RUN: %s", strerror(errno));
+			continue;
+		}
+		r->exit_fn(r->vcpu, r->arg);
+	}
+	__atomic_store_n(&r->stopped, true, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static inline void kcm_runner_start(struct kcm_runner *r, struct kvm_vcpu *vcpu,
+				    void (*exit_fn)(struct kvm_vcpu *, void *),
+				    void *arg)
+{
+	/* No SA_RESTART: the signal makes KVM_RUN return EINTR. */
+	struct sigaction sa = { .sa_handler = kcm_sigusr1 };
+
+	sigaction(SIGUSR1, &sa, NULL);
+	r->vcpu = vcpu;
+	r->exit_fn = exit_fn;
+	r->arg = arg;
+	r->stop = false;
+	r->stopped = false;
+	pthread_create(&r->thread, NULL, kcm_runner_loop, r);
+}
+
+/*
+ * Pause the vCPU: a flag, then a signal until the thread has left KVM_RUN;
+ * then one KVM_RUN with immediate_exit, so that an exit the VMM handled is
+ * completed in the vCPU's registers before anyone saves them.
+ */
+static inline void kcm_runner_stop(struct kcm_runner *r)
+{
+	__atomic_store_n(&r->stop, true, __ATOMIC_RELEASE);
+	while (!__atomic_load_n(&r->stopped, __ATOMIC_ACQUIRE)) {
+		pthread_kill(r->thread, SIGUSR1);
+		usleep(1000);
+	}
+	pthread_join(r->thread, NULL);
+	vcpu_run_complete_io(r->vcpu);
 }
 
 #endif /* SELFTEST_KVM_COCO_MIG_UTIL_H */

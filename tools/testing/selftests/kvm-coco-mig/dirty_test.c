@@ -44,7 +44,6 @@
 #define NR_VCPUS	2
 #define TOGGLE_EVERY	2		/* sweeps of vCPU 0 between conversions */
 #define ROUNDS		4		/* pre-copy rounds before the pause */
-#define BATCH		512
 
 /* Guest globals, in shared memory: the host sets @verify on the target. */
 static uint64_t verify;
@@ -132,19 +131,6 @@ static void guest_writer(void)
 	}
 }
 
-static void kcm_sigusr1(int sig)
-{
-}
-
-struct kcm_live;
-
-struct kcm_vcpu_thread {
-	struct kcm_live *live;
-	struct kvm_vcpu *vcpu;
-	pthread_t thread;
-	bool stopped;
-};
-
 /*
  * A VMM: a source and a target VM with the same layout, vCPU threads for
  * the source, and the VMM's record of which gfns are private. Conversions
@@ -155,10 +141,9 @@ struct kcm_vcpu_thread {
 struct kcm_live {
 	struct kvm_vm *src, *tgt;
 	struct kvm_vcpu *svcpu[NR_VCPUS], *tvcpu[NR_VCPUS];
-	struct kcm_vcpu_thread threads[NR_VCPUS];
+	struct kcm_runner threads[NR_VCPUS];
 	pthread_mutex_t attr_lock;
 	bool private[NPAGES];
-	bool pause;
 	uint64_t conversions;
 };
 
@@ -217,64 +202,35 @@ static void kcm_convert(struct kcm_live *l, struct kvm_vcpu *vcpu, bool both)
 	run->hypercall.ret = 0;
 }
 
-static void *kcm_vcpu_loop(void *arg)
+/* A source vCPU's exit other than KVM_RUN's EINTR: a conversion. */
+static void kcm_live_exit(struct kvm_vcpu *vcpu, void *arg)
 {
-	struct kcm_vcpu_thread *t = arg;
-	struct kvm_vcpu *vcpu = t->vcpu;
 	struct ucall uc;
 
-	while (!__atomic_load_n(&t->live->pause, __ATOMIC_ACQUIRE)) {
-		if (__vcpu_run(vcpu)) {
-			TEST_ASSERT(errno == EINTR, "KVM_RUN: %s", strerror(errno));
-			continue;
-		}
-		if (vcpu->run->exit_reason == KVM_EXIT_HYPERCALL) {
-			kcm_convert(t->live, vcpu, true);
-			continue;
-		}
-		TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_IO);
-		if (get_ucall(vcpu, &uc) == UCALL_ABORT)
-			REPORT_GUEST_ASSERT(uc);
-		TEST_FAIL("unexpected ucall %lu", uc.cmd);
+	if (vcpu->run->exit_reason == KVM_EXIT_HYPERCALL) {
+		kcm_convert(arg, vcpu, true);
+		return;
 	}
-	__atomic_store_n(&t->stopped, true, __ATOMIC_RELEASE);
-	return NULL;
+	TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_IO);
+	if (get_ucall(vcpu, &uc) == UCALL_ABORT)
+		REPORT_GUEST_ASSERT(uc);
+	TEST_FAIL("unexpected ucall %lu", uc.cmd);
 }
 
 static void kcm_start_vcpus(struct kcm_live *l, int nr_vcpus)
 {
-	struct sigaction sa = { .sa_handler = kcm_sigusr1 };
 	int k;
 
-	/* No SA_RESTART: the signal makes KVM_RUN return EINTR. */
-	sigaction(SIGUSR1, &sa, NULL);
-	for (k = 0; k < nr_vcpus; k++) {
-		l->threads[k].live = l;
-		l->threads[k].vcpu = l->svcpu[k];
-		pthread_create(&l->threads[k].thread, NULL, kcm_vcpu_loop,
-			       &l->threads[k]);
-	}
+	for (k = 0; k < nr_vcpus; k++)
+		kcm_runner_start(&l->threads[k], l->svcpu[k], kcm_live_exit, l);
 }
 
-/*
- * Pause the source vCPUs the way a VMM does: a flag, then a signal until
- * each thread has left KVM_RUN; then one KVM_RUN with immediate_exit, so
- * that an exit the VMM handled (a conversion) is completed in the vCPU's
- * registers before they are saved.
- */
 static void kcm_pause_vcpus(struct kcm_live *l, int nr_vcpus)
 {
 	int k;
 
-	__atomic_store_n(&l->pause, true, __ATOMIC_RELEASE);
-	for (k = 0; k < nr_vcpus; k++) {
-		while (!__atomic_load_n(&l->threads[k].stopped, __ATOMIC_ACQUIRE)) {
-			pthread_kill(l->threads[k].thread, SIGUSR1);
-			usleep(1000);
-		}
-		pthread_join(l->threads[k].thread, NULL);
-		vcpu_run_complete_io(l->svcpu[k]);
-	}
+	for (k = 0; k < nr_vcpus; k++)
+		kcm_runner_stop(&l->threads[k]);
 }
 
 static uint64_t kcm_progress(struct kcm_live *l)
@@ -306,47 +262,6 @@ static void kcm_wait_sweeps(struct kcm_live *l, uint64_t sweeps)
 		usleep(10000);
 	}
 	TEST_FAIL("the guest stopped writing");
-}
-
-static int __kcm_track_start(int sess, struct kvm_coco_mig_track *tr)
-{
-	return ioctl(sess, KVM_COCO_MIG_TRACK_START, tr) ? -errno : 0;
-}
-
-static int __kcm_get_dirty(int sess, uint64_t first, uint64_t nr, uint64_t *bitmap,
-			   uint64_t *nr_dirty)
-{
-	struct kvm_coco_mig_dirty d = {
-		.first_gfn = first, .nr_gfns = nr, .bitmap_uaddr = (uintptr_t)bitmap,
-	};
-	int r = ioctl(sess, KVM_COCO_MIG_GET_DIRTY, &d);
-
-	if (nr_dirty)
-		*nr_dirty = d.nr_dirty;
-	return r ? -errno : 0;
-}
-
-/* Package @n gfns and receive them on the target, in batches. */
-static void kcm_xfer(int ssess, int tsess, uint64_t *gfns, uint32_t n)
-{
-	uint8_t *buf = malloc(BATCH * kcm_packet_size());
-	uint32_t off, b, done;
-	uint64_t len;
-	int r;
-
-	for (off = 0; off < n; off += b) {
-		b = n - off < BATCH ? n - off : BATCH;
-		len = b * kcm_packet_size();
-		r = __kcm_pages(ssess, KVM_COCO_MIG_PACKAGE_PAGES, gfns + off, b,
-				buf, &len, &done);
-		TEST_ASSERT(!r && done == b, "PACKAGE_PAGES: %s, %u of %u", strerror(-r),
-			    done, b);
-		r = __kcm_pages(tsess, KVM_COCO_MIG_RECEIVE_PAGES, NULL, b, buf, &len,
-				&done);
-		TEST_ASSERT(!r && done == b, "RECEIVE_PAGES: %s, %u of %u", strerror(-r),
-			    done, b);
-	}
-	free(buf);
 }
 
 /* One round under the attribute lock: everything private, or the dirty set. */
