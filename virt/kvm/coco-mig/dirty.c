@@ -207,6 +207,7 @@ void kcm_tracker_sent_batch(struct kcm_tracker *t, const u64 *gfns, u32 nr)
 	for (i = 0; i < nr; i++)
 		kcm_tracker_sent(t, gfns[i]);
 }
+EXPORT_SYMBOL_IF_KUNIT(kcm_tracker_sent_batch);
 
 /**
  * kcm_dirty_range - check the range of a GET_DIRTY
