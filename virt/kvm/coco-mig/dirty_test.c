@@ -74,43 +74,58 @@ static void dirty_range_rules(struct kunit *test)
 	u64 first, nr;
 
 	/* Queries: the slot holding the gfn, else the next one. */
-	first = 0, nr = 0;
+	first = 0;
+	nr = 0;
 	KUNIT_EXPECT_EQ(test, kcm_dirty_range(t, &first, &nr, &s), 0);
 	KUNIT_EXPECT_EQ(test, first, 64);
 	KUNIT_EXPECT_EQ(test, nr, 128);
-	first = 100, nr = 0;
+	first = 100;
+	nr = 0;
 	KUNIT_EXPECT_EQ(test, kcm_dirty_range(t, &first, &nr, &s), 0);
 	KUNIT_EXPECT_EQ(test, first, 64);
-	first = 192, nr = 0;
+	first = 192;
+	nr = 0;
 	KUNIT_EXPECT_EQ(test, kcm_dirty_range(t, &first, &nr, &s), 0);
 	KUNIT_EXPECT_EQ(test, first, 1000);
 	KUNIT_EXPECT_EQ(test, nr, 200);
-	first = 1200, nr = 0;
+	first = 1200;
+	nr = 0;
 	KUNIT_EXPECT_EQ(test, kcm_dirty_range(t, &first, &nr, &s), -ENOENT);
 
 	/* Ranges. */
-	first = 64, nr = 128;
+	first = 64;
+	nr = 128;
 	KUNIT_EXPECT_EQ(test, kcm_dirty_range(t, &first, &nr, &s), 0);
 	KUNIT_EXPECT_PTR_EQ(test, s, &t->slots[0]);
-	first = 128, nr = 64;
+	first = 128;
+	nr = 64;
 	KUNIT_EXPECT_EQ(test, kcm_dirty_range(t, &first, &nr, &s), 0);
-	first = 1128, nr = 72;			/* a ragged end at the slot's end */
+	first = 1128;
+	nr = 72;			/* a ragged end at the slot's end */
 	KUNIT_EXPECT_EQ(test, kcm_dirty_range(t, &first, &nr, &s), 0);
-	first = 1064, nr = 64;
+	first = 1064;
+	nr = 64;
 	KUNIT_EXPECT_EQ(test, kcm_dirty_range(t, &first, &nr, &s), 0);
-	first = 1000, nr = 100;			/* ragged, not at the end */
+	first = 1000;
+	nr = 100;			/* ragged, not at the end */
 	KUNIT_EXPECT_EQ(test, kcm_dirty_range(t, &first, &nr, &s), -EINVAL);
-	first = 65, nr = 64;			/* misaligned in the slot */
+	first = 65;
+	nr = 64;			/* misaligned in the slot */
 	KUNIT_EXPECT_EQ(test, kcm_dirty_range(t, &first, &nr, &s), -EINVAL);
-	first = 1024, nr = 64;			/* aligned in gfns, not in the slot */
+	first = 1024;
+	nr = 64;			/* aligned in gfns, not in the slot */
 	KUNIT_EXPECT_EQ(test, kcm_dirty_range(t, &first, &nr, &s), -EINVAL);
-	first = 128, nr = 128;			/* past the end */
+	first = 128;
+	nr = 128;			/* past the end */
 	KUNIT_EXPECT_EQ(test, kcm_dirty_range(t, &first, &nr, &s), -EINVAL);
-	first = 64, nr = U64_MAX;
+	first = 64;
+	nr = U64_MAX;
 	KUNIT_EXPECT_EQ(test, kcm_dirty_range(t, &first, &nr, &s), -EINVAL);
-	first = 0, nr = 64;			/* not tracked */
+	first = 0;
+	nr = 64;			/* not tracked */
 	KUNIT_EXPECT_EQ(test, kcm_dirty_range(t, &first, &nr, &s), -ENOENT);
-	first = 500, nr = 64;
+	first = 500;
+	nr = 64;
 	KUNIT_EXPECT_EQ(test, kcm_dirty_range(t, &first, &nr, &s), -ENOENT);
 }
 

@@ -199,8 +199,8 @@ static inline int __kcm_track_start(int sess, struct kvm_coco_mig_track *tr)
 	return ioctl(sess, KVM_COCO_MIG_TRACK_START, tr) ? -errno : 0;
 }
 
-static inline int __kcm_get_dirty(int sess, uint64_t first, uint64_t nr, uint64_t *bitmap,
-			   uint64_t *nr_dirty)
+static inline int __kcm_get_dirty(int sess, uint64_t first, uint64_t nr,
+				  uint64_t *bitmap, uint64_t *nr_dirty)
 {
 	struct kvm_coco_mig_dirty d = {
 		.first_gfn = first, .nr_gfns = nr, .bitmap_uaddr = (uintptr_t)bitmap,

@@ -256,13 +256,13 @@ int main(int argc, char **argv)
 
 	printf("KCM-TRACK-JSON {\"pages\": %u, \"read_set\": %u, \"rearm_ms\": %u, ",
 	       NPAGES, READ_PAGES, REARM_MS);
-	printf("\"overhead\": {\"hot_pages\": %u, \"writes_per_s_off\": %.0f, "
-	       "\"writes_per_s_on\": %.0f, \"slowdown\": %.4f, \"target\": %.2f, "
-	       "\"met\": %s, \"samples_off\": [%.0f, %.0f, %.0f], "
-	       "\"samples_on\": [%.0f, %.0f, %.0f]}, \"convergence\": [",
-	       OVERHEAD_HOT, r_off, r_on, 1 - r_on / r_off, TARGET_OVERHEAD,
-	       1 - r_on / r_off <= TARGET_OVERHEAD ? "true" : "false",
-	       off[0], off[1], off[2], on[0], on[1], on[2]);
+	printf("\"overhead\": {\"hot_pages\": %u, ", OVERHEAD_HOT);
+	printf("\"writes_per_s_off\": %.0f, \"writes_per_s_on\": %.0f, ", r_off, r_on);
+	printf("\"slowdown\": %.4f, \"target\": %.2f, \"met\": %s, ", 1 - r_on / r_off,
+	       TARGET_OVERHEAD, 1 - r_on / r_off <= TARGET_OVERHEAD ? "true" : "false");
+	printf("\"samples_off\": [%.0f, %.0f, %.0f], ", off[0], off[1], off[2]);
+	printf("\"samples_on\": [%.0f, %.0f, %.0f]}, \"convergence\": [", on[0], on[1],
+	       on[2]);
 	for (i = 0; i < NRATES; i++) {
 		struct kcm_conv *c = &conv[i];
 		uint64_t resent_pages = 0;
@@ -276,9 +276,11 @@ int main(int argc, char **argv)
 		printf("], \"ms_per_round\": [");
 		for (r = 0; r <= c->rounds; r++)
 			printf("%s%.0f", r ? ", " : "", c->ms[r]);
-		printf("], \"resent_pages\": %lu, \"final_pages\": %lu, \"final_share\": %.4f, "
-		       "\"resent_unchanged\": %lu, \"over_reporting\": %.4f}",
-		       resent_pages, c->final, (double)c->final / NPAGES, c->unchanged,
+		printf("], \"resent_pages\": %lu, \"final_pages\": %lu, ", resent_pages,
+		       c->final);
+		printf("\"final_share\": %.4f, \"resent_unchanged\": %lu, ",
+		       (double)c->final / NPAGES, c->unchanged);
+		printf("\"over_reporting\": %.4f}",
 		       c->resent ? (double)c->unchanged / c->resent : 0.0);
 	}
 	printf("]}\n");
