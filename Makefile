@@ -58,9 +58,7 @@ bench:
 	@scripts/bench.sh
 
 run:
-	@echo "make run: the live-migration demo arrives with the reference VMM" \
-		"(tools/coco-mig, issue 5); it is not implemented yet." >&2
-	@false
+	@scripts/run.sh
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean

@@ -40,6 +40,8 @@ die() {
 
 out "KCM-BEGIN $(uname -r)"
 . /kcm/tests.conf
+# make run passes the demo its arguments (RUN_ARGS) this way.
+export KCM_DEMO_ARGS
 
 # Leak candidates from boot are not ours; report only what the run adds.
 [ -w /sys/kernel/debug/kmemleak ] && echo clear >/sys/kernel/debug/kmemleak

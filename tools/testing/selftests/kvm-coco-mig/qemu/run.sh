@@ -34,7 +34,7 @@ cp "$moddir/kvm-coco-mig.ko" "$root/kcm/"
 cp "$testdir/tests.conf" "$root/kcm/"
 # shellcheck source=/dev/null
 . "$testdir/tests.conf"
-for t in $KCM_KSELFTESTS; do
+for t in $KCM_KSELFTESTS ${KCM_SUPPORT:-}; do
 	install -D -m 0755 "$testdir/$t" "$root/kcm/tests/$t"
 done
 

@@ -1,0 +1,232 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * libcocomig: see libcocomig.h and Documentation/virt/kvm/coco-migration.rst.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "libcocomig.h"
+
+#define CM_PACKET_OVERHEAD	(24 + 16)	/* header, tag */
+
+static int cm_ioctl(int fd, unsigned long req, void *arg)
+{
+	return ioctl(fd, req, arg) ? -errno : 0;
+}
+
+int cm_open(void)
+{
+	int fd = open("/dev/kvm-coco-mig", O_RDWR | O_CLOEXEC);
+	long v;
+
+	if (fd < 0)
+		return -errno;
+	v = ioctl(fd, KVM_COCO_MIG_GET_API_VERSION, 0);
+	if (v != KVM_COCO_MIG_API_VERSION) {
+		close(fd);
+		return -EPROTO;
+	}
+	return fd;
+}
+
+int cm_session(int dev, int vm_fd, uint32_t role)
+{
+	struct kvm_coco_mig_create c = { .vm_fd = vm_fd, .role = role };
+	int fd = ioctl(dev, KVM_COCO_MIG_CREATE_SESSION, &c);
+
+	return fd < 0 ? -errno : fd;
+}
+
+int cm_status(int sess, struct kvm_coco_mig_status *st)
+{
+	memset(st, 0, sizeof(*st));
+	return cm_ioctl(sess, KVM_COCO_MIG_STATUS, st);
+}
+
+/* A blob ioctl the VMM's way: ask the size, then fetch. */
+static int cm_blob(int sess, unsigned long req, const void *in, uint32_t in_len,
+		   void **out, uint32_t *out_len)
+{
+	struct kvm_coco_mig_blob b = {
+		.in_len = in_len, .in_uaddr = (uintptr_t)in,
+	};
+	int r;
+
+	if (!out)
+		return cm_ioctl(sess, req, &b);
+	r = cm_ioctl(sess, req, &b);
+	if (r)
+		return r;
+	*out = malloc(b.out_len ? b.out_len : 1);
+	if (!*out)
+		return -ENOMEM;
+	b.out_uaddr = (uintptr_t)*out;
+	r = cm_ioctl(sess, req, &b);
+	if (r) {
+		free(*out);
+		*out = NULL;
+		return r;
+	}
+	*out_len = b.out_len;
+	return 0;
+}
+
+int cm_get_migration_data(int sess, void **ev, uint32_t *len)
+{
+	return cm_blob(sess, KVM_COCO_MIG_GET_MIGRATION_DATA, NULL, 0, ev, len);
+}
+
+int cm_start(int sess, const void *ev, uint32_t ev_len, void **blob, uint32_t *len)
+{
+	return cm_blob(sess, KVM_COCO_MIG_START, ev, ev_len, blob, len);
+}
+
+int cm_accept(int sess, const void *blob, uint32_t len)
+{
+	return cm_blob(sess, KVM_COCO_MIG_ACCEPT, blob, len, NULL, NULL);
+}
+
+size_t cm_packet_size(int sess)
+{
+	/* Every backend so far packs a page as header, page, tag. */
+	(void)sess;
+	return CM_PACKET_OVERHEAD + 4096;
+}
+
+int cm_package(int sess, const uint64_t *gfns, uint32_t n, void *buf, uint32_t *done)
+{
+	struct kvm_coco_mig_pages p = {
+		.nr_pages = n, .gfns_uaddr = (uintptr_t)gfns,
+		.buf_uaddr = (uintptr_t)buf, .buf_len = n * cm_packet_size(sess),
+	};
+	int r = cm_ioctl(sess, KVM_COCO_MIG_PACKAGE_PAGES, &p);
+
+	*done = p.done;
+	return r;
+}
+
+int cm_receive(int sess, const void *buf, uint32_t n, uint32_t *done)
+{
+	struct kvm_coco_mig_pages p = {
+		.nr_pages = n, .buf_uaddr = (uintptr_t)buf,
+		.buf_len = n * cm_packet_size(sess),
+	};
+	int r = cm_ioctl(sess, KVM_COCO_MIG_RECEIVE_PAGES, &p);
+
+	*done = p.done;
+	return r;
+}
+
+int cm_track_start(int sess, uint32_t *nr_slots, uint64_t *nr_gfns)
+{
+	struct kvm_coco_mig_track t = {};
+	int r = cm_ioctl(sess, KVM_COCO_MIG_TRACK_START, &t);
+
+	if (nr_slots)
+		*nr_slots = t.nr_slots;
+	if (nr_gfns)
+		*nr_gfns = t.nr_gfns;
+	return r;
+}
+
+int cm_track_stop(int sess)
+{
+	return ioctl(sess, KVM_COCO_MIG_TRACK_STOP, 0) ? -errno : 0;
+}
+
+int cm_tracked_slot(int sess, uint64_t from_gfn, uint64_t *first, uint64_t *nr)
+{
+	struct kvm_coco_mig_dirty d = { .first_gfn = from_gfn };
+	int r = cm_ioctl(sess, KVM_COCO_MIG_GET_DIRTY, &d);
+
+	*first = d.first_gfn;
+	*nr = d.nr_gfns;
+	return r;
+}
+
+int cm_get_dirty(int sess, uint64_t first, uint64_t nr, uint64_t *bitmap,
+		 uint64_t *nr_dirty)
+{
+	struct kvm_coco_mig_dirty d = {
+		.first_gfn = first, .nr_gfns = nr, .bitmap_uaddr = (uintptr_t)bitmap,
+	};
+	int r = cm_ioctl(sess, KVM_COCO_MIG_GET_DIRTY, &d);
+
+	*nr_dirty = d.nr_dirty;
+	return r;
+}
+
+int cm_finish_source(int sess, const void *state, uint32_t len, void **rec,
+		     uint32_t *rec_len)
+{
+	return cm_blob(sess, KVM_COCO_MIG_FINISH, state, len, rec, rec_len);
+}
+
+int cm_finish_target(int sess, const void *rec, uint32_t rec_len, void **state,
+		     uint32_t *len)
+{
+	return cm_blob(sess, KVM_COCO_MIG_FINISH, rec, rec_len, state, len);
+}
+
+int cm_cancel(int sess)
+{
+	return ioctl(sess, KVM_COCO_MIG_CANCEL, 0) ? -errno : 0;
+}
+
+/* What an errno means for a call, as the documentation says. */
+const char *cm_strerror(enum cm_op op, int err)
+{
+	switch (-err) {
+	case ENOENT:
+		if (op == CM_OPEN)
+			return "/dev/kvm-coco-mig does not exist: is the kvm_coco_mig module loaded?";
+		if (op == CM_PACKAGE || op == CM_RECEIVE)
+			return "a gfn is not in a guest_memfd memslot";
+		return "no guest_memfd memory to track, or no tracked memslot there";
+	case EACCES:
+	case EPERM:
+		return "not permitted: opening /dev/kvm-coco-mig needs root (or its group)";
+	case EPROTO:
+		return "the kvm_coco_mig module speaks another API version";
+	case EBADF:
+		return "not a KVM VM file descriptor";
+	case EBUSY:
+		if (op == CM_FINISH)
+			return "pages were written since the last GET_DIRTY: pause the vCPUs and collect them";
+		return "the VM already has a migration session";
+	case EOPNOTSUPP:
+		return "no backend for this VM type in this build";
+	case EBADFD:
+		return "the session is not in a state that allows this call";
+	case EIO:
+		return "the session failed (tampering or a failed FINISH)";
+	case EBADMSG:
+		return "a packet or blob failed authentication: the session is poisoned";
+	case ESTALE:
+		return "a replayed or older version of a page was refused";
+	case EKEYREJECTED:
+		return "the target's evidence did not verify (different platform key?)";
+	case ENODATA:
+		return "incomplete: a page (or attribute) was not migrated, or is out of date";
+	case EINVAL:
+		if (op == CM_PACKAGE)
+			return "invalid request, or a shared gfn (shared pages travel the ordinary way)";
+		return "invalid argument, or the other role's call";
+	case ENOSPC:
+		return "the output buffer is too small";
+	case E2BIG:
+		return "too many pages in one call";
+	case EFAULT:
+		return "a buffer is not accessible";
+	case EINTR:
+		return "interrupted";
+	case ENOMEM:
+		return "out of memory";
+	default:
+		return strerror(-err);
+	}
+}

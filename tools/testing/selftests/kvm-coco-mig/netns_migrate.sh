@@ -1,0 +1,169 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# Live migration between two hosts: two network namespaces (the source
+# host and the target host) joined by a veth pair, coco-migrate target in
+# one, coco-migrate source in the other. As netns_migrate.sh: the migration
+# and its failures, in TAP. As netns_demo.sh (make run): the migration
+# alone, with the tool's own output.
+#
+# Needs root, busybox (unshare, nsenter, ip) and coco-migrate beside it.
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+tool=$here/coco-migrate
+work=${TMPDIR:-/tmp}/kcm-netns.$$
+port=7070
+src_ip=10.77.0.1
+tgt_ip=10.77.0.2
+demo=0
+[ "$(basename "$0")" = netns_demo.sh ] && demo=1
+
+mkdir -p "$work"
+holders=""
+
+cleanup() {
+	for p in $holders; do
+		kill "$p" 2>/dev/null
+	done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+# A namespace is held by a sleeping process; nsenter -t PID -n enters it.
+# (Not in a command substitution: the sleeper would hold its pipe open.)
+setup() {
+	unshare -n sleep 100000 </dev/null >/dev/null 2>&1 &
+	src_ns=$!
+	unshare -n sleep 100000 </dev/null >/dev/null 2>&1 &
+	tgt_ns=$!
+	holders="$src_ns $tgt_ns"
+	sleep 1
+	ip link add kcm-src type veth peer name kcm-tgt || return 1
+	# busybox names the peer itself: find it.
+	peer=$(ip -o link | sed -n 's/^[0-9]*: \([^@:]*\)@kcm-src.*/\1/p')
+	[ -n "$peer" ] || return 1
+	ip link set kcm-src netns "$src_ns" || return 1
+	ip link set "$peer" netns "$tgt_ns" || return 1
+	nsenter -t "$src_ns" -n sh -c "ip link set lo up && ip addr add $src_ip/24 dev kcm-src && ip link set kcm-src up" || return 1
+	nsenter -t "$tgt_ns" -n sh -c "ip link set lo up && ip addr add $tgt_ip/24 dev $peer && ip link set $peer up" || return 1
+	nsenter -t "$src_ns" -n ping -c 1 -W 5 "$tgt_ip" >/dev/null || return 1
+}
+
+# start_target LOG: the target, in its namespace, listening.
+start_target() {
+	port=$((port + 1))
+	nsenter -t "$tgt_ns" -n "$tool" target --listen "$tgt_ip:$port" >"$1" 2>&1 &
+	tgt_pid=$!
+	holders="$holders $tgt_pid"
+	i=0
+	while ! grep -q listening "$1" && [ $i -lt 100 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+}
+
+# No step may hang the run: each source gets 300 s.
+source_run() {
+	timeout 300 nsenter -t "$src_ns" -n "$tool" source --connect "$tgt_ip:$port" "$@"
+}
+
+n=0
+failed=0
+result() { # result OK NAME LOG...
+	ok=$1 name=$2
+	shift 2
+	n=$((n + 1))
+	if [ "$ok" = 1 ]; then
+		echo "ok $n $name"
+	else
+		failed=$((failed + 1))
+		echo "not ok $n $name"
+		for f in "$@"; do
+			sed 's/^/# /' "$f"
+		done
+	fi
+}
+
+if [ "$demo" = 1 ]; then
+	setup || { echo "network namespaces could not be set up"; exit 1; }
+	echo "source host: namespace of pid $src_ns, $src_ip; target host: namespace of pid $tgt_ns, $tgt_ip"
+	start_target "$work/target.log"
+	# shellcheck disable=SC2086 # make run's RUN_ARGS, split into words
+	[ $# = 0 ] && set -- ${KCM_DEMO_ARGS:-}
+	source_run "$@"
+	rc=$?
+	wait "$tgt_pid"
+	trc=$?
+	sed 's/^/[target] /' "$work/target.log"
+	echo "source exit $rc, target exit $trc"
+	[ $rc = 0 ] && [ $trc = 0 ]
+	exit $?
+fi
+
+echo "TAP version 13"
+echo "1..5"
+if ! setup; then
+	echo "Bail out! network namespaces could not be set up"
+	exit 1
+fi
+
+# 1. A live migration, verified on the target.
+start_target "$work/t1"
+source_run --mem 32M --dirty-rate 3000 >"$work/s1" 2>&1
+rc=$?
+wait "$tgt_pid"
+trc=$?
+ok=0
+[ $rc = 0 ] && [ $trc = 0 ] && grep -q "result        VERIFIED" "$work/s1" &&
+	grep -q "^round  2" "$work/s1" && grep -q "target: verified" "$work/t1" && ok=1
+result $ok live_migration_verified "$work/s1" "$work/t1"
+
+# 2. --json: one object that says so.
+start_target "$work/t2"
+source_run --mem 8M --dirty-rate 500 --json >"$work/s2" 2>&1
+rc=$?
+wait "$tgt_pid"
+ok=0
+[ $rc = 0 ] && grep -q '"migrated": true, "verified": true' "$work/s2" && ok=1
+result $ok json_report "$work/s2"
+
+# 3. The target dies mid-migration: the source cancels, its guest runs on.
+start_target "$work/t3"
+source_run --mem 32M --dirty-rate 5000 --downtime-ms 0 --max-rounds 100000 >"$work/s3" 2>&1 &
+src_pid=$!
+i=0
+while ! grep -q "^round  2" "$work/s3" && [ $i -lt 600 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+kill -9 "$tgt_pid"
+wait "$src_pid"
+rc=$?
+ok=0
+[ $rc = 2 ] && grep -q "target gone mid-stream" "$work/s3" &&
+	grep -q "kept running and verified its memory" "$work/s3" && ok=1
+result $ok target_killed_source_keeps_running "$work/s3" "$work/t3"
+
+# 4. A byte of the stream flipped: the target refuses, the source cancels.
+start_target "$work/t4"
+source_run --mem 8M --dirty-rate 500 --fault-corrupt-packet 700 >"$work/s4" 2>&1
+rc=$?
+wait "$tgt_pid"
+trc=$?
+ok=0
+[ $rc = 2 ] && [ $trc = 2 ] && grep -q "failed authentication" "$work/s4" &&
+	grep -q "kept running and verified its memory" "$work/s4" && ok=1
+result $ok corrupted_stream_refused "$work/s4" "$work/t4"
+
+# 5. Nobody listening: a clear error, and the guest runs on.
+port=$((port + 1))
+source_run --mem 8M >"$work/s5" 2>&1
+rc=$?
+ok=0
+[ $rc = 2 ] && grep -q "unreachable" "$work/s5" &&
+	grep -q "kept running and verified its memory" "$work/s5" && ok=1
+result $ok target_unreachable "$work/s5"
+
+echo "# $((n - failed)) passed, $failed failed"
+[ $failed = 0 ]
