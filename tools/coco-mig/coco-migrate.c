@@ -76,7 +76,7 @@ struct msg_hdr {
 	uint16_t version;
 	uint16_t type;
 	uint32_t len;
-} __attribute__((packed));
+} __packed;
 
 struct hello {
 	uint64_t npages;
@@ -214,7 +214,11 @@ static void vcpu_exit(struct kvm_vcpu *vcpu, void *arg)
 	struct ucall uc;
 	double dt;
 
-	TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_IO);
+	if (vcpu->run->exit_reason != KVM_EXIT_IO) {
+		/* Say where the guest was before the assertion ends us. */
+		vcpu_dump(stderr, vcpu, 2);
+		TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_IO);
+	}
 	switch (get_ucall(vcpu, &uc)) {
 	case UCALL_SYNC:
 		usleep(2000);
@@ -467,7 +471,7 @@ static int run_target(const char *listen_addr)
 	if (!h->vcpus || h->vcpus > MAX_VCPUS || !h->npages)
 		return target_fail(fd, EXIT_MIGRATION, "unsupported guest shape");
 	progress("target: incoming guest, %lu MiB, %u vCPUs\n",
-	    (unsigned long)(h->npages * PAGE_SIZE >> 20), h->vcpus);
+		 (unsigned long)(h->npages * PAGE_SIZE >> 20), h->vcpus);
 	guest_create(&v, h->npages, h->vcpus);
 	free(buf);
 
@@ -549,7 +553,7 @@ static int run_target(const char *listen_addr)
 	msg_send(fd, MSG_RESUMED, NULL, 0, NULL, 0);
 	cm_status(sess, &st);
 	progress("target: FINISH verified %lu pages; the guest resumes here\n",
-	    (unsigned long)st.pages);
+		 (unsigned long)st.pages);
 
 	ok = guest_verify(&v, why, sizeof(why));
 	progress("target: %s: %s\n", ok ? "verified" : "VERIFICATION FAILED", why);
@@ -623,8 +627,8 @@ static uint64_t dirty_gfns(int sess, struct guest *v, uint64_t *bitmap, uint64_t
 	return n;
 }
 
-static void print_report(struct guest *v, struct stats *s, bool migrated, bool verified,
-		   const char *why)
+static void print_report(struct guest *v, struct stats *s, bool migrated,
+			 bool verified, const char *why)
 {
 	double secs = s->end - s->start, down = (s->resumed - s->pause) * 1000;
 
@@ -680,7 +684,7 @@ static int source_abort(struct guest *v, int sess, struct stats *s, const char *
 static int run_source(const char *connect_addr, uint64_t npages, uint32_t nvcpus,
 		      uint64_t rate, uint64_t downtime_ms, uint32_t max_rounds)
 {
-	uint64_t *bitmap, *gfns, n, i, budget_pages;
+	uint64_t *bitmap, *pending, *gfns, n, i, budget_pages;
 	uint8_t *buf;
 	struct stats s = { .start = now_s() };
 	void *ev = NULL, *blob = NULL, *rec, *resp, *states = NULL;
@@ -707,10 +711,11 @@ static int run_source(const char *connect_addr, uint64_t npages, uint32_t nvcpus
 	clock_gettime(CLOCK_MONOTONIC, &v.t0);
 	guest_start(&v);
 	progress("source: guest running, %lu MiB private, %u vCPUs, dirtying %lu pages/s\n",
-	    (unsigned long)(npages * PAGE_SIZE >> 20), nvcpus, (unsigned long)rate);
+		 (unsigned long)(npages * PAGE_SIZE >> 20), nvcpus, (unsigned long)rate);
 	usleep(300000);
 
 	bitmap = calloc((npages + 63) / 64, 8);
+	pending = calloc((npages + 63) / 64, 8);
 	gfns = calloc(npages, 8);
 	buf = malloc(BATCH * cm_packet_size(dev));
 
@@ -763,18 +768,31 @@ static int run_source(const char *connect_addr, uint64_t npages, uint32_t nvcpus
 			snprintf(err, sizeof(err), "GET_DIRTY: %s", cm_strerror(CM_GET_DIRTY, r));
 			return source_abort(&v, sess, &s, err);
 		}
-		progress("round %2lu: %6lu pages, %7.1f MB/s, dirty rate %7.0f pages/s, remaining %lu\n",
-		    (unsigned long)s.rounds, (unsigned long)(s.pages - before), mbps,
-		    t > 0 ? n / t : 0, (unsigned long)n);
+		progress("round %2lu: %6lu pages, %7.1f MB/s, dirty rate %7.0f pages/s, ",
+			 (unsigned long)s.rounds, (unsigned long)(s.pages - before), mbps,
+			 t > 0 ? n / t : 0);
+		progress("remaining %lu\n", (unsigned long)n);
 		budget_pages = (uint64_t)(mbps * 1e6 / 4136 * downtime_ms / 1000);
 		if (n <= budget_pages || s.rounds >= max_rounds)
 			break;
 	}
 
-	/* Stop and copy. */
+	/*
+	 * Stop and copy: the set the last GET_DIRTY reported is still to
+	 * send (those gfns count as unsent: FINISH would refuse), plus what
+	 * the guest wrote since.
+	 */
 	s.pause = now_s();
 	guest_pause(&v);
+	memcpy(pending, bitmap, (npages + 63) / 64 * 8);
 	n = dirty_gfns(sess, &v, bitmap, gfns, &r);
+	if (!r) {
+		for (i = 0; i < (npages + 63) / 64; i++)
+			bitmap[i] |= pending[i];
+		for (i = 0, n = 0; i < npages; i++)
+			if (bitmap[i / 64] & (1ull << (i % 64)))
+				gfns[n++] = DATA_GFN + i;
+	}
 	if (r || send_pages(fd, sess, gfns, n, buf, &s, err, sizeof(err))) {
 		if (!err[0])
 			snprintf(err, sizeof(err), "GET_DIRTY: %s", cm_strerror(CM_GET_DIRTY, r));
@@ -812,7 +830,7 @@ static int run_source(const char *connect_addr, uint64_t npages, uint32_t nvcpus
 	if (msg_send(fd, MSG_FINAL, rec, rlen, NULL, 0) ||
 	    msg_recv(fd, MSG_RESUMED, &resp, &len, err, sizeof(err))) {
 		complain("the target did not resume the guest: %s; the source VM is dead",
-		     err[0] ? err : "target gone");
+			 err[0] ? err : "target gone");
 		return EXIT_VERIFY;
 	}
 	s.resumed = now_s();
@@ -841,25 +859,17 @@ static uint64_t mem_size(const char *s)
 	char *end;
 	uint64_t v = strtoull(s, &end, 0);
 
-	switch (*end) {
-	case 'G': case 'g':
-		v <<= 10;
-		/* fall through */
-	case 'M': case 'm':
-		v <<= 10;
-		/* fall through */
-	case 'K': case 'k':
-		v <<= 10;
-		break;
-	case 0:
-		break;
-	default:
+	const char *units = "KMG", *u;
+
+	if (!*end)
+		return v;
+	u = strchr(units, *end & ~0x20);
+	if (!u || end[1])
 		return 0;
-	}
-	return v;
+	return v << (10 * (u - units + 1));
 }
 
-static void usage(void)
+static void print_usage(void)
 {
 	fprintf(stderr,
 		"usage: coco-migrate target --listen ADDR:PORT\n"
@@ -890,7 +900,7 @@ int main(int argc, char **argv)
 	int c;
 
 	if (argc < 2 || (strcmp(argv[1], "source") && strcmp(argv[1], "target"))) {
-		usage();
+		print_usage();
 		return EXIT_USAGE;
 	}
 	optind = 2;
@@ -922,13 +932,13 @@ int main(int argc, char **argv)
 			opt.corrupt = atol(optarg);
 			break;
 		default:
-			usage();
+			print_usage();
 			return EXIT_USAGE;
 		}
 	}
 	if (!addr || mem < (1 << 20) || mem % PAGE_SIZE || !vcpus || vcpus > MAX_VCPUS ||
 	    !rounds) {
-		usage();
+		print_usage();
 		return EXIT_USAGE;
 	}
 	signal(SIGPIPE, SIG_IGN);

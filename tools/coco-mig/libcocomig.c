@@ -183,7 +183,7 @@ const char *cm_strerror(enum cm_op op, int err)
 	switch (-err) {
 	case ENOENT:
 		if (op == CM_OPEN)
-			return "/dev/kvm-coco-mig does not exist: is the kvm_coco_mig module loaded?";
+			return "no /dev/kvm-coco-mig: is the kvm_coco_mig module loaded?";
 		if (op == CM_PACKAGE || op == CM_RECEIVE)
 			return "a gfn is not in a guest_memfd memslot";
 		return "no guest_memfd memory to track, or no tracked memslot there";
@@ -196,7 +196,7 @@ const char *cm_strerror(enum cm_op op, int err)
 		return "not a KVM VM file descriptor";
 	case EBUSY:
 		if (op == CM_FINISH)
-			return "pages were written since the last GET_DIRTY: pause the vCPUs and collect them";
+			return "pages written since the last GET_DIRTY: pause, collect them";
 		return "the VM already has a migration session";
 	case EOPNOTSUPP:
 		return "no backend for this VM type in this build";
@@ -214,7 +214,7 @@ const char *cm_strerror(enum cm_op op, int err)
 		return "incomplete: a page (or attribute) was not migrated, or is out of date";
 	case EINVAL:
 		if (op == CM_PACKAGE)
-			return "invalid request, or a shared gfn (shared pages travel the ordinary way)";
+			return "invalid request, or a shared gfn (shared pages go another way)";
 		return "invalid argument, or the other role's call";
 	case ENOSPC:
 		return "the output buffer is too small";

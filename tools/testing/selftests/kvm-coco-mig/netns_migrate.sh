@@ -110,7 +110,7 @@ fi
 
 # 1. A live migration, verified on the target.
 start_target "$work/t1"
-source_run --mem 32M --dirty-rate 3000 >"$work/s1" 2>&1
+source_run --mem 16M --dirty-rate 300 >"$work/s1" 2>&1
 rc=$?
 wait "$tgt_pid"
 trc=$?
@@ -121,7 +121,7 @@ result $ok live_migration_verified "$work/s1" "$work/t1"
 
 # 2. --json: one object that says so.
 start_target "$work/t2"
-source_run --mem 8M --dirty-rate 500 --json >"$work/s2" 2>&1
+source_run --mem 4M --dirty-rate 100 --json >"$work/s2" 2>&1
 rc=$?
 wait "$tgt_pid"
 ok=0
@@ -130,7 +130,7 @@ result $ok json_report "$work/s2"
 
 # 3. The target dies mid-migration: the source cancels, its guest runs on.
 start_target "$work/t3"
-source_run --mem 32M --dirty-rate 5000 --downtime-ms 0 --max-rounds 100000 >"$work/s3" 2>&1 &
+source_run --mem 8M --dirty-rate 1000 --downtime-ms 0 --max-rounds 100000 >"$work/s3" 2>&1 &
 src_pid=$!
 i=0
 while ! grep -q "^round  2" "$work/s3" && [ $i -lt 600 ]; do
@@ -147,7 +147,7 @@ result $ok target_killed_source_keeps_running "$work/s3" "$work/t3"
 
 # 4. A byte of the stream flipped: the target refuses, the source cancels.
 start_target "$work/t4"
-source_run --mem 8M --dirty-rate 500 --fault-corrupt-packet 700 >"$work/s4" 2>&1
+source_run --mem 4M --dirty-rate 100 --fault-corrupt-packet 700 >"$work/s4" 2>&1
 rc=$?
 wait "$tgt_pid"
 trc=$?
@@ -158,7 +158,7 @@ result $ok corrupted_stream_refused "$work/s4" "$work/t4"
 
 # 5. Nobody listening: a clear error, and the guest runs on.
 port=$((port + 1))
-source_run --mem 8M >"$work/s5" 2>&1
+source_run --mem 4M >"$work/s5" 2>&1
 rc=$?
 ok=0
 [ $rc = 2 ] && grep -q "unreachable" "$work/s5" &&
