@@ -149,6 +149,8 @@ print(f"  write loop ({o['hot_pages']} hot pages, re-armed by GET_DIRTY every "
       f"{tr['rearm_ms']} ms): {o['writes_per_s_off']:.0f} writes/s off, "
       f"{o['writes_per_s_on']:.0f} on: {100 * o['slowdown']:.1f} % slower "
       f"(goal <= {100 * o['target']:.0f} %: {verdict(o['met'])})")
+print(f"  for scale, KVM's own dirty logging of an ordinary memslot, same guest, same "
+      f"re-arm period: {100 * o['kvm_dirty_log_slowdown']:.1f} % slower")
 print(f"  {'hot pages':>9}  {'of memory':>9}  {'rounds':>6}  {'pages sent per round (full pass first)':<40}  "
       f"{'final round':>11}  {'over-reported':>13}")
 for c in tr["convergence"]:

@@ -10,7 +10,10 @@
  *
  * overhead: the guest's write rate with tracking off and with tracking on
  * and re-armed by a GET_DIRTY every 100 ms (as pre-copy does), alternating,
- * 2 s each, three times; the ratio of the medians.
+ * 2 s each, three times; the ratio of the medians. For scale, the same for
+ * the same guest in an ordinary VM under KVM's own dirty logging
+ * (KVM_GET_DIRTY_LOG every 100 ms): what write tracking by faults costs on
+ * this (emulated) CPU at all.
  *
  * convergence, for hot sets of 16, 256 and 1024 pages (0.4, 6 and 25 % of
  * memory): a new session pair, a full pass, then up to 8 pre-copy rounds
@@ -101,6 +104,22 @@ static struct kvm_vm *kcm_vm(struct kvm_vcpu **vcpu)
 	return vm;
 }
 
+/*
+ * The baseline: the same guest in an ordinary VM whose data memslot KVM
+ * itself dirty-logs (write protection, KVM_GET_DIRTY_LOG re-protects),
+ * measured the same way: what any write tracking costs under this CPU.
+ */
+static struct kvm_vm *kcm_plain_vm(struct kvm_vcpu **vcpu)
+{
+	struct kvm_vm *vm;
+
+	vm = vm_create_with_one_vcpu(vcpu, guest_code);
+	vm_userspace_mem_region_add(vm, VM_MEM_SRC_ANONYMOUS, DATA_GPA, DATA_SLOT,
+				    NPAGES, 0);
+	virt_map(vm, DATA_GPA, DATA_GPA, NPAGES);
+	return vm;
+}
+
 static void kcm_guest_exit(struct kvm_vcpu *vcpu, void *arg)
 {
 	struct ucall uc;
@@ -111,8 +130,11 @@ static void kcm_guest_exit(struct kvm_vcpu *vcpu, void *arg)
 	TEST_FAIL("unexpected ucall %lu", uc.cmd);
 }
 
-/* Guest writes per second over @ms, re-arming @ssess every REARM_MS if >= 0. */
-static double kcm_write_rate(struct kvm_vm *vm, int ssess, uint64_t ms)
+/*
+ * Guest writes per second over @ms, re-arming every REARM_MS: @ssess's
+ * tracker if >= 0, or KVM's dirty log of the data memslot if @kvm_log.
+ */
+static double kcm_write_rate(struct kvm_vm *vm, int ssess, bool kvm_log, uint64_t ms)
 {
 	uint64_t bitmap[NPAGES / 64], w0, w1, t0, t, next;
 
@@ -120,11 +142,13 @@ static double kcm_write_rate(struct kvm_vm *vm, int ssess, uint64_t ms)
 	w0 = writes;
 	t0 = kcm_now_ms();
 	for (t = t0, next = t0 + REARM_MS; t < t0 + ms; t = kcm_now_ms()) {
-		if (ssess >= 0 && t >= next) {
+		if (t >= next && ssess >= 0)
 			TEST_ASSERT(!__kcm_get_dirty(ssess, DATA_GFN, NPAGES, bitmap, NULL),
 				    "GET_DIRTY: %s", strerror(errno));
+		if (t >= next && kvm_log)
+			kvm_vm_get_dirty_log(vm, DATA_SLOT, bitmap);
+		if (t >= next)
 			next += REARM_MS;
-		}
 		usleep(5000);
 	}
 	sync_global_from_guest(vm, writes);
@@ -210,6 +234,9 @@ static void kcm_converge(int dev, struct kvm_vm *src, struct kvm_vm *tgt,
 int main(int argc, char **argv)
 {
 	double off[OVERHEAD_REPS], on[OVERHEAD_REPS], r_off, r_on;
+	double koff[OVERHEAD_REPS], kon[OVERHEAD_REPS], rk_off, rk_on;
+	struct kvm_vcpu *pvcpu;
+	struct kvm_vm *plain;
 	struct kvm_coco_mig_track tr = {};
 	static struct kcm_conv conv[NRATES];
 	struct kvm_vcpu *svcpu, *tvcpu;
@@ -230,9 +257,9 @@ int main(int argc, char **argv)
 	/* Overhead: off and on alternate, so that drift hits both. */
 	kcm_sessions(dev, src, tgt, &ssess, &tsess);
 	for (i = 0; i < OVERHEAD_REPS; i++) {
-		off[i] = kcm_write_rate(src, -1, OVERHEAD_MS);
+		off[i] = kcm_write_rate(src, -1, false, OVERHEAD_MS);
 		TEST_ASSERT(!__kcm_track_start(ssess, &tr), "TRACK_START: %s", strerror(errno));
-		on[i] = kcm_write_rate(src, ssess, OVERHEAD_MS);
+		on[i] = kcm_write_rate(src, ssess, false, OVERHEAD_MS);
 		TEST_ASSERT(!ioctl(ssess, KVM_COCO_MIG_TRACK_STOP, 0), "TRACK_STOP: %s",
 			    strerror(errno));
 		ksft_print_msg("overhead rep %d: %.0f writes/s off, %.0f on\n", i + 1,
@@ -243,6 +270,25 @@ int main(int argc, char **argv)
 	close(tsess);
 	r_off = kcm_median3(off);
 	r_on = kcm_median3(on);
+
+	/* The baseline, with the source guest paused so as not to compete. */
+	kcm_runner_stop(&runner);
+	plain = kcm_plain_vm(&pvcpu);
+	kcm_runner_start(&runner, pvcpu, kcm_guest_exit, NULL);
+	usleep(500000);
+	for (i = 0; i < OVERHEAD_REPS; i++) {
+		koff[i] = kcm_write_rate(plain, -1, false, OVERHEAD_MS);
+		vm_mem_region_set_flags(plain, DATA_SLOT, KVM_MEM_LOG_DIRTY_PAGES);
+		kon[i] = kcm_write_rate(plain, -1, true, OVERHEAD_MS);
+		vm_mem_region_set_flags(plain, DATA_SLOT, 0);
+		ksft_print_msg("KVM dirty log rep %d: %.0f writes/s off, %.0f on\n", i + 1,
+			       koff[i], kon[i]);
+	}
+	kcm_runner_stop(&runner);
+	kvm_vm_free(plain);
+	rk_off = kcm_median3(koff);
+	rk_on = kcm_median3(kon);
+	kcm_runner_start(&runner, svcpu, kcm_guest_exit, NULL);
 	ksft_test_result_pass("overhead\n");
 
 	for (i = 0; i < NRATES; i++) {
@@ -261,8 +307,10 @@ int main(int argc, char **argv)
 	printf("\"slowdown\": %.4f, \"target\": %.2f, \"met\": %s, ", 1 - r_on / r_off,
 	       TARGET_OVERHEAD, 1 - r_on / r_off <= TARGET_OVERHEAD ? "true" : "false");
 	printf("\"samples_off\": [%.0f, %.0f, %.0f], ", off[0], off[1], off[2]);
-	printf("\"samples_on\": [%.0f, %.0f, %.0f]}, \"convergence\": [", on[0], on[1],
-	       on[2]);
+	printf("\"samples_on\": [%.0f, %.0f, %.0f], ", on[0], on[1], on[2]);
+	printf("\"kvm_dirty_log_writes_per_s_off\": %.0f, ", rk_off);
+	printf("\"kvm_dirty_log_writes_per_s_on\": %.0f, ", rk_on);
+	printf("\"kvm_dirty_log_slowdown\": %.4f}, \"convergence\": [", 1 - rk_on / rk_off);
 	for (i = 0; i < NRATES; i++) {
 		struct kcm_conv *c = &conv[i];
 		uint64_t resent_pages = 0;
