@@ -12,7 +12,8 @@
  * guest's private memory, then keep rewriting it at the requested rate,
  * page after page, each write stamped with a sweep number. It migrates the
  * guest live with libcocomig: a full pass, pre-copy rounds of GET_DIRTY
- * until the dirty set fits the downtime budget (or a round limit), a pause,
+ * until the dirty set fits the downtime budget (or a round limit, or three
+ * rounds that did not shrink it), a pause,
  * the last dirty set, shared memory the ordinary way, vCPU state sealed in
  * FINISH. The guest resumes on the target and checks every page itself.
  *
@@ -684,7 +685,8 @@ static int source_abort(struct guest *v, int sess, struct stats *s, const char *
 static int run_source(const char *connect_addr, uint64_t npages, uint32_t nvcpus,
 		      uint64_t rate, uint64_t downtime_ms, uint32_t max_rounds)
 {
-	uint64_t *bitmap, *pending, *gfns, n, i, budget_pages;
+	uint64_t *bitmap, *pending, *gfns, n, i, budget_pages, last_n = ~0ull;
+	unsigned int stalled = 0;
 	uint8_t *buf;
 	struct stats s = { .start = now_s() };
 	void *ev = NULL, *blob = NULL, *rec, *resp, *states = NULL;
@@ -772,8 +774,16 @@ static int run_source(const char *connect_addr, uint64_t npages, uint32_t nvcpus
 			 (unsigned long)s.rounds, (unsigned long)(s.pages - before), mbps,
 			 t > 0 ? n / t : 0);
 		progress("remaining %lu\n", (unsigned long)n);
+		/*
+		 * Converged: what is left fits the downtime budget at the
+		 * throughput just measured. Or give up waiting: the round
+		 * limit, or three rounds in a row that did not shrink the set
+		 * (the guest dirties memory as fast as it goes out).
+		 */
 		budget_pages = (uint64_t)(mbps * 1e6 / 4136 * downtime_ms / 1000);
-		if (n <= budget_pages || s.rounds >= max_rounds)
+		stalled = n >= last_n ? stalled + 1 : 0;
+		last_n = n;
+		if (n <= budget_pages || s.rounds >= max_rounds || stalled >= 3)
 			break;
 	}
 
@@ -873,8 +883,8 @@ static void print_usage(void)
 {
 	fprintf(stderr,
 		"usage: coco-migrate target --listen ADDR:PORT\n"
-		"       coco-migrate source --connect ADDR:PORT [--mem SIZE (64M)]\n"
-		"                    [--vcpus N (2)] [--dirty-rate PAGES/S (2000)]\n"
+		"       coco-migrate source --connect ADDR:PORT [--mem SIZE (16M)]\n"
+		"                    [--vcpus N (2)] [--dirty-rate PAGES/S (256)]\n"
 		"                    [--downtime-ms MS (300)] [--max-rounds N (30)] [--json]\n"
 		"                    [--fault-corrupt-packet N (tests: flip a byte of packet N)]\n");
 }
@@ -894,7 +904,7 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
-	uint64_t mem = 64 << 20, rate = 2000, downtime = 300;
+	uint64_t mem = 16 << 20, rate = 256, downtime = 300;
 	uint32_t vcpus = 2, rounds = 30;
 	const char *addr = NULL;
 	int c;
