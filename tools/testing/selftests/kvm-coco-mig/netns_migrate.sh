@@ -102,7 +102,7 @@ if [ "$demo" = 1 ]; then
 fi
 
 echo "TAP version 13"
-echo "1..5"
+echo "1..7"
 if ! setup; then
 	echo "Bail out! network namespaces could not be set up"
 	exit 1
@@ -164,6 +164,28 @@ ok=0
 [ $rc = 2 ] && grep -q "unreachable" "$work/s5" &&
 	grep -q "kept running and verified its memory" "$work/s5" && ok=1
 result $ok target_unreachable "$work/s5"
+
+# 6. A peer speaking another protocol version: the target says so and quits.
+start_target "$work/t6"
+# A header: magic "KCMP", version 2, type HELLO, no payload.
+printf 'KCMP\002\000\001\000\000\000\000\000' |
+	timeout 20 nsenter -t "$src_ns" -n nc "$tgt_ip" "$port" >"$work/n6" 2>&1
+wait "$tgt_pid"
+trc=$?
+ok=0
+[ $trc = 2 ] && grep -q "protocol version 2, this is 1" "$work/t6" &&
+	grep -q "protocol version 2, this is 1" "$work/n6" && ok=1
+result $ok protocol_version_mismatch "$work/t6" "$work/n6"
+
+# 7. Not root: /dev/kvm-coco-mig is 0600; a clear error, no guest.
+grep -q '^nobody:' /etc/passwd 2>/dev/null ||
+	echo 'nobody:x:65534:65534:nobody:/:/bin/sh' >>/etc/passwd
+port=$((port + 1))
+su -s /bin/sh nobody -c "$tool source --connect $tgt_ip:$port" >"$work/s7" 2>&1
+rc=$?
+ok=0
+[ $rc = 64 ] && grep -q "not permitted" "$work/s7" && ok=1
+result $ok not_permitted "$work/s7"
 
 echo "# $((n - failed)) passed, $failed failed"
 [ $failed = 0 ]
