@@ -178,6 +178,7 @@ ok=0
 result $ok protocol_version_mismatch "$work/t6" "$work/n6"
 
 # 7. Not root: /dev/kvm-coco-mig is 0600; a clear error, no guest.
+mkdir -p /etc
 grep -q '^nobody:' /etc/passwd 2>/dev/null ||
 	echo 'nobody:x:65534:65534:nobody:/:/bin/sh' >>/etc/passwd
 port=$((port + 1))
