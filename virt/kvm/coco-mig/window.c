@@ -108,6 +108,25 @@ unsigned int kcm_window_sg(const struct kcm_window *w, size_t off, size_t len,
 	return n;
 }
 
+/* Copy @len bytes between @buf and the window at @off, page by page. */
+static void kcm_window_copy(const struct kcm_window *w, size_t off, void *buf,
+			    size_t len, bool to_window)
+{
+	while (len) {
+		size_t in_page, chunk;
+		struct page *page = kcm_window_at(w, off, &in_page);
+
+		chunk = min(len, PAGE_SIZE - in_page);
+		if (to_window)
+			memcpy_to_page(page, in_page, buf, chunk);
+		else
+			memcpy_from_page(buf, page, in_page, chunk);
+		buf += chunk;
+		off += chunk;
+		len -= chunk;
+	}
+}
+
 /**
  * kcm_window_read - copy bytes out of a window
  * @w: a pinned window
@@ -118,16 +137,7 @@ unsigned int kcm_window_sg(const struct kcm_window *w, size_t off, size_t len,
 void kcm_window_read(const struct kcm_window *w, size_t off, void *dst,
 		     size_t len)
 {
-	while (len) {
-		size_t in_page, chunk;
-		struct page *page = kcm_window_at(w, off, &in_page);
-
-		chunk = min(len, PAGE_SIZE - in_page);
-		memcpy_from_page(dst, page, in_page, chunk);
-		dst += chunk;
-		off += chunk;
-		len -= chunk;
-	}
+	kcm_window_copy(w, off, dst, len, false);
 }
 
 /**
@@ -140,14 +150,5 @@ void kcm_window_read(const struct kcm_window *w, size_t off, void *dst,
 void kcm_window_write(const struct kcm_window *w, size_t off, const void *src,
 		      size_t len)
 {
-	while (len) {
-		size_t in_page, chunk;
-		struct page *page = kcm_window_at(w, off, &in_page);
-
-		chunk = min(len, PAGE_SIZE - in_page);
-		memcpy_to_page(page, in_page, src, chunk);
-		src += chunk;
-		off += chunk;
-		len -= chunk;
-	}
+	kcm_window_copy(w, off, (void *)src, len, true);
 }
