@@ -20,15 +20,7 @@ out=$KCM_TOP/build/bench
 rm -rf "$out"
 mkdir -p "$out"
 
-# logged NAME CMD...: a step with its output in build/bench/NAME.log.
-logged() {
-	local name=$1
-	shift
-	kcm_log "$name"
-	"$@" >"$out/$name.log" 2>&1 && return 0
-	tail -n 30 "$out/$name.log" >&2
-	kcm_die "$name failed; see build/bench/$name.log"
-}
+logged() { kcm_logged "$out" "$@"; }
 
 logged deps scripts/install-deps.sh
 logged kernel scripts/kernel.sh release

@@ -10,6 +10,17 @@ KCM_JOBS=${KCM_JOBS:-$(nproc)}
 kcm_log() { printf '[kcm] %s\n' "$*" >&2; }
 kcm_die() { printf '[kcm] error: %s\n' "$*" >&2; exit 1; }
 
+# kcm_logged DIR NAME CMD...: a quiet step, its output in DIR/NAME.log; on
+# failure the log's tail, and the script stops.
+kcm_logged() {
+	local dir=$1 name=$2
+	shift 2
+	kcm_log "$name"
+	"$@" >"$dir/$name.log" 2>&1 && return 0
+	tail -n 30 "$dir/$name.log" >&2
+	kcm_die "$name failed; see ${dir#"$KCM_TOP"/}/$name.log"
+}
+
 # Version of the installed linux-source package (the test kernel's source).
 kcm_src_version() {
 	dpkg-query -W -f='${Version}' "$KCM_SRC_PKG" 2>/dev/null ||

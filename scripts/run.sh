@@ -17,14 +17,7 @@ out=$KCM_TOP/build/run
 rm -rf "$out"
 mkdir -p "$out"
 
-step() { # step NAME CMD...: quiet, with its log kept
-	local name=$1
-	shift
-	kcm_log "$name"
-	"$@" >"$out/$name.log" 2>&1 && return 0
-	tail -n 30 "$out/$name.log" >&2
-	kcm_die "$name failed; see build/run/$name.log"
-}
+step() { kcm_logged "$out" "$@"; }
 
 step deps scripts/install-deps.sh
 step kernel scripts/kernel.sh debug
