@@ -229,8 +229,9 @@ static void vcpu_exit(struct kvm_vcpu *vcpu, void *arg)
 		usleep(50000);
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		dt = ts.tv_sec - v->t0.tv_sec + (ts.tv_nsec - v->t0.tv_nsec) / 1e9;
-		budget = (uint64_t)(dt * v->rate);
-		sync_global_to_guest(v->vm, budget);
+		/* Straight into the guest: each vCPU thread comes here. */
+		__atomic_store_n((uint64_t *)addr_gva2hva(v->vm, (vm_vaddr_t)&budget),
+				 (uint64_t)(dt * v->rate), __ATOMIC_RELAXED);
 		break;
 	case UCALL_ABORT:
 		REPORT_GUEST_ASSERT(uc);
@@ -690,6 +691,7 @@ static int run_source(const char *connect_addr, uint64_t npages, uint32_t nvcpus
 		      uint64_t rate, uint64_t downtime_ms, uint32_t max_rounds)
 {
 	uint64_t *bitmap, *pending, *gfns, n, i, budget_pages, last_n = ~0ull;
+	size_t psize;
 	unsigned int stalled = 0;
 	uint8_t *buf;
 	struct stats s = { .start = now_s() };
@@ -723,7 +725,6 @@ static int run_source(const char *connect_addr, uint64_t npages, uint32_t nvcpus
 	bitmap = calloc((npages + 63) / 64, 8);
 	pending = calloc((npages + 63) / 64, 8);
 	gfns = calloc(npages, 8);
-	buf = malloc(BATCH * cm_packet_size(dev));
 
 	fd = socket(AF_INET, SOCK_STREAM, 0);
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
@@ -737,6 +738,8 @@ static int run_source(const char *connect_addr, uint64_t npages, uint32_t nvcpus
 		snprintf(err, sizeof(err), "%s", cm_strerror(CM_CREATE, sess));
 		return source_abort(&v, -1, &s, err);
 	}
+	psize = cm_packet_size(sess);
+	buf = malloc(BATCH * psize);
 	if (msg_send(fd, MSG_HELLO, &h, sizeof(h), NULL, 0) ||
 	    msg_recv(fd, MSG_EVIDENCE, &ev, &len, err, sizeof(err))) {
 		if (!err[0])
@@ -768,7 +771,7 @@ static int run_source(const char *connect_addr, uint64_t npages, uint32_t nvcpus
 			return source_abort(&v, sess, &s, err);
 		s.rounds++;
 		t = now_s() - t;
-		mbps = t > 0 ? (s.pages - before) * 4136 / t / 1e6 : 0;
+		mbps = t > 0 ? (s.pages - before) * psize / t / 1e6 : 0;
 		n = dirty_gfns(sess, &v, bitmap, gfns, &r);
 		if (r) {
 			snprintf(err, sizeof(err), "GET_DIRTY: %s", cm_strerror(CM_GET_DIRTY, r));
@@ -784,7 +787,7 @@ static int run_source(const char *connect_addr, uint64_t npages, uint32_t nvcpus
 		 * limit, or three rounds in a row that did not shrink the set
 		 * (the guest dirties memory as fast as it goes out).
 		 */
-		budget_pages = (uint64_t)(mbps * 1e6 / 4136 * downtime_ms / 1000);
+		budget_pages = (uint64_t)(mbps * 1e6 / psize * downtime_ms / 1000);
 		stalled = n >= last_n ? stalled + 1 : 0;
 		last_n = n;
 		if (n <= budget_pages || s.rounds >= max_rounds || stalled >= 3)
