@@ -18,4 +18,12 @@
 #error "kvm-coco-mig needs KVM_X86_SNP_VM and guest_memfd (Linux 6.11 or later)"
 #endif
 
+/*
+ * Dirty tracking (arch/x86/kvm/coco_mig_track.c) counts on a fault mapping
+ * exactly the gfn it reports: true while guest_memfd hands out order-0
+ * folios only, as up to 6.12. A kernel that maps private memory with huge
+ * pages needs the tracker to mark the whole mapping: check this first when
+ * porting to a newer kernel.
+ */
+
 #endif /* __KVM_COCO_MIG_COMPAT_H */
