@@ -92,21 +92,18 @@ void kcm_arch_track_unregister(struct kcm_tracker *t)
  * @nbits: the bits in @bits
  *
  * Waits for the faults in flight (see the comment at the top), then zaps
- * each run of set bits with one call.
+ * the set bits, runs less than a page table apart with one call: each
+ * call flushes the TLBs of every vCPU, and waits for them.
  *
  * Context: process context, not in a kvm->srcu read section.
  */
 void kcm_arch_track_rearm(struct kvm *kvm, u64 first, const unsigned long *bits,
 			  u64 nbits)
 {
-	unsigned long start, end = 0;
+	u64 start, end = 0;
 
 	synchronize_srcu(&kvm->srcu);
-	for (;;) {
-		start = find_next_bit(bits, nbits, end);
-		if (start >= nbits)
-			break;
-		end = find_next_zero_bit(bits, nbits, start);
+	while (kcm_dirty_next_run(bits, nbits, end, PTRS_PER_PTE, &start, &end)) {
 		kvm_zap_gfn_range(kvm, first + start, first + end);
 		cond_resched();
 	}

@@ -320,6 +320,45 @@ void kcm_dirty_restore(struct kcm_dirty_slot *slot, u64 idx, u64 nbits,
 EXPORT_SYMBOL_IF_KUNIT(kcm_dirty_restore);
 
 /**
+ * kcm_dirty_next_run - the next range of a report to re-arm with one call
+ * @bits: the report
+ * @nbits: the bits in @bits
+ * @from: where to start looking
+ * @gap: runs of set bits fewer than @gap clear bits apart are merged
+ * @start: out: the first bit of the range
+ * @end: out: the bit after the range
+ *
+ * Each call that re-arms a range flushes the TLBs of every vCPU and waits
+ * for them; a clear bit inside a range mostly costs a look at an SPTE that
+ * is not present. Merging runs a few gfns apart turns a scattered report
+ * into a few calls instead of one per run. Re-arming a gfn that is not in
+ * the report is harmless: at worst it faults once more, and is counted.
+ *
+ * Context: any.
+ * Return: false if no bit at or after @from is set.
+ */
+bool kcm_dirty_next_run(const unsigned long *bits, u64 nbits, u64 from,
+			u64 gap, u64 *start, u64 *end)
+{
+	u64 s, e, next;
+
+	s = find_next_bit(bits, nbits, from);
+	if (s >= nbits)
+		return false;
+	e = find_next_zero_bit(bits, nbits, s);
+	while (e < nbits) {
+		next = find_next_bit(bits, nbits, e);
+		if (next >= nbits || next - e >= gap)
+			break;
+		e = find_next_zero_bit(bits, nbits, next);
+	}
+	*start = s;
+	*end = e;
+	return true;
+}
+EXPORT_SYMBOL_IF_KUNIT(kcm_dirty_next_run);
+
+/**
  * kcm_dirty_pending - whether a slot has private gfns not yet migrated
  * @slot: the slot
  * @cur: the private attribute of each of its gfns now

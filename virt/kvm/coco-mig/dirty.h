@@ -66,6 +66,8 @@ u64 kcm_dirty_harvest(struct kcm_dirty_slot *slot, u64 idx, u64 nbits,
 		      const unsigned long *cur, bool all, unsigned long *out);
 void kcm_dirty_restore(struct kcm_dirty_slot *slot, u64 idx, u64 nbits,
 		       const unsigned long *out);
+bool kcm_dirty_next_run(const unsigned long *bits, u64 nbits, u64 from,
+			u64 gap, u64 *start, u64 *end);
 int kcm_dirty_pending(struct kcm_dirty_slot *slot, const unsigned long *cur,
 		      bool all);
 

@@ -243,6 +243,38 @@ static void sent_batch_clears_unsent(struct kunit *test)
 	KUNIT_EXPECT_FALSE(test, test_bit(36, t->slots[0].unsent));
 }
 
+/* Runs closer than the gap are re-armed together; the ranges cover every bit. */
+static void dirty_next_run_merges_close_runs(struct kunit *test)
+{
+	DECLARE_BITMAP(bits, 1024);
+	u64 start, end;
+
+	bitmap_zero(bits, 1024);
+	KUNIT_EXPECT_FALSE(test, kcm_dirty_next_run(bits, 1024, 0, 8, &start, &end));
+
+	bitmap_set(bits, 3, 2);		/* [3, 5) */
+	bitmap_set(bits, 12, 1);	/* 7 clear bits later: merged */
+	bitmap_set(bits, 21, 4);	/* 8 clear bits later: not merged */
+	bitmap_set(bits, 1023, 1);	/* the last bit */
+	KUNIT_ASSERT_TRUE(test, kcm_dirty_next_run(bits, 1024, 0, 8, &start, &end));
+	KUNIT_EXPECT_EQ(test, start, 3);
+	KUNIT_EXPECT_EQ(test, end, 13);
+	KUNIT_ASSERT_TRUE(test, kcm_dirty_next_run(bits, 1024, end, 8, &start, &end));
+	KUNIT_EXPECT_EQ(test, start, 21);
+	KUNIT_EXPECT_EQ(test, end, 25);
+	KUNIT_ASSERT_TRUE(test, kcm_dirty_next_run(bits, 1024, end, 8, &start, &end));
+	KUNIT_EXPECT_EQ(test, start, 1023);
+	KUNIT_EXPECT_EQ(test, end, 1024);
+	KUNIT_EXPECT_FALSE(test, kcm_dirty_next_run(bits, 1024, end, 8, &start, &end));
+
+	/* A gap of 1: each run alone. A gap wider than the map: one range. */
+	KUNIT_ASSERT_TRUE(test, kcm_dirty_next_run(bits, 1024, 0, 1, &start, &end));
+	KUNIT_EXPECT_EQ(test, end, 5);
+	KUNIT_ASSERT_TRUE(test, kcm_dirty_next_run(bits, 1024, 0, 2048, &start, &end));
+	KUNIT_EXPECT_EQ(test, start, 3);
+	KUNIT_EXPECT_EQ(test, end, 1024);
+}
+
 static struct kunit_case kcm_dirty_cases[] = {
 	KUNIT_CASE(tracker_find_and_mark),
 	KUNIT_CASE(tracker_rejects_bad_slots),
@@ -251,6 +283,7 @@ static struct kunit_case kcm_dirty_cases[] = {
 	KUNIT_CASE(dirty_restore_gives_back),
 	KUNIT_CASE(dirty_pending_for_finish),
 	KUNIT_CASE(sent_batch_clears_unsent),
+	KUNIT_CASE(dirty_next_run_merges_close_runs),
 	{}
 };
 
