@@ -102,7 +102,7 @@ if [ "$demo" = 1 ]; then
 fi
 
 echo "TAP version 13"
-echo "1..7"
+echo "1..8"
 if ! setup; then
 	echo "Bail out! network namespaces could not be set up"
 	exit 1
@@ -187,6 +187,16 @@ rc=$?
 ok=0
 [ $rc = 64 ] && grep -q "not permitted" "$work/s7" && ok=1
 result $ok not_permitted "$work/s7"
+
+# 8. The module not loaded: a host without /dev/kvm-coco-mig (a mount
+# namespace whose /dev has only kvm and null); a clear error, no guest.
+port=$((port + 1))
+unshare -m sh -c "mount -t tmpfs none /dev && mknod /dev/kvm c 10 232 &&
+	mknod /dev/null c 1 3 && exec $tool source --connect $tgt_ip:$port" >"$work/s8" 2>&1
+rc=$?
+ok=0
+[ $rc = 64 ] && grep -q "module loaded?" "$work/s8" && ok=1
+result $ok module_not_loaded "$work/s8"
 
 echo "# $((n - failed)) passed, $failed failed"
 [ $failed = 0 ]
