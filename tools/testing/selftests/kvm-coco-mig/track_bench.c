@@ -5,18 +5,22 @@
  *
  * A SW-protected guest with 16 MiB of private memory writes one word into
  * each page of a hot set, sweep after sweep, counting its writes in shared
- * memory, and reads a fixed set of 64 other pages each sweep (reads fault
- * after a re-arm as writes do: they are what the tracker over-reports).
+ * memory, and may read a fixed set of 64 other pages each sweep (reads
+ * fault after a re-arm as writes do: they are what the tracker
+ * over-reports).
  *
- * overhead: the guest's write rate with tracking off and with tracking on
- * and re-armed by a GET_DIRTY every 100 ms (as pre-copy does), alternating,
- * 2 s each, three times; the ratio of the medians. For scale, the same for
- * the same guest in an ordinary VM under KVM's own dirty logging
- * (KVM_GET_DIRTY_LOG every 100 ms): what write tracking by faults costs on
- * this (emulated) CPU at all.
+ * overhead, twice: for the write loop alone (256 hot pages), and for the
+ * write loop that also reads its 64 pages. The guest's write rate with
+ * tracking off and with tracking on and re-armed by a GET_DIRTY every
+ * 100 ms (as pre-copy does), alternating, 2 s each, three times; the ratio
+ * of the medians. For scale, the same for the same guest in an ordinary VM
+ * under KVM's own dirty logging (KVM_GET_DIRTY_LOG every 100 ms, which
+ * write-protects: reads do not fault): what write tracking by faults costs
+ * on this (emulated) CPU at all.
  *
  * convergence, for hot sets of 16, 256 and 1024 pages (0.4, 6 and 25 % of
- * memory): a new session pair, a full pass, then up to 8 pre-copy rounds
+ * memory), with the read set: a new session pair, a full pass, then up to 8
+ * pre-copy rounds
  * with the guest running, stopping early when a round's dirty set is at
  * most 1 % of memory; per round the pages sent, and at the end the pages
  * the last dirty set would leave for the pause (as a share of memory) and
@@ -61,17 +65,19 @@ static const uint32_t kcm_hot_sets[] = { 16, 256, 1024 };
 
 /* Guest globals, shared memory. */
 static uint64_t hot = OVERHEAD_HOT;
+static uint64_t reads = READ_PAGES;
 static uint64_t writes;
 
 static void guest_code(void)
 {
-	uint64_t n = 0, i, h, sum = 0;
+	uint64_t n = 0, i, h, r, sum = 0;
 
 	for (;;) {
 		h = READ_ONCE(hot);
+		r = READ_ONCE(reads);
 		for (i = 0; i < h; i++)
 			WRITE_ONCE(*(uint64_t *)(DATA_GPA + i * PAGE_SIZE), ++n);
-		for (i = 0; i < READ_PAGES; i++)
+		for (i = 0; i < r; i++)
 			sum += READ_ONCE(*(uint64_t *)(DATA_GPA + (READ_FIRST + i) * PAGE_SIZE));
 		WRITE_ONCE(writes, n + (sum & 0));
 	}
@@ -231,18 +237,86 @@ static void kcm_converge(int dev, struct kvm_vm *src, struct kvm_vm *tgt,
 	close(tsess);
 }
 
+/* One overhead row: the write loop with @reads pages read per sweep. */
+struct kcm_overhead {
+	uint64_t reads;
+	double off[OVERHEAD_REPS], on[OVERHEAD_REPS];
+	double koff[OVERHEAD_REPS], kon[OVERHEAD_REPS];
+};
+
+static const uint64_t kcm_read_sets[] = { 0, READ_PAGES };
+#define NMODES		ARRAY_SIZE(kcm_read_sets)
+
+static void kcm_set_reads(struct kvm_vm *vm, uint64_t n)
+{
+	reads = n;
+	sync_global_to_guest(vm, reads);
+	usleep(200000);
+}
+
+/* Our tracker: off and on alternate, so that drift hits both. */
+static void kcm_overhead_tracker(int dev, struct kvm_vm *src, struct kvm_vm *tgt,
+				 struct kcm_overhead *o)
+{
+	struct kvm_coco_mig_track tr = {};
+	int ssess, tsess, i;
+
+	kcm_set_reads(src, o->reads);
+	kcm_sessions(dev, src, tgt, &ssess, &tsess);
+	for (i = 0; i < OVERHEAD_REPS; i++) {
+		o->off[i] = kcm_write_rate(src, -1, false, OVERHEAD_MS);
+		TEST_ASSERT(!__kcm_track_start(ssess, &tr), "TRACK_START: %s", strerror(errno));
+		o->on[i] = kcm_write_rate(src, ssess, false, OVERHEAD_MS);
+		TEST_ASSERT(!ioctl(ssess, KVM_COCO_MIG_TRACK_STOP, 0), "TRACK_STOP: %s",
+			    strerror(errno));
+		ksft_print_msg("%lu pages read: overhead rep %d: %.0f writes/s off, %.0f on\n",
+			       o->reads, i + 1, o->off[i], o->on[i]);
+	}
+	TEST_ASSERT(!ioctl(ssess, KVM_COCO_MIG_CANCEL, 0), "CANCEL: %s", strerror(errno));
+	close(ssess);
+	close(tsess);
+}
+
+/* KVM's own dirty logging of the plain VM's data memslot, the same way. */
+static void kcm_overhead_kvm(struct kvm_vm *plain, struct kcm_overhead *o)
+{
+	int i;
+
+	kcm_set_reads(plain, o->reads);
+	for (i = 0; i < OVERHEAD_REPS; i++) {
+		o->koff[i] = kcm_write_rate(plain, -1, false, OVERHEAD_MS);
+		vm_mem_region_set_flags(plain, DATA_SLOT, KVM_MEM_LOG_DIRTY_PAGES);
+		o->kon[i] = kcm_write_rate(plain, -1, true, OVERHEAD_MS);
+		vm_mem_region_set_flags(plain, DATA_SLOT, 0);
+		ksft_print_msg("%lu pages read: KVM dirty log rep %d: %.0f writes/s off, %.0f on\n",
+			       o->reads, i + 1, o->koff[i], o->kon[i]);
+	}
+}
+
+static void kcm_print_overhead(struct kcm_overhead *o)
+{
+	double r_off = kcm_median3(o->off), r_on = kcm_median3(o->on);
+	double rk_off = kcm_median3(o->koff), rk_on = kcm_median3(o->kon);
+
+	printf("{\"hot_pages\": %u, \"read_pages\": %lu, ", OVERHEAD_HOT, o->reads);
+	printf("\"writes_per_s_off\": %.0f, \"writes_per_s_on\": %.0f, ", r_off, r_on);
+	printf("\"slowdown\": %.4f, \"target\": %.2f, \"met\": %s, ", 1 - r_on / r_off,
+	       TARGET_OVERHEAD, 1 - r_on / r_off <= TARGET_OVERHEAD ? "true" : "false");
+	printf("\"samples_off\": [%.0f, %.0f, %.0f], ", o->off[0], o->off[1], o->off[2]);
+	printf("\"samples_on\": [%.0f, %.0f, %.0f], ", o->on[0], o->on[1], o->on[2]);
+	printf("\"kvm_dirty_log_writes_per_s_off\": %.0f, ", rk_off);
+	printf("\"kvm_dirty_log_writes_per_s_on\": %.0f, ", rk_on);
+	printf("\"kvm_dirty_log_slowdown\": %.4f}", 1 - rk_on / rk_off);
+}
+
 int main(int argc, char **argv)
 {
-	double off[OVERHEAD_REPS], on[OVERHEAD_REPS], r_off, r_on;
-	double koff[OVERHEAD_REPS], kon[OVERHEAD_REPS], rk_off, rk_on;
-	struct kvm_vcpu *pvcpu;
-	struct kvm_vm *plain;
-	struct kvm_coco_mig_track tr = {};
+	static struct kcm_overhead ov[NMODES];
 	static struct kcm_conv conv[NRATES];
-	struct kvm_vcpu *svcpu, *tvcpu;
+	struct kvm_vcpu *svcpu, *tvcpu, *pvcpu;
 	struct kcm_runner runner;
-	struct kvm_vm *src, *tgt;
-	int dev, ssess, tsess, i, r;
+	struct kvm_vm *src, *tgt, *plain;
+	int dev, i, r;
 
 	ksft_print_header();
 	if (!kcm_sw_supported())
@@ -254,41 +328,22 @@ int main(int argc, char **argv)
 	kcm_runner_start(&runner, svcpu, kcm_guest_exit, NULL);
 	usleep(500000);
 
-	/* Overhead: off and on alternate, so that drift hits both. */
-	kcm_sessions(dev, src, tgt, &ssess, &tsess);
-	for (i = 0; i < OVERHEAD_REPS; i++) {
-		off[i] = kcm_write_rate(src, -1, false, OVERHEAD_MS);
-		TEST_ASSERT(!__kcm_track_start(ssess, &tr), "TRACK_START: %s", strerror(errno));
-		on[i] = kcm_write_rate(src, ssess, false, OVERHEAD_MS);
-		TEST_ASSERT(!ioctl(ssess, KVM_COCO_MIG_TRACK_STOP, 0), "TRACK_STOP: %s",
-			    strerror(errno));
-		ksft_print_msg("overhead rep %d: %.0f writes/s off, %.0f on\n", i + 1,
-			       off[i], on[i]);
+	for (i = 0; i < NMODES; i++) {
+		ov[i].reads = kcm_read_sets[i];
+		kcm_overhead_tracker(dev, src, tgt, &ov[i]);
 	}
-	TEST_ASSERT(!ioctl(ssess, KVM_COCO_MIG_CANCEL, 0), "CANCEL: %s", strerror(errno));
-	close(ssess);
-	close(tsess);
-	r_off = kcm_median3(off);
-	r_on = kcm_median3(on);
 
 	/* The baseline, with the source guest paused so as not to compete. */
 	kcm_runner_stop(&runner);
 	plain = kcm_plain_vm(&pvcpu);
 	kcm_runner_start(&runner, pvcpu, kcm_guest_exit, NULL);
 	usleep(500000);
-	for (i = 0; i < OVERHEAD_REPS; i++) {
-		koff[i] = kcm_write_rate(plain, -1, false, OVERHEAD_MS);
-		vm_mem_region_set_flags(plain, DATA_SLOT, KVM_MEM_LOG_DIRTY_PAGES);
-		kon[i] = kcm_write_rate(plain, -1, true, OVERHEAD_MS);
-		vm_mem_region_set_flags(plain, DATA_SLOT, 0);
-		ksft_print_msg("KVM dirty log rep %d: %.0f writes/s off, %.0f on\n", i + 1,
-			       koff[i], kon[i]);
-	}
+	for (i = 0; i < NMODES; i++)
+		kcm_overhead_kvm(plain, &ov[i]);
 	kcm_runner_stop(&runner);
 	kvm_vm_free(plain);
-	rk_off = kcm_median3(koff);
-	rk_on = kcm_median3(kon);
 	kcm_runner_start(&runner, svcpu, kcm_guest_exit, NULL);
+	kcm_set_reads(src, READ_PAGES);
 	ksft_test_result_pass("overhead\n");
 
 	for (i = 0; i < NRATES; i++) {
@@ -302,15 +357,12 @@ int main(int argc, char **argv)
 
 	printf("KCM-TRACK-JSON {\"pages\": %u, \"read_set\": %u, \"rearm_ms\": %u, ",
 	       NPAGES, READ_PAGES, REARM_MS);
-	printf("\"overhead\": {\"hot_pages\": %u, ", OVERHEAD_HOT);
-	printf("\"writes_per_s_off\": %.0f, \"writes_per_s_on\": %.0f, ", r_off, r_on);
-	printf("\"slowdown\": %.4f, \"target\": %.2f, \"met\": %s, ", 1 - r_on / r_off,
-	       TARGET_OVERHEAD, 1 - r_on / r_off <= TARGET_OVERHEAD ? "true" : "false");
-	printf("\"samples_off\": [%.0f, %.0f, %.0f], ", off[0], off[1], off[2]);
-	printf("\"samples_on\": [%.0f, %.0f, %.0f], ", on[0], on[1], on[2]);
-	printf("\"kvm_dirty_log_writes_per_s_off\": %.0f, ", rk_off);
-	printf("\"kvm_dirty_log_writes_per_s_on\": %.0f, ", rk_on);
-	printf("\"kvm_dirty_log_slowdown\": %.4f}, \"convergence\": [", 1 - rk_on / rk_off);
+	printf("\"overhead\": [");
+	for (i = 0; i < NMODES; i++) {
+		printf("%s", i ? ", " : "");
+		kcm_print_overhead(&ov[i]);
+	}
+	printf("], \"convergence\": [");
 	for (i = 0; i < NRATES; i++) {
 		struct kcm_conv *c = &conv[i];
 		uint64_t resent_pages = 0;
