@@ -182,23 +182,11 @@ static double now_s(void)
 
 static void guest_create(struct guest *v, uint64_t npages, uint32_t nvcpus)
 {
-	const struct vm_shape shape = {
-		.mode = VM_MODE_DEFAULT,
-		.type = KVM_X86_SW_PROTECTED_VM,
-	};
 	uint32_t k;
-	int memfd;
 
 	v->npages = npages;
 	v->nvcpus = nvcpus;
-	v->vm = __vm_create_with_vcpus(shape, nvcpus, 64 + npages / 256, guest_main,
-				       v->vcpus);
-	memfd = vm_create_guest_memfd(v->vm, npages * PAGE_SIZE, 0);
-	vm_mem_add(v->vm, VM_MEM_SRC_ANONYMOUS, DATA_GPA, DATA_SLOT, npages,
-		   KVM_MEM_GUEST_MEMFD, memfd, 0);
-	close(memfd);
-	virt_map(v->vm, DATA_GPA, DATA_GPA, npages);
-	vm_mem_set_private(v->vm, DATA_GPA, npages * PAGE_SIZE);
+	v->vm = kcm_private_vm(nvcpus, guest_main, v->vcpus, DATA_GPA, DATA_SLOT, npages);
 	for (k = 0; k < nvcpus; k++)
 		vcpu_args_set(v->vcpus[k], 1, k);
 	g_npages = npages;

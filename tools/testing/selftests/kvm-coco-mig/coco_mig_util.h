@@ -21,6 +21,33 @@
 #include "kvm_util.h"
 #include "processor.h"
 
+/*
+ * A KVM_X86_SW_PROTECTED_VM with @nr_vcpus vCPUs (in @vcpus) running
+ * @guest_code, and @npages of guest_memfd memory at @gpa in memslot @slot,
+ * mapped at the same guest virtual address and private.
+ */
+static inline struct kvm_vm *kcm_private_vm(uint32_t nr_vcpus, void *guest_code,
+					    struct kvm_vcpu **vcpus, uint64_t gpa,
+					    uint32_t slot, uint64_t npages)
+{
+	const struct vm_shape shape = {
+		.mode = VM_MODE_DEFAULT,
+		.type = KVM_X86_SW_PROTECTED_VM,
+	};
+	struct kvm_vm *vm;
+	int memfd;
+
+	vm = __vm_create_with_vcpus(shape, nr_vcpus, 64 + npages / 256, guest_code,
+				    vcpus);
+	memfd = vm_create_guest_memfd(vm, npages * PAGE_SIZE, 0);
+	vm_mem_add(vm, VM_MEM_SRC_ANONYMOUS, gpa, slot, npages, KVM_MEM_GUEST_MEMFD,
+		   memfd, 0);
+	close(memfd);
+	virt_map(vm, gpa, gpa, npages);
+	vm_mem_set_private(vm, gpa, npages * PAGE_SIZE);
+	return vm;
+}
+
 /* Wire bytes of a page packet: 24-byte header, page, 16-byte tag. */
 static inline size_t kcm_packet_size(void)
 {

@@ -149,27 +149,17 @@ struct kcm_live {
 
 static void kcm_vm_pair(struct kcm_live *l, void *guest_code, int nr_vcpus)
 {
-	const struct vm_shape shape = {
-		.mode = VM_MODE_DEFAULT,
-		.type = KVM_X86_SW_PROTECTED_VM,
-	};
 	struct kvm_vm **vms[2] = { &l->src, &l->tgt };
 	struct kvm_vcpu **vcpus[2] = { l->svcpu, l->tvcpu };
-	int v, k, memfd;
+	int v, k;
 
 	for (v = 0; v < 2; v++) {
 		struct kvm_vm *vm;
 
-		vm = __vm_create_with_vcpus(shape, nr_vcpus, 64 + NPAGES / 256,
-					    guest_code, vcpus[v]);
+		vm = kcm_private_vm(nr_vcpus, guest_code, vcpus[v], DATA_GPA, DATA_SLOT,
+				    NPAGES);
 		*vms[v] = vm;
 		vm_enable_cap(vm, KVM_CAP_EXIT_HYPERCALL, BIT_ULL(KVM_HC_MAP_GPA_RANGE));
-		memfd = vm_create_guest_memfd(vm, NPAGES * PAGE_SIZE, 0);
-		vm_mem_add(vm, VM_MEM_SRC_ANONYMOUS, DATA_GPA, DATA_SLOT, NPAGES,
-			   KVM_MEM_GUEST_MEMFD, memfd, 0);
-		close(memfd);
-		virt_map(vm, DATA_GPA, DATA_GPA, NPAGES);
-		vm_mem_set_private(vm, DATA_GPA, NPAGES * PAGE_SIZE);
 		for (k = 0; k < nr_vcpus; k++)
 			vcpu_args_set(vcpus[v][k], 1, k);
 	}

@@ -77,21 +77,8 @@ struct kcm_vm {
 
 static void kcm_vm_create(struct kcm_vm *v, uint64_t npages)
 {
-	const struct vm_shape shape = {
-		.mode = VM_MODE_DEFAULT,
-		.type = KVM_X86_SW_PROTECTED_VM,
-	};
-	int memfd;
-
 	v->npages = npages;
-	v->vm = __vm_create_with_vcpus(shape, 1, 64 + npages / 256, guest_code,
-				       &v->vcpu);
-	memfd = vm_create_guest_memfd(v->vm, npages * PAGE_SIZE, 0);
-	vm_mem_add(v->vm, VM_MEM_SRC_ANONYMOUS, DATA_GPA, DATA_SLOT, npages,
-		   KVM_MEM_GUEST_MEMFD, memfd, 0);
-	close(memfd);
-	virt_map(v->vm, DATA_GPA, DATA_GPA, npages);
-	vm_mem_set_private(v->vm, DATA_GPA, npages * PAGE_SIZE);
+	v->vm = kcm_private_vm(1, guest_code, &v->vcpu, DATA_GPA, DATA_SLOT, npages);
 	vcpu_args_set(v->vcpu, 3, DATA_GPA, npages, SEED);
 }
 

@@ -93,21 +93,7 @@ static uint64_t kcm_now_ms(void)
 
 static struct kvm_vm *kcm_vm(struct kvm_vcpu **vcpu)
 {
-	const struct vm_shape shape = {
-		.mode = VM_MODE_DEFAULT,
-		.type = KVM_X86_SW_PROTECTED_VM,
-	};
-	struct kvm_vm *vm;
-	int memfd;
-
-	vm = __vm_create_with_vcpus(shape, 1, 64 + NPAGES / 256, guest_code, vcpu);
-	memfd = vm_create_guest_memfd(vm, NPAGES * PAGE_SIZE, 0);
-	vm_mem_add(vm, VM_MEM_SRC_ANONYMOUS, DATA_GPA, DATA_SLOT, NPAGES,
-		   KVM_MEM_GUEST_MEMFD, memfd, 0);
-	close(memfd);
-	virt_map(vm, DATA_GPA, DATA_GPA, NPAGES);
-	vm_mem_set_private(vm, DATA_GPA, NPAGES * PAGE_SIZE);
-	return vm;
+	return kcm_private_vm(1, guest_code, vcpu, DATA_GPA, DATA_SLOT, NPAGES);
 }
 
 /*
