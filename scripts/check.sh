@@ -102,6 +102,7 @@ wait "$qpid"
 qrc=$?
 times+=("qemu $(($(date +%s) - qstart))s")
 grep -E '^(PASS|FAIL|SKIP) ' "$out/qemu.log"
+sed -n "/^why:$/,/^why: end$/p" "$out/qemu.log"
 line=$(grep -E '^results: [0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$out/qemu.log" | tail -n 1)
 if [ -z "$line" ]; then
 	result FAIL qemu "no results; see build/check/qemu.log"

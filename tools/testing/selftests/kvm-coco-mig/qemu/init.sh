@@ -38,10 +38,13 @@ die() {
 	reboot -f
 }
 
+. /kcm/watchdog.sh
+
 out "KCM-BEGIN $(uname -r)"
 . /kcm/tests.conf
 # make run passes the demo its arguments (RUN_ARGS) this way.
 export KCM_DEMO_ARGS
+watchdog_start
 
 # Leak candidates from boot are not ours; report only what the run adds.
 [ -w /sys/kernel/debug/kmemleak ] && echo clear >/sys/kernel/debug/kmemleak
@@ -70,32 +73,57 @@ step rmmod-kvm_coco_mig_test rmmod kvm_coco_mig_test
 # kselftests run in one lane per CPU, because the kernel's own tests are
 # long under TCG: each lane takes the next test nobody has claimed (mkdir is
 # the atomic claim). Their reports are then written out in list order.
+# KCM_REPEAT (the stress mode, scripts/stress.sh) runs the list that many
+# times; each run of a test is then reported as TEST@N.
 cd /kcm/tests || die "no tests"
+repeat=${KCM_REPEAT:-1}
+jobs=""
+k=1
+while [ "$k" -le "$repeat" ]; do
+	for t in $KCM_KSELFTESTS; do
+		if [ "$repeat" -gt 1 ]; then
+			jobs="$jobs $t@$k"
+		else
+			jobs="$jobs $t"
+		fi
+	done
+	k=$((k + 1))
+done
+
+# A test's start, for the watchdog: /tmp/run.I holds "NAME START".
+uptime_s() { cut -d. -f1 /proc/uptime; }
+
 # tests.conf may ask for fewer lanes (make bench: one, for quiet numbers).
 lanes=${KCM_LANES:-$(nproc)}
 lane=0
+lanepids=""
 while [ "$lane" -lt "$lanes" ]; do
 	(
 		i=0
-		for t in $KCM_KSELFTESTS; do
+		for j in $jobs; do
 			i=$((i + 1))
 			mkdir "/tmp/claim.$i" 2>/dev/null || continue
-			echo "kcm-init: running $t" >/dev/kmsg
+			t=${j%@*}
+			echo "$j $(uptime_s)" >"/tmp/run.$i"
+			echo "kcm-init: running $j" >/dev/kmsg
 			"./$t" >"/tmp/ks.$i" 2>&1 </dev/null
 			rc=$?
-			echo "kcm-init: $t exited with $rc" >/dev/kmsg
+			echo "kcm-init: $j exited with $rc" >/dev/kmsg
 			echo "$rc" >"/tmp/ks.$i.rc"
+			rm -f "/tmp/run.$i"
 		done
 	) &
+	lanepids="$lanepids $!"
 	lane=$((lane + 1))
 done
-wait
+# shellcheck disable=SC2086
+wait $lanepids
 i=0
-for t in $KCM_KSELFTESTS; do
+for j in $jobs; do
 	i=$((i + 1))
-	out "KCM-KSELFTEST $t"
+	out "KCM-KSELFTEST $j"
 	cat "/tmp/ks.$i" >&3
-	out "KCM-EXIT $t $(cat "/tmp/ks.$i.rc" 2>/dev/null || echo missing)"
+	out "KCM-EXIT $j $(cat "/tmp/ks.$i.rc" 2>/dev/null || echo missing)"
 done
 cd /
 
@@ -116,6 +144,7 @@ if step kmemleak-present test -w /sys/kernel/debug/kmemleak; then
 	sed 's/^/# /' /tmp/leaks >&3
 fi
 
+watchdog_stop
 out "KCM-SUCCESS"
 sync
 reboot -f

@@ -11,7 +11,11 @@ Reads the result channel written by init.sh (ttyS1) and the kernel console
   - the console shows no WARNING, BUG, Oops, KASAN, UBSAN, lockdep,
     RCU, hung-task or kmemleak report.
 
-Prints one line per test, then "results: N passed, N failed, N skipped".
+Prints one line per test, then, when something failed, why: each failed
+kselftest's last lines, the tests that were running when the console's
+first report appeared and the report itself, and what the guest's watchdog
+saw (KCM-STALL: a blocked task or the deadline; see watchdog.sh). Then
+"results: N passed, N failed, N skipped".
 Exit status: 0 when the run passed, 1 otherwise.
 """
 import re
@@ -42,10 +46,17 @@ TAP_LINE = re.compile(r"^(\s*)(not ok|ok)\s+(\d+)\s*(?:-\s*)?([^#]*?)\s*(#\s*(.*
 TAP_PLAN = re.compile(r"^(\s*)1\.\.(\d+)(\s*#\s*(SKIP|skip).*)?")
 
 
+WHY_LINES = 15        # a failed test's last lines shown
+REPORT_LINES = 40     # lines of the console's first report shown
+INIT_RUNNING = re.compile(r"kcm-init: running (\S+)")
+INIT_EXITED = re.compile(r"kcm-init: (\S+) exited with")
+
+
 class Totals:
     def __init__(self):
         self.passed = self.failed = self.skipped = 0
         self.lines = []
+        self.why = []
 
     def add(self, result, name, why=""):
         if result == "PASS":
@@ -182,10 +193,25 @@ def main(results_path, console_path):
                     break
                 body.append(lines[i])
                 i += 1
+            before = t.failed
             if rc is None:
                 t.add("FAIL", f"kselftest:{name}", "did not finish")
             else:
                 judge_kselftest(t, name, body, rc)
+            if t.failed > before:
+                tail = [b for b in body if b.strip()][-WHY_LINES:]
+                t.why.append(f"kselftest {name} (exit status {rc}), its last lines:")
+                t.why.extend("    " + b for b in tail)
+        elif l.startswith("KCM-STALL"):
+            t.add("FAIL", "harness:watchdog", l[len("KCM-STALL"):].strip())
+            t.why.append(l)
+        elif l.startswith(("KCM-RUNNING", "KCM-BLOCKED", "KCM-KICK")):
+            t.why.append(l)
+            # The running test's last lines follow, indented.
+            while i + 1 < len(lines) and lines[i + 1].startswith("#   ") and \
+                    l.startswith("KCM-RUNNING"):
+                i += 1
+                t.why.append("    " + lines[i][4:])
         elif l.startswith("KCM-ABORT"):
             t.add("FAIL", "harness:abort", l[len("KCM-ABORT"):].strip())
         elif l == "KCM-SUCCESS":
@@ -196,20 +222,42 @@ def main(results_path, console_path):
         t.add("FAIL", "harness:success-marker", "the guest did not finish its run")
 
     bad = []
+    first = None
+    running = []
+    console = []
     try:
         with open(console_path, errors="replace") as f:
-            for l in f:
-                if CONSOLE_BAD.search(l) and not CONSOLE_BENIGN.search(l):
-                    bad.append(l.rstrip())
+            console = [l.rstrip() for l in f]
     except OSError as e:
         bad.append(f"no console log: {e}")
+    now = []
+    for n, l in enumerate(console):
+        m = INIT_RUNNING.search(l)
+        if m:
+            now.append(m.group(1))
+        m = INIT_EXITED.search(l)
+        if m and m.group(1) in now:
+            now.remove(m.group(1))
+        if CONSOLE_BAD.search(l) and not CONSOLE_BENIGN.search(l):
+            bad.append(l)
+            if first is None:
+                first, running = n, list(now)
     if bad:
         t.add("FAIL", "harness:kernel-log", f"{len(bad)} report line(s), first: {bad[0]}")
-    else:
+    if first is not None:
+        t.why.append(f"the console's first report (console.log line {first + 1}), "
+                     f"while running: {' '.join(running) or 'no test'}")
+        t.why.extend("    " + l for l in console[first:first + REPORT_LINES])
+    if not bad:
         t.add("PASS", "harness:kernel-log")
 
     for l in t.lines:
         print(l)
+    if t.failed and t.why:
+        print("why:")
+        for l in t.why:
+            print("  " + l)
+        print("why: end")
     print(f"results: {t.passed} passed, {t.failed} failed, {t.skipped} skipped")
     return 0 if t.failed == 0 and t.passed > 0 else 1
 

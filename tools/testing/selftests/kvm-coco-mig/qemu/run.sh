@@ -19,6 +19,12 @@ kbuild=$1 moddir=$2 testdir=$3 outdir=$4
 here=$(cd "$(dirname "$0")" && pwd)
 timeout=${KCM_QEMU_TIMEOUT:-1500}
 mem=${KCM_QEMU_MEM:-2G}
+# make bench may run the guest on virtual time: KCM_QEMU_ACCEL="tcg,..." and
+# extra options such as "-icount shift=...,sleep=off" in KCM_QEMU_OPTS.
+accel=${KCM_QEMU_ACCEL:-tcg,thread=multi}
+# Another QEMU build than Debian's, to compare them (scripts/repeat.sh).
+qemu=${KCM_QEMU:-qemu-system-x86_64}
+read -r -a qopts <<<"${KCM_QEMU_OPTS:-}"
 
 kver=$(cat "$kbuild/include/config/kernel.release")
 root=$outdir/initramfs
@@ -27,11 +33,15 @@ mkdir -p "$root"/{bin,kcm/tests,lib/modules}
 
 cp /bin/busybox "$root/bin/busybox"
 install -m 0755 "$here/init.sh" "$root/init"
+install -m 0644 "$here/watchdog.sh" "$root/kcm/watchdog.sh"
 cp -a "$kbuild/staging/lib/modules/$kver" "$root/lib/modules/"
 cp "$moddir/kvm-coco-mig.ko" "$root/kcm/"
 [ -e "$moddir/kvm-coco-mig-test.ko" ] && cp "$moddir/kvm-coco-mig-test.ko" "$root/kcm/"
 [ -e "$moddir/kvm-coco-mig-bench.ko" ] && cp "$moddir/kvm-coco-mig-bench.ko" "$root/kcm/"
 cp "$testdir/tests.conf" "$root/kcm/"
+# The guest's watchdog dumps its state and ends the run this long before
+# the timeout below would kill QEMU (see watchdog.sh).
+echo "KCM_DEADLINE=$((timeout - 120))" >>"$root/kcm/tests.conf"
 # shellcheck source=/dev/null
 . "$testdir/tests.conf"
 for t in $KCM_KSELFTESTS ${KCM_SUPPORT:-}; do
@@ -40,21 +50,26 @@ done
 
 (cd "$root" && find . -print0 | cpio --null -o -H newc --quiet) | gzip -1 >"$outdir/initramfs.cpio.gz"
 
-rm -f "$outdir/console.log" "$outdir/results.log"
+rm -f "$outdir/console.log" "$outdir/results.log" "$outdir/trace.log"
 cmdline="console=ttyS0 panic_on_warn=1 oops=panic panic=-1 softlockup_panic=1"
-cmdline+=" hung_task_panic=1 nmi_watchdog=0 printk.devkmsg=on kvm_amd.npt=1"
+# A blocked task is reported, not a panic: the guest's watchdog then dumps
+# the state of the VM (watchdog.sh); the report itself fails the run.
+cmdline+=" hung_task_panic=0 nmi_watchdog=0 printk.devkmsg=on kvm_amd.npt=1"
 cmdline+=" kmemleak=on kasan.fault=panic loglevel=6"
+# Experiments (scripts/stress.sh) add kernel parameters here.
+cmdline+="${KCM_KERNEL_ARGS:+ $KCM_KERNEL_ARGS}"
 
 set +e
-timeout --foreground "$timeout" qemu-system-x86_64 \
+timeout --foreground "$timeout" "$qemu" \
 	-nodefaults -nographic -no-reboot \
-	-machine q35 -accel tcg,thread=multi -cpu max -smp 2 -m "$mem" \
+	-machine q35 -accel "$accel" -cpu max -smp 2 -m "$mem" \
 	-kernel "$kbuild/arch/x86/boot/bzImage" \
 	-initrd "$outdir/initramfs.cpio.gz" \
 	-append "$cmdline" \
 	-serial "file:$outdir/console.log" \
 	-serial "file:$outdir/results.log" \
-	-monitor none </dev/null
+	-serial "file:$outdir/trace.log" \
+	-monitor none "${qopts[@]}" </dev/null
 rc=$?
 set -e
 [ "$rc" = 124 ] && echo "KCM-ABORT QEMU timed out after ${timeout}s" >>"$outdir/results.log"

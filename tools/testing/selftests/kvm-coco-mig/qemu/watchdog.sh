@@ -1,0 +1,161 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# The test VM's watchdog, sourced by init.sh (busybox sh). While the tests
+# run it watches for two things and, when one happens, gets the state out
+# of the VM before anything ends the run:
+#
+#  - a task the kernel reports blocked (hung_task_panic=0: the hung-task
+#    detector reports, it does not panic; its report still fails the run),
+#  - the guest deadline (KCM_DEADLINE, guest uptime in seconds: run.sh sets
+#    it to its own timeout less a margin), so that a run that would be
+#    killed from outside says first what it was doing.
+#
+# It writes, to the result channel (ttyS1): KCM-STALL with the reason, the
+# tests running and their last lines, each blocked task's stack, the timer
+# state of every CPU (/proc/timer_list) and the interrupt counts, twice;
+# to the console: sysrq-w (blocked tasks), sysrq-l (every CPU's
+# backtrace), sysrq-t (all tasks and the workqueues); with KCM_TRACE=1 the
+# ftrace ring of SRCU, timer, timer-migration and IPI events to the third
+# serial port (trace.log). Then it wakes every CPU (a task pinned to each)
+# and says whether the blocked tasks went on (KCM-KICK): a stall that ends
+# when an idle CPU is woken is a lost wake-up, not a deadlock. A run whose
+# tasks stay blocked is ended (KCM-ABORT); one that recovered goes on, and
+# fails anyway on the hung-task report.
+#
+# Settings, from tests.conf: KCM_STALL_SECS (hung-task threshold, default
+# 120), KCM_DEADLINE, KCM_TRACE.
+
+kcm_wd_pid=""
+
+# The ring of events a lost timer or a lost IPI would show in.
+kcm_trace_setup() {
+	t=/sys/kernel/tracing
+	mkdir -p $t
+	mount -t tracefs tracefs $t 2>/dev/null
+	[ -w $t/tracing_on ] || return 1
+	echo 0 >$t/tracing_on
+	echo 16384 >$t/buffer_size_kb
+	srcu='function.function == process_srcu || function.function == srcu_invoke_callbacks'
+	tmr='function.function == delayed_work_timer_fn || function.function == srcu_delay_timer'
+	for e in workqueue_queue_work workqueue_execute_start; do
+		echo "$srcu" >$t/events/workqueue/$e/filter
+		echo 1 >$t/events/workqueue/$e/enable
+	done
+	for e in timer_start timer_expire_entry; do
+		echo "$tmr" >$t/events/timer/$e/filter
+		echo 1 >$t/events/timer/$e/enable
+	done
+	[ -d $t/events/timer_migration ] && echo 1 >$t/events/timer_migration/enable
+	for e in ipi/ipi_send_cpu ipi/ipi_send_cpumask irq_vectors/reschedule_entry \
+		 irq_vectors/call_function_single_entry irq_vectors/call_function_entry \
+		 irq_vectors/local_timer_entry; do
+		[ -e $t/events/$e/enable ] && echo 1 >$t/events/$e/enable
+	done
+	echo 1 >$t/tracing_on
+}
+
+# The pids the hung-task detector named, once each.
+kcm_blocked_pids() {
+	dmesg | sed -n 's/.*INFO: task .*:\([0-9][0-9]*\) blocked for more than.*/\1/p' | sort -un
+}
+
+kcm_task_stack() { # PID
+	tr '\n' ' ' </proc/$1/stack 2>/dev/null
+}
+
+# Is PID still blocked where it was (same top of stack)?
+kcm_still_blocked() { # PID TOP
+	[ -d /proc/$1 ] || return 1
+	[ "$(head -n 1 /proc/$1/stack 2>/dev/null)" = "$2" ]
+}
+
+kcm_dump_timers() { # LABEL
+	out "KCM-DUMP interrupts ($1)"
+	sed 's/^/#   /' /proc/interrupts >&3
+	out "KCM-DUMP timer_list ($1)"
+	sed 's/^/#   /' /proc/timer_list >&3
+}
+
+kcm_stall_dump() { # REASON
+	now=$(cut -d. -f1 /proc/uptime)
+	[ -w /sys/kernel/tracing/tracing_on ] && echo 0 >/sys/kernel/tracing/tracing_on
+	out "KCM-STALL at ${now} s: $1"
+	echo "kcm-watchdog: stall at ${now} s: $1" >/dev/kmsg
+	for f in /tmp/run.*; do
+		[ -e "$f" ] || continue
+		read -r name start <"$f"
+		i=${f#/tmp/run.}
+		out "KCM-RUNNING $name, for $((now - start)) s; its last lines:"
+		tail -n 25 "/tmp/ks.$i" 2>/dev/null | sed 's/^/#   /' >&3
+	done
+	pids=$(kcm_blocked_pids)
+	tops=""
+	for p in $pids; do
+		out "KCM-BLOCKED $p $(cat /proc/$p/comm 2>/dev/null): $(kcm_task_stack "$p")"
+		tops="$tops $p:$(head -n 1 /proc/$p/stack 2>/dev/null | tr ' ' '_')"
+	done
+	kcm_dump_timers first
+	echo w >/proc/sysrq-trigger
+	echo l >/proc/sysrq-trigger
+	echo t >/proc/sysrq-trigger
+	sleep 5
+	kcm_dump_timers "5 s later"
+	if [ -n "${KCM_TRACE:-}" ] && [ -r /sys/kernel/tracing/trace ]; then
+		out "KCM-DUMP ftrace ring to trace.log"
+		cat /sys/kernel/tracing/trace >/dev/ttyS2
+	fi
+	[ -n "$pids" ] || return 1
+	# Wake every CPU: a task pinned to it must run there.
+	c=0
+	while [ "$c" -lt "$(nproc)" ]; do
+		taskset -c "$c" true
+		c=$((c + 1))
+	done
+	sleep 5
+	stuck=0
+	for pt in $tops; do
+		p=${pt%%:*}
+		top=$(echo "${pt#*:}" | tr '_' ' ')
+		if kcm_still_blocked "$p" "$top"; then
+			out "KCM-KICK $p still blocked after every CPU was woken"
+			stuck=1
+		else
+			out "KCM-KICK $p went on after every CPU was woken"
+		fi
+	done
+	[ "$stuck" = 0 ]
+}
+
+kcm_watchdog() {
+	seen=0
+	while sleep 5; do
+		n=$(dmesg | grep -c 'blocked for more than')
+		if [ "$n" -gt "$seen" ]; then
+			seen=$n
+			kcm_stall_dump "the kernel reports a blocked task" ||
+				die "tasks stayed blocked (see KCM-STALL above and console.log)"
+			seen=$(dmesg | grep -c 'blocked for more than')
+		fi
+		if [ -n "${KCM_DEADLINE:-}" ] &&
+		   [ "$(cut -d. -f1 /proc/uptime)" -ge "$KCM_DEADLINE" ]; then
+			kcm_stall_dump "the run reached its deadline (${KCM_DEADLINE} s of uptime)"
+			die "the run did not finish in time (see KCM-STALL above)"
+		fi
+	done
+}
+
+watchdog_start() {
+	stall=${KCM_STALL_SECS:-120}
+	echo "$stall" >/proc/sys/kernel/hung_task_timeout_secs
+	# Look often; the watchdog counts the reports.
+	echo 5 >/proc/sys/kernel/hung_task_check_interval_secs
+	echo 20 >/proc/sys/kernel/hung_task_warnings
+	[ -n "${KCM_TRACE:-}" ] && { kcm_trace_setup || out "KCM-NOTE tracing unavailable"; }
+	kcm_watchdog &
+	kcm_wd_pid=$!
+}
+
+watchdog_stop() {
+	[ -n "$kcm_wd_pid" ] && kill "$kcm_wd_pid" 2>/dev/null
+	kcm_wd_pid=""
+}
