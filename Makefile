@@ -4,6 +4,8 @@
 #
 #   make                 the module (and its KUnit test module) against KDIR
 #   make check           everything CI runs: builds, style, sparse, QEMU tests
+#   make check-repeat    make check's QEMU step N times [N=10] [LOAD=1]
+#   make stress          the stress mode of the harness (scripts/repeat.sh)
 #   make bench           PACKAGE/RECEIVE throughput against the raw AEAD (QEMU)
 #   make run             the live-migration demo
 #   make install         install the module into KDIR's /lib/modules
@@ -54,6 +56,12 @@ selftests:
 check:
 	@scripts/check.sh
 
+check-repeat:
+	@scripts/repeat.sh check $(N)
+
+stress:
+	@scripts/repeat.sh stress $(N)
+
 bench:
 	@scripts/bench.sh
 
@@ -64,4 +72,5 @@ clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean
 	rm -rf build
 
-.PHONY: all module install sparse checkpatch selftests check bench run clean
+.PHONY: all module install sparse checkpatch selftests check check-repeat stress \
+	bench run clean
