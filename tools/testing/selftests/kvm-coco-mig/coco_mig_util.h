@@ -22,6 +22,17 @@
 #include "processor.h"
 
 /*
+ * Per-test timeouts (TEST_F_TIMEOUT), in seconds. The tests run on the
+ * debug kernel (KASAN, lockdep, kmemleak) under QEMU TCG, beside another
+ * test in the other lane, on a host that may be busy: a test's worst case
+ * is taken as 3x its quiet time, its timeout as 4x that. Quiet times are
+ * upper estimates: only whole runs have been timed (every kselftest, the
+ * kernel's own included, in the 250-380 s of a quiet make check's QEMU
+ * step). No test has a deadline of its own: a wait for the guest waits,
+ * and a guest that stopped is ended by the timeout.
+ */
+
+/*
  * A KVM_X86_SW_PROTECTED_VM with @nr_vcpus vCPUs (in @vcpus) running
  * @guest_code, and @npages of guest_memfd memory at @gpa in memslot @slot,
  * mapped at the same guest virtual address and private.

@@ -200,7 +200,13 @@ static int kcm_finish(int ssess, int tsess)
 	return r;
 }
 
-/* A source guest at GUEST_SYNC(1), an empty target, keyed sessions. */
+/*
+ * A source guest at GUEST_SYNC(1), an empty target, keyed sessions. Each
+ * test, quiet: at most 15 s (two VMs of 64 pages; tampered_header_fields
+ * makes four more).
+ */
+#define PAIR_TIMEOUT	180
+
 FIXTURE(pair) {
 	int dev;
 	struct kcm_vm src, tgt;
@@ -233,7 +239,7 @@ FIXTURE_TEARDOWN(pair)
 		kcm_vm_free(self->tgt.vm);
 }
 
-TEST_F_TIMEOUT(pair, migrate_small, 180)
+TEST_F_TIMEOUT(pair, migrate_small, PAIR_TIMEOUT)
 {
 	struct kvm_coco_mig_status st;
 
@@ -257,7 +263,7 @@ TEST_F_TIMEOUT(pair, migrate_small, 180)
 	EXPECT_EQ(EIO, errno);
 }
 
-TEST_F_TIMEOUT(pair, tampered_packet_refused_memory_unchanged, 180)
+TEST_F_TIMEOUT(pair, tampered_packet_refused_memory_unchanged, PAIR_TIMEOUT)
 {
 	struct kvm_coco_mig_status st;
 	uint8_t *pkt = self->buf;
@@ -283,7 +289,7 @@ TEST_F_TIMEOUT(pair, tampered_packet_refused_memory_unchanged, 180)
 	kcm_run_expect(self->tgt.vcpu, UCALL_DONE);
 }
 
-TEST_F_TIMEOUT(pair, tampered_header_fields, 180)
+TEST_F_TIMEOUT(pair, tampered_header_fields, PAIR_TIMEOUT)
 {
 	static const struct { unsigned int off; uint8_t xor; int err; } cases[] = {
 		{ 8, 0x01, -EBADMSG },		/* gfn: moved to the next page */
@@ -316,7 +322,7 @@ TEST_F_TIMEOUT(pair, tampered_header_fields, 180)
 	}
 }
 
-TEST_F_TIMEOUT(pair, replay_and_older_version_refused, 180)
+TEST_F_TIMEOUT(pair, replay_and_older_version_refused, PAIR_TIMEOUT)
 {
 	uint8_t *v1 = malloc(kcm_packet_size()), *v2 = malloc(kcm_packet_size());
 	uint32_t done;
@@ -336,7 +342,7 @@ TEST_F_TIMEOUT(pair, replay_and_older_version_refused, 180)
 	free(v2);
 }
 
-TEST_F_TIMEOUT(pair, packet_of_another_session_refused, 180)
+TEST_F_TIMEOUT(pair, packet_of_another_session_refused, PAIR_TIMEOUT)
 {
 	struct kcm_vm tgt2;
 	uint32_t done;
@@ -355,7 +361,7 @@ TEST_F_TIMEOUT(pair, packet_of_another_session_refused, 180)
 	kcm_vm_free(tgt2.vm);
 }
 
-TEST_F_TIMEOUT(pair, missing_page_fails_finish_and_kills_target, 180)
+TEST_F_TIMEOUT(pair, missing_page_fails_finish_and_kills_target, PAIR_TIMEOUT)
 {
 	uint32_t done;
 
@@ -368,7 +374,7 @@ TEST_F_TIMEOUT(pair, missing_page_fails_finish_and_kills_target, 180)
 	EXPECT_EQ(EIO, errno);
 }
 
-TEST_F_TIMEOUT(pair, outdated_page_fails_finish, 180)
+TEST_F_TIMEOUT(pair, outdated_page_fails_finish, PAIR_TIMEOUT)
 {
 	uint32_t done;
 
@@ -382,7 +388,7 @@ TEST_F_TIMEOUT(pair, outdated_page_fails_finish, 180)
 	(void)done;
 }
 
-TEST_F_TIMEOUT(pair, cancel_keeps_source_running, 180)
+TEST_F_TIMEOUT(pair, cancel_keeps_source_running, PAIR_TIMEOUT)
 {
 	uint64_t gfn = DATA_GPA / PAGE_SIZE, len = kcm_packet_size();
 	uint32_t done;
@@ -401,7 +407,7 @@ TEST_F_TIMEOUT(pair, cancel_keeps_source_running, 180)
 	self->ssess = kcm_session(self->dev, self->src.vm, KVM_COCO_MIG_ROLE_SOURCE);
 }
 
-TEST_F_TIMEOUT(pair, batch_limits_and_gfn_checks, 180)
+TEST_F_TIMEOUT(pair, batch_limits_and_gfn_checks, PAIR_TIMEOUT)
 {
 	uint64_t *gfns = calloc(KVM_COCO_MIG_MAX_BATCH + 1, sizeof(*gfns));
 	uint64_t len;
@@ -455,7 +461,7 @@ TEST_F_TIMEOUT(pair, batch_limits_and_gfn_checks, 180)
 	free(gfns);
 }
 
-TEST_F_TIMEOUT(pair, wrong_role_and_state, 180)
+TEST_F_TIMEOUT(pair, wrong_role_and_state, PAIR_TIMEOUT)
 {
 	uint64_t gfn = DATA_GPA / PAGE_SIZE, len = kcm_packet_size();
 	uint32_t done, olen = 0;
@@ -477,7 +483,7 @@ TEST_F_TIMEOUT(pair, wrong_role_and_state, 180)
 				      NULL, NULL));
 }
 
-TEST_F_TIMEOUT(pair, blob_reserved_fields, 180)
+TEST_F_TIMEOUT(pair, blob_reserved_fields, PAIR_TIMEOUT)
 {
 	struct kvm_coco_mig_blob b;
 	int i, bit;
@@ -548,7 +554,7 @@ static void *kcm_packager_thread(void *arg)
 }
 
 /* Two threads driving one session: serialised, every packet distinct. */
-TEST_F_TIMEOUT(pair, two_threads_one_session, 180)
+TEST_F_TIMEOUT(pair, two_threads_one_session, PAIR_TIMEOUT)
 {
 	size_t half = SMALL_PAGES / 2 * kcm_packet_size();
 	struct kcm_packager p[2] = {
@@ -575,7 +581,7 @@ TEST_F_TIMEOUT(pair, two_threads_one_session, 180)
 }
 
 /* Every ioctl in every state it does not belong to, with its errno. */
-TEST_F_TIMEOUT(pair, calls_in_wrong_states, 180)
+TEST_F_TIMEOUT(pair, calls_in_wrong_states, PAIR_TIMEOUT)
 {
 	uint64_t gfn = DATA_GPA / PAGE_SIZE, len;
 	uint32_t done, olen;
@@ -622,7 +628,8 @@ TEST_F_TIMEOUT(pair, calls_in_wrong_states, 180)
 
 /*
  * Closing fds at each stage of a migration, in both orders; kmemleak, run
- * after the suite, sees any key, buffer or VM left behind.
+ * after the suite, sees any key, buffer or VM left behind. Quiet: at most
+ * 25 s (20 VMs).
  */
 TEST_F_TIMEOUT(pair, close_at_each_stage, 300)
 {
@@ -670,8 +677,22 @@ TEST_F_TIMEOUT(pair, close_at_each_stage, 300)
 	}
 }
 
-/* Evidence whose MAC does not verify is refused by the source's policy. */
-TEST(evidence_forgery_refused)
+FIXTURE(handshake) {
+};
+
+FIXTURE_SETUP(handshake)
+{
+}
+
+FIXTURE_TEARDOWN(handshake)
+{
+}
+
+/*
+ * Evidence whose MAC does not verify is refused by the source's policy.
+ * Quiet: at most 5 s (two VMs of one page).
+ */
+TEST_F_TIMEOUT(handshake, evidence_forgery_refused, 60)
 {
 	struct kcm_vm src, tgt;
 	uint32_t ev_len, out_len;
@@ -719,6 +740,7 @@ FIXTURE_TEARDOWN(big)
 		close(self->dev);
 }
 
+/* Quiet: at most 75 s (64 MiB written, sealed, opened and checked). */
 TEST_F_TIMEOUT(big, migrate_64mib, 900)
 {
 	struct kcm_vm src, tgt;

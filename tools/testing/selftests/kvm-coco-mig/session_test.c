@@ -78,6 +78,14 @@ static int kcm_raw_sw_vm(int kvm_fd)
 	return vm_fd;
 }
 
+/*
+ * Per-test timeouts, in seconds: 3x the quiet time for a busy host, 4x
+ * that (the debug kernel under QEMU TCG; quiet times are upper estimates).
+ * A test of one to three VMs without memory and a few hundred ioctls,
+ * quiet: at most 5 s.
+ */
+#define SMALL_TIMEOUT	60
+
 FIXTURE(session) {
 	int dev;
 	struct kvm_vm *vm;
@@ -107,7 +115,7 @@ static void kcm_assert_vm_free_for_session(int dev, int vm_fd)
 	close(sfd);
 }
 
-TEST_F(session, api_version)
+TEST_F_TIMEOUT(session, api_version, SMALL_TIMEOUT)
 {
 	EXPECT_EQ(KVM_COCO_MIG_API_VERSION,
 		  ioctl(self->dev, KVM_COCO_MIG_GET_API_VERSION, 0));
@@ -115,7 +123,7 @@ TEST_F(session, api_version)
 	EXPECT_EQ(EINVAL, errno);
 }
 
-TEST_F(session, create_each_role)
+TEST_F_TIMEOUT(session, create_each_role, SMALL_TIMEOUT)
 {
 	static const uint32_t roles[] = {
 		KVM_COCO_MIG_ROLE_SOURCE, KVM_COCO_MIG_ROLE_TARGET,
@@ -142,7 +150,7 @@ TEST_F(session, create_each_role)
 	}
 }
 
-TEST_F(session, second_session_is_busy)
+TEST_F_TIMEOUT(session, second_session_is_busy, SMALL_TIMEOUT)
 {
 	int sfd = kcm_create(self->dev, self->vm->fd, KVM_COCO_MIG_ROLE_SOURCE);
 	int dup_vm = dup(self->vm->fd);
@@ -159,7 +167,7 @@ TEST_F(session, second_session_is_busy)
 	close(dup_vm);
 }
 
-TEST_F(session, sessions_on_two_vms)
+TEST_F_TIMEOUT(session, sessions_on_two_vms, SMALL_TIMEOUT)
 {
 	struct kvm_vm *vm2 = vm_create_barebones_type(KVM_X86_SW_PROTECTED_VM);
 	int s1 = kcm_create(self->dev, self->vm->fd, KVM_COCO_MIG_ROLE_SOURCE);
@@ -170,7 +178,7 @@ TEST_F(session, sessions_on_two_vms)
 	kvm_vm_free(vm2);
 }
 
-TEST_F(session, refuses_non_vm_fds)
+TEST_F_TIMEOUT(session, refuses_non_vm_fds, SMALL_TIMEOUT)
 {
 	struct kvm_vcpu *vcpu = __vm_vcpu_add(self->vm, 0);
 	int null_fd = open("/dev/null", O_RDWR);
@@ -195,7 +203,7 @@ TEST_F(session, refuses_non_vm_fds)
 	kcm_assert_vm_free_for_session(self->dev, self->vm->fd);
 }
 
-TEST_F(session, refuses_non_confidential_vm)
+TEST_F_TIMEOUT(session, refuses_non_confidential_vm, SMALL_TIMEOUT)
 {
 	struct kvm_vm *plain = vm_create_barebones();
 
@@ -204,7 +212,7 @@ TEST_F(session, refuses_non_confidential_vm)
 	kvm_vm_free(plain);
 }
 
-TEST_F(session, rejects_bad_role)
+TEST_F_TIMEOUT(session, rejects_bad_role, SMALL_TIMEOUT)
 {
 	static const uint32_t bad[] = { 0, 3, 0x100, 0x80000000u, 0xffffffffu };
 	int i;
@@ -215,7 +223,7 @@ TEST_F(session, rejects_bad_role)
 	kcm_assert_vm_free_for_session(self->dev, self->vm->fd);
 }
 
-TEST_F(session, rejects_every_flag_bit)
+TEST_F_TIMEOUT(session, rejects_every_flag_bit, SMALL_TIMEOUT)
 {
 	struct kvm_coco_mig_create args;
 	int bit;
@@ -232,7 +240,7 @@ TEST_F(session, rejects_every_flag_bit)
 	kcm_assert_vm_free_for_session(self->dev, self->vm->fd);
 }
 
-TEST_F(session, rejects_every_reserved_bit)
+TEST_F_TIMEOUT(session, rejects_every_reserved_bit, SMALL_TIMEOUT)
 {
 	struct kvm_coco_mig_create args;
 	int i, bit;
@@ -251,7 +259,7 @@ TEST_F(session, rejects_every_reserved_bit)
 	kcm_assert_vm_free_for_session(self->dev, self->vm->fd);
 }
 
-TEST_F(session, status_rejects_every_flag_bit)
+TEST_F_TIMEOUT(session, status_rejects_every_flag_bit, SMALL_TIMEOUT)
 {
 	int sfd = kcm_create(self->dev, self->vm->fd, KVM_COCO_MIG_ROLE_SOURCE);
 	struct kvm_coco_mig_status st;
@@ -266,7 +274,7 @@ TEST_F(session, status_rejects_every_flag_bit)
 	close(sfd);
 }
 
-TEST_F(session, bad_user_pointers)
+TEST_F_TIMEOUT(session, bad_user_pointers, SMALL_TIMEOUT)
 {
 	long page = getpagesize();
 	struct kvm_coco_mig_create *ro;
@@ -293,7 +301,7 @@ TEST_F(session, bad_user_pointers)
 	kcm_assert_vm_free_for_session(self->dev, self->vm->fd);
 }
 
-TEST_F(session, unknown_ioctls)
+TEST_F_TIMEOUT(session, unknown_ioctls, SMALL_TIMEOUT)
 {
 	int sfd = kcm_create(self->dev, self->vm->fd, KVM_COCO_MIG_ROLE_SOURCE);
 
@@ -330,7 +338,7 @@ FIXTURE_TEARDOWN(lifetime)
 		close(self->dev);
 }
 
-TEST_F(lifetime, close_vm_first)
+TEST_F_TIMEOUT(lifetime, close_vm_first, SMALL_TIMEOUT)
 {
 	struct kvm_coco_mig_status st;
 	int vm_fd = kcm_raw_sw_vm(self->kvm_fd);
@@ -343,7 +351,7 @@ TEST_F(lifetime, close_vm_first)
 	close(sfd);
 }
 
-TEST_F(lifetime, close_session_first)
+TEST_F_TIMEOUT(lifetime, close_session_first, SMALL_TIMEOUT)
 {
 	int vm_fd = kcm_raw_sw_vm(self->kvm_fd);
 	int sfd = kcm_create(self->dev, vm_fd, KVM_COCO_MIG_ROLE_TARGET);
@@ -355,7 +363,7 @@ TEST_F(lifetime, close_session_first)
 	close(vm_fd);
 }
 
-TEST_F(lifetime, close_device_first)
+TEST_F_TIMEOUT(lifetime, close_device_first, SMALL_TIMEOUT)
 {
 	int vm_fd = kcm_raw_sw_vm(self->kvm_fd);
 	int sfd = kcm_create(self->dev, vm_fd, KVM_COCO_MIG_ROLE_SOURCE);
@@ -371,7 +379,7 @@ TEST_F(lifetime, close_device_first)
 /*
  * Create/close cycles in every order; kmemleak, scanned after the run, sees
  * anything a cycle leaks. VM creation is slow under TCG with KASAN, hence
- * 200 cycles and a long timeout.
+ * 200 cycles and a long timeout; quiet: at most 50 s.
  */
 TEST_F_TIMEOUT(lifetime, many_cycles, 600)
 {
@@ -416,8 +424,11 @@ static void *kcm_race_thread(void *arg)
 	return NULL;
 }
 
-/* Threads racing to bind one VM: each call either wins or gets EBUSY. */
-TEST_F(lifetime, racing_creates)
+/*
+ * Threads racing to bind one VM: each call either wins or gets EBUSY.
+ * Quiet: at most 10 s (6000 session creations on two CPUs).
+ */
+TEST_F_TIMEOUT(lifetime, racing_creates, 120)
 {
 	struct kcm_race r[3];
 	pthread_t t[3];
