@@ -3,7 +3,7 @@
  * coco-migrate: the kvm-coco-mig reference VMM. Live-migrates a running
  * SW-protected guest between two hosts over TCP.
  *
- *   coco-migrate target --listen ADDR:PORT
+ *   coco-migrate target --listen ADDR:PORT [--fault-die-at-packet N]
  *   coco-migrate source --connect ADDR:PORT [--mem SIZE] [--vcpus N]
  *                [--dirty-rate PAGES/S] [--downtime-ms MS] [--max-rounds N]
  *                [--json] [--fault-corrupt-packet N]
@@ -147,7 +147,8 @@ struct guest {
 static struct {
 	bool json;
 	long corrupt;		/* a packet to corrupt, for tests; -1: none */
-} opt = { .corrupt = -1 };
+	long die;		/* target: a packet to die at, for tests; -1: none */
+} opt = { .corrupt = -1, .die = -1 };
 
 static void progress(const char *fmt, ...)
 {
@@ -426,6 +427,7 @@ static int run_target(const char *listen_addr)
 	void *buf = NULL, *ev = NULL, *state = NULL;
 	uint32_t len, ev_len, slen, n, done;
 	struct kvm_coco_mig_status st;
+	long received = 0;
 	int lfd, fd, dev, sess, r, one = 1, ok;
 	struct sockaddr_in sa;
 	struct guest v = {};
@@ -511,6 +513,10 @@ static int run_target(const char *listen_addr)
 		memcpy(&n, buf, 4);
 		if (hd.len != 4 + n * cm_packet_size(sess))
 			return target_fail(fd, EXIT_MIGRATION, "bad PAGES length");
+		/* For tests: die the way a killed VMM does, at a known point. */
+		if (opt.die >= 0 && received + n > opt.die)
+			kill(getpid(), SIGKILL);
+		received += n;
 		r = cm_receive(sess, (uint8_t *)buf + 4, n, &done);
 		free(buf);
 		if (r) {
@@ -878,6 +884,7 @@ static void print_usage(void)
 {
 	fprintf(stderr,
 		"usage: coco-migrate target --listen ADDR:PORT\n"
+		"                    [--fault-die-at-packet N (tests: die receiving packet N)]\n"
 		"       coco-migrate source --connect ADDR:PORT [--mem SIZE (16M)]\n"
 		"                    [--vcpus N (2)] [--dirty-rate PAGES/S (256)]\n"
 		"                    [--downtime-ms MS (300)] [--max-rounds N (30)] [--json]\n"
@@ -896,6 +903,7 @@ int main(int argc, char **argv)
 		{ "max-rounds", required_argument, NULL, 'r' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "fault-corrupt-packet", required_argument, NULL, 'x' },
+		{ "fault-die-at-packet", required_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -935,6 +943,9 @@ int main(int argc, char **argv)
 			break;
 		case 'x':
 			opt.corrupt = atol(optarg);
+			break;
+		case 'k':
+			opt.die = atol(optarg);
 			break;
 		default:
 			print_usage();
