@@ -7,6 +7,26 @@
 # one boot of the non-debug test kernel under QEMU. Absolute figures under
 # TCG mean little; the ratios are what is reported.
 #
+# The clock (KCM_BENCH_CLOCK):
+#   icount  (the default) QEMU's -icount: the guest's clocks count the
+#           instructions it executes, 2^KCM_BENCH_ICOUNT_SHIFT ns each
+#           (default shift 1: 2 ns), not the host's time, so the host's load
+#           does not change the figures. Virtual time weighs every
+#           instruction alike: an AES-NI or PCLMULQDQ instruction counts as
+#           one, a string instruction as one per iteration, a VM exit as
+#           the instructions around it. -icount does not work with MTTCG
+#           (one host thread runs the guest), and with QEMU 7.2 a second
+#           vCPU does not boot under it (the local APIC timer fails the
+#           kernel's verification, ticking at half the rate calibrated, and
+#           bringing up CPU 1 hangs), so this boot has one vCPU: the bench's
+#           threads (track_bench's vCPU thread and the one that re-arms)
+#           take turns on it, as two vCPUs would on one instruction clock.
+#           sleep=off: an idle guest skips ahead to its next timer.
+#   host    TCG with a thread per vCPU and two vCPUs (as make check), on the
+#           host's time.
+# Either way the samples are short and interleaved with their reference and
+# the figures are medians of per-sample ratios (see bench.c, track_bench.c).
+#
 # Builds the release kernel (cached), then the module, kvm-coco-mig-bench.ko
 # and the selftests in a copy of the tree (build/bench/src), boots QEMU with
 # only the bench to run, prints a table and writes build/bench/bench.json.
@@ -21,6 +41,27 @@ rm -rf "$out"
 mkdir -p "$out"
 
 logged() { kcm_logged "$out" "$@"; }
+
+clock=${KCM_BENCH_CLOCK:-icount}
+shift_=${KCM_BENCH_ICOUNT_SHIFT:-1}
+case $clock in
+icount)
+	[[ $shift_ =~ ^[0-9]+$ ]] && [ "$shift_" -le 10 ] ||
+		kcm_die "KCM_BENCH_ICOUNT_SHIFT must be 0 to 10, not '$shift_'"
+	export KCM_QEMU_ACCEL=tcg
+	export KCM_QEMU_OPTS="-icount shift=$shift_,sleep=off"
+	# QEMU 7.2 cannot bring up a second vCPU under -icount (README).
+	export KCM_QEMU_SMP=1
+	;;
+host)
+	export KCM_QEMU_ACCEL=tcg,thread=multi
+	export KCM_QEMU_OPTS=
+	export KCM_QEMU_SMP=2
+	;;
+*)
+	kcm_die "KCM_BENCH_CLOCK must be icount or host, not '$clock'"
+	;;
+esac
 
 logged deps scripts/install-deps.sh
 logged kernel scripts/kernel.sh release
@@ -61,10 +102,15 @@ cp "$src/build/selftests/bench" "$src/build/selftests/track_bench" "$tests/"
 # The harness judges the boot as make check does: the release kernel has no
 # kmemleak, so that step fails here by design. The bench is judged by its
 # own results below; the harness verdict is only reported.
-kcm_log "qemu (the bench takes a few minutes under TCG)"
+kcm_log "qemu, -accel $KCM_QEMU_ACCEL${KCM_QEMU_OPTS:+ $KCM_QEMU_OPTS}" \
+	"(the bench takes a few minutes under TCG)"
 mkdir -p "$out/qemu"
+t0=$(date +%s)
+load0=$(cut -d' ' -f1 /proc/loadavg)
 tools/testing/selftests/kvm-coco-mig/qemu/run.sh "$kdir" "$src" "$tests" \
 	"$out/qemu" >"$out/qemu.log" 2>&1
+wall=$(($(date +%s) - t0))
+load1=$(cut -d' ' -f1 /proc/loadavg)
 results=$out/qemu/results.log
 
 exit_line=$(tr -d '\r' <"$results" 2>/dev/null | grep -E '^KCM-EXIT bench ' | tail -n 1)
@@ -89,6 +135,8 @@ KCM_TRACK_JSON=${tjson#KCM-TRACK-JSON } \
 KCM_BENCH_KERNEL=$(cat "$kdir/include/config/kernel.release") \
 KCM_BENCH_QEMU=$(qemu-system-x86_64 --version | head -n 1) \
 KCM_BENCH_CPU=$(grep -m 1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//') \
+KCM_BENCH_CLOCK=$clock KCM_BENCH_SHIFT=$shift_ KCM_BENCH_WALL=$wall \
+KCM_BENCH_LOAD="$load0 $load1" \
 python3 - "$out/bench.json" <<'EOF' || kcm_die "the bench's results are not valid JSON"
 import json, os, sys
 
@@ -96,31 +144,54 @@ r = json.loads(os.environ["KCM_BENCH_JSON"])
 r["kernel"] = os.environ["KCM_BENCH_KERNEL"]
 r["qemu"] = os.environ["KCM_BENCH_QEMU"]
 r["host_cpu"] = os.environ["KCM_BENCH_CPU"]
+icount = os.environ["KCM_BENCH_CLOCK"] == "icount"
+shift = int(os.environ["KCM_BENCH_SHIFT"])
+r["clock"] = {
+    "mode": os.environ["KCM_BENCH_CLOCK"],
+    "qemu_accel": os.environ["KCM_QEMU_ACCEL"],
+    "qemu_opts": os.environ["KCM_QEMU_OPTS"],
+    "ns_per_instruction": 2 ** shift if icount else None,
+    "boot_wall_s": int(os.environ["KCM_BENCH_WALL"]),
+    "host_loadavg_before_after": [float(x) for x in os.environ["KCM_BENCH_LOAD"].split()],
+}
 raw, t = r["raw"], r["targets"]
 
 def span(v):
     return f"{min(v):.3f}-{max(v):.3f}"
 
+def iqr(v):
+    return f"{v[0]:.3f}-{v[1]:.3f}"
+
 print(f"make bench: the sw backend against the raw AEAD, {r['pages']} pages of "
-      f"{r['page_size']} bytes per pass, one boot of {r['kernel']} under QEMU TCG")
-print(f"{r['rounds']} rounds; each ratio is against the raw measurements just before "
-      f"and after it; medians over the stable rounds (raw neighbours within "
-      f"{100 * r['max_raw_spread']:.0f} %), ranges over all rounds")
+      f"{r['page_size']} bytes, one boot of {r['kernel']} under QEMU TCG "
+      f"({r['clock']['boot_wall_s']} s; host load average "
+      f"{r['clock']['host_loadavg_before_after'][0]:.2f} before, "
+      f"{r['clock']['host_loadavg_before_after'][1]:.2f} after, on "
+      f"{os.cpu_count()} CPUs)")
+if icount:
+    print(f"clock: virtual (-icount shift={shift},sleep=off, one vCPU): every guest "
+          f"instruction takes {2 ** shift} ns of guest time, whatever the host's load; "
+          f"an AES-NI instruction counts as one")
+else:
+    print("clock: the host's (TCG, a thread per vCPU, two vCPUs): the figures move "
+          "with the host's load")
+print(f"{r['rounds']} samples of {r['sample_pages']} pages per batch size, the batch "
+      f"sizes in turn, each between two raw measurements of as many pages; ratio: "
+      f"the sample over the mean of its two raw neighbours; median over all samples, "
+      f"interquartile range in brackets; steady: samples whose raw neighbours agree "
+      f"within {100 * r['max_raw_spread']:.0f} %")
 print(f"raw AES-256-GCM, kernel crypto API: seal {raw['seal_MBps']:.1f} MB/s, "
       f"open {raw['open_MBps']:.1f} MB/s (memcpy {raw['memcpy_MBps']:.1f} MB/s); "
       f"seal {span(raw['seal_MBps_samples'])} MB/s over {raw['samples']} samples")
-print(f"{'pages/call':>10}  {'stable':>6}  {'PACKAGE MB/s':>12}  {'/ seal':>6} {'(range)':>13}  "
-      f"{'RECEIVE MB/s':>12}  {'/ open':>6} {'(range)':>13}  {'wire/payload':>12}")
+print(f"{'pages/call':>10}  {'steady':>6}  {'PACKAGE MB/s':>12}  {'/ seal':>6} {'(IQR)':>13}  "
+      f"{'RECEIVE MB/s':>12}  {'/ open':>6} {'(IQR)':>13}  {'wire/payload':>12}")
 for b in r["batches"]:
     print(f"{b['pages_per_call']:>10}  {str(b['stable_rounds']) + '/' + str(r['rounds']):>6}  "
           f"{b['package_MBps']:>12.1f}  {b['package_ratio']:>6.3f} "
-          f"{'(' + span(b['package_ratio_rounds']) + ')':>13}  "
+          f"{'(' + iqr(b['package_ratio_quartiles']) + ')':>13}  "
           f"{b['receive_MBps']:>12.1f}  {b['receive_ratio']:>6.3f} "
-          f"{'(' + span(b['receive_ratio_rounds']) + ')':>13}  "
+          f"{'(' + iqr(b['receive_ratio_quartiles']) + ')':>13}  "
           f"{b['wire_per_payload']:>12.5f}")
-if any(b["stable_rounds"] == 0 for b in r["batches"]):
-    print("warning: no stable round for some batch sizes (the host's load kept "
-          "changing): their medians are over all rounds")
 
 last = r["batches"][-1]
 verdict = lambda ok: "met" if ok else "MISSED"
@@ -136,14 +207,20 @@ tr = json.loads(os.environ["KCM_TRACK_JSON"])
 r["tracking"] = tr
 print()
 print(f"dirty tracking, {tr['pages']} pages of private memory, guest running throughout, "
-      f"re-armed by GET_DIRTY every {tr['rearm_ms']} ms:")
+      f"re-armed by GET_DIRTY every {tr['rearm_ms']} ms; {tr['overhead'][0]['pairs']} "
+      f"pairs of {tr['overhead'][0]['window_ms']} ms windows, off then on; ratio: "
+      f"median over the pairs of on / off:")
 for o in tr["overhead"]:
     what = (f"write loop, {o['hot_pages']} hot pages" if not o["read_pages"] else
             f"write loop, {o['hot_pages']} hot pages, {o['read_pages']} pages read")
     print(f"  {what}: {o['writes_per_s_off']:.0f} writes/s off, {o['writes_per_s_on']:.0f} on: "
-          f"{100 * o['slowdown']:.1f} % slower (goal <= {100 * o['target']:.0f} %: "
-          f"{verdict(o['met'])}); KVM's own dirty logging of an ordinary memslot, same "
-          f"guest: {100 * o['kvm_dirty_log_slowdown']:.1f} % slower")
+          f"{o['ratio_on_off']:.3f}, {100 * o['slowdown']:.1f} % slower "
+          f"(goal <= {100 * o['target']:.0f} %: {verdict(o['met'])}); KVM's own dirty "
+          f"logging of an ordinary memslot, same guest: {o['kvm_dirty_log_ratio_on_off']:.3f}, "
+          f"{100 * o['kvm_dirty_log_slowdown']:.1f} % slower")
+    print(f"    the re-arming thread's CPU time: {100 * o['rearm_share']:.1f} % of the "
+          f"windows (KVM's: {100 * o['kvm_dirty_log_rearm_share']:.1f} %)"
+          + ("; the boot has one vCPU, so the guest lost that time" if icount else ""))
 print("  (a read after a re-arm faults as a write does: the tracker cannot tell them "
       "apart; KVM's write protection lets reads through)")
 print(f"  {'hot pages':>9}  {'of memory':>9}  {'rounds':>6}  {'pages sent per round (full pass first)':<40}  "
@@ -152,6 +229,7 @@ for c in tr["convergence"]:
     print(f"  {c['hot_pages']:>9}  {100 * c['hot_pages'] / tr['pages']:>8.1f}%  {c['rounds']:>6}  "
           f"{' '.join(str(x) for x in c['sent_per_round']):<40}  "
           f"{100 * c['final_share']:>10.1f}%  {100 * c['over_reporting']:>12.1f}%")
+print(f"  (rounds last at least 20 ms, so that the guest runs in each)")
 print(f"  (over-reported: pages re-sent that had not changed, measured by the target; "
       f"the guest also reads {tr['read_set']} pages per sweep, which the tracker counts "
       f"as written)")

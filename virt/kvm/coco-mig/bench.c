@@ -10,7 +10,10 @@
  * sizes of a page packet. As in the sw backend, every seal writes to one
  * reused packet buffer and every open to one reused plaintext buffer. A
  * memcpy() of the same pages to the reused buffer is measured for
- * reference. The file reads as "name value" lines:
+ * reference. @nr_pages may be changed between reads (it is writable in
+ * /sys/module/kvm_coco_mig_bench/parameters/): make bench takes many
+ * short samples, interleaved with what it measures against them. The file
+ * reads as "name value" lines:
  *
  *   pages N, page_size, aad_size	what was measured
  *   seal_bytes, seal_ns		plaintext bytes sealed, nanoseconds
@@ -44,7 +47,7 @@
 #define KCM_BENCH_MAX_PAGES	((1U << 30) / PAGE_SIZE)	/* 1 GiB */
 
 static unsigned int nr_pages = 16384;
-module_param(nr_pages, uint, 0444);
+module_param(nr_pages, uint, 0644);
 MODULE_PARM_DESC(nr_pages, "pages sealed and opened per measurement (default 16384: 64 MiB)");
 
 /* One measurement at a time: they would skew each other. */
@@ -200,7 +203,7 @@ static int kcm_bench_aead_show(struct seq_file *m, void *v)
 {
 	u64 seal_ns, open_ns, memcpy_ns, bytes;
 	struct kcm_bench b;
-	unsigned int i, n = nr_pages;
+	unsigned int i, n = READ_ONCE(nr_pages);
 	int ret;
 
 	if (!n || n > KCM_BENCH_MAX_PAGES)

@@ -3,26 +3,33 @@
  * make bench: throughput of the sw backend's PACKAGE_PAGES and
  * RECEIVE_PAGES against the raw AEAD they are built on, in one boot.
  *
- *   bench [ROUNDS]
+ *   bench [SAMPLES]
  *
  * A SW-protected source VM with 64 MiB of private memory (the guest never
  * runs: a guest_memfd slot set private is all PACKAGE_PAGES needs) and a
- * target VM of the same shape, with keyed sessions. Each round (5 by
- * default) measures, for 1, 64 and 512 pages per call in turn, PACKAGE of
- * every page into one user buffer (timed), then RECEIVE of that stream
- * into the target (timed). Between any two such measurements, and before
- * the first and after the last, the raw AEAD measurement of
- * kvm-coco-mig-bench.ko is read: seal and open of as many pages, of the
- * same sizes, on the same transform, in the kernel.
+ * target VM of the same shape, with keyed sessions.
+ *
+ * The method is many short samples, interleaved: the reference is measured
+ * just before and just after every sample of the path it is the reference
+ * for, and the figure is the median of the samples' ratios. A sample is
+ * PACKAGE of SAMPLE_PAGES pages (4 MiB, the next of the 16 windows the
+ * 64 MiB are cut into) into a user buffer at 1, 64 or 512 pages per call,
+ * timed, then RECEIVE of that stream into the target, timed. The batch
+ * sizes take turns, so SAMPLES (16 by default) samples per batch size cover
+ * the whole 64 MiB for each. The reference, read from kvm-coco-mig-bench.ko
+ * between any two samples and before the first and after the last, is the
+ * raw AEAD: seal and open of as many pages, of the same sizes, on the same
+ * transform, in the kernel.
  *
  * Ratios are payload throughputs: PACKAGE over raw seal, RECEIVE over raw
  * open, each against the mean of the raw measurements just before and
- * just after it. The host's load changes under QEMU (other guests, other
- * builds): a measurement whose two raw neighbours differ by more than 10 %
- * saw it change and is marked unstable. Reported figures are medians over
- * the stable rounds, or over all rounds if none is stable (the JSON says
- * which); every sample is in the JSON too. Wire bytes are what PACKAGE
- * wrote per byte of payload.
+ * just after it; reported are their medians over all samples, with the
+ * range and the interquartile range. Whatever slows the emulator down for
+ * longer than a sample (other guests, builds) slows a sample and its
+ * reference alike; the median drops the samples it hit in between. A
+ * sample whose two raw neighbours differ by more than 10 % saw the speed
+ * change and is counted as unstable (only reported). Every sample is in
+ * the JSON. Wire bytes are what PACKAGE wrote per byte of payload.
  *
  * The results go to stdout as one line, "KCM-BENCH-JSON " then a JSON
  * object, for scripts/bench.sh. Missed targets are reported, not failed:
@@ -48,20 +55,24 @@
 #define DATA_GPA	BIT_ULL(32)
 #define DATA_SLOT	10
 #define NPAGES		((64ull << 20) / PAGE_SIZE)	/* 64 MiB */
+#define SAMPLE_PAGES	1024		/* 4 MiB */
+#define NWINDOWS	(NPAGES / SAMPLE_PAGES)
 #define AEAD_FILE	"/sys/kernel/debug/kvm-coco-mig-bench/aead"
+#define AEAD_PAGES	"/sys/module/kvm_coco_mig_bench/parameters/nr_pages"
 #define TARGET_RATIO	0.85
 #define TARGET_WIRE	1.01
 
 static const uint32_t kcm_batches[] = { 1, 64, 512 };
 #define NBATCH		ARRAY_SIZE(kcm_batches)
 
-#define MAX_ROUNDS	32
-#define MAX_RAW		(MAX_ROUNDS * NBATCH + 1)
+#define DEF_SAMPLES	16
+#define MAX_SAMPLES	64
+#define MAX_RAW		(MAX_SAMPLES * NBATCH + 1)
 #define STABLE_SPREAD	0.10
-#define KCM_ROUND_FMT	"round %u, batch %u: package %.1f MB/s (%.3f), " \
+#define KCM_SAMPLE_FMT	"sample %u, batch %u, pages %u-%u: package %.1f MB/s (%.3f), " \
 			"receive %.1f MB/s (%.3f)%s\n"
-#define KCM_STATISTIC	"median over stable rounds; each ratio is against the " \
-			"mean of the raw measurements just before and after it"
+#define KCM_STATISTIC	"median over all samples of the ratio of each sample " \
+			"to the mean of the raw measurements just before and after it"
 
 /* One raw measurement, bytes per second. */
 struct kcm_raw {
@@ -69,11 +80,11 @@ struct kcm_raw {
 	uint64_t pages;
 };
 
-/* Per batch size, per round: bytes of payload per second, and ratios. */
+/* Per batch size, per sample: bytes of payload per second, and ratios. */
 struct kcm_result {
-	double package[MAX_ROUNDS], receive[MAX_ROUNDS];
-	double package_ratio[MAX_ROUNDS], receive_ratio[MAX_ROUNDS];
-	bool stable[MAX_ROUNDS];
+	double package[MAX_SAMPLES], receive[MAX_SAMPLES];
+	double package_ratio[MAX_SAMPLES], receive_ratio[MAX_SAMPLES];
+	bool stable[MAX_SAMPLES];
 	uint64_t payload, wire;
 };
 
@@ -121,61 +132,88 @@ static int kcm_cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static double kcm_median(const double *v, unsigned int n)
+/* The @q quantile of @v (0.5: the median), interpolating between ranks. */
+static double kcm_quantile(const double *v, unsigned int n, double q)
 {
-	double s[MAX_RAW];
+	double s[MAX_RAW], pos;
+	unsigned int i;
 
 	memcpy(s, v, n * sizeof(*s));
 	qsort(s, n, sizeof(*s), kcm_cmp_double);
-	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+	pos = q * (n - 1);
+	i = (unsigned int)pos;
+	return i + 1 < n ? s[i] + (pos - i) * (s[i + 1] - s[i]) : s[i];
 }
 
-/* Every page into @buf, @batch per call; the wire bytes written in @wire. */
-static uint64_t kcm_package_all(int ssess, uint64_t *gfns, uint32_t batch,
-				uint8_t *buf, uint64_t *wire)
+static double kcm_median(const double *v, unsigned int n)
 {
-	uint64_t first, start, ns;
-	uint32_t n;
+	return kcm_quantile(v, n, 0.5);
+}
+
+/*
+ * Pages @first to @first + @n - 1 into @buf, @batch per call: the
+ * nanoseconds it took; the wire bytes written in @wire.
+ */
+static uint64_t kcm_package(int ssess, const uint64_t *gfns, uint64_t first,
+			    uint64_t n, uint32_t batch, uint8_t *buf, uint64_t *wire)
+{
+	uint64_t i, start, ns;
+	uint32_t k;
 
 	*wire = 0;
 	start = kcm_now_ns();
-	for (first = 0; first < NPAGES; first += n) {
+	for (i = 0; i < n; i += k) {
 		struct kvm_coco_mig_pages p = {};
 
-		n = NPAGES - first < batch ? NPAGES - first : batch;
-		p.nr_pages = n;
-		p.gfns_uaddr = (uintptr_t)(gfns + first);
+		k = n - i < batch ? n - i : batch;
+		p.nr_pages = k;
+		p.gfns_uaddr = (uintptr_t)(gfns + first + i);
 		p.buf_uaddr = (uintptr_t)(buf + *wire);
-		p.buf_len = (uint64_t)n * kcm_packet_size();
+		p.buf_len = (uint64_t)k * kcm_packet_size();
 		TEST_ASSERT(!ioctl(ssess, KVM_COCO_MIG_PACKAGE_PAGES, &p),
 			    "PACKAGE_PAGES: %s", strerror(errno));
-		TEST_ASSERT_EQ(p.done, n);
+		TEST_ASSERT_EQ(p.done, k);
 		*wire += p.buf_len;
 	}
 	ns = kcm_now_ns() - start;
-	TEST_ASSERT_EQ(*wire, NPAGES * kcm_packet_size());
+	TEST_ASSERT_EQ(*wire, n * kcm_packet_size());
 	return ns;
 }
 
-/* The stream in @buf into the target, @batch packets per call. */
-static uint64_t kcm_receive_all(int tsess, uint32_t batch, uint8_t *buf)
+/* The stream of @n packets in @buf into the target, @batch per call. */
+static uint64_t kcm_receive(int tsess, uint64_t n, uint32_t batch, uint8_t *buf)
 {
-	uint64_t first, start;
-	uint32_t n;
+	uint64_t i, start;
+	uint32_t k;
 
 	start = kcm_now_ns();
-	for (first = 0; first < NPAGES; first += n) {
+	for (i = 0; i < n; i += k) {
 		struct kvm_coco_mig_pages p = {};
 
-		n = NPAGES - first < batch ? NPAGES - first : batch;
-		p.nr_pages = n;
-		p.buf_uaddr = (uintptr_t)(buf + first * kcm_packet_size());
-		p.buf_len = (uint64_t)n * kcm_packet_size();
+		k = n - i < batch ? n - i : batch;
+		p.nr_pages = k;
+		p.buf_uaddr = (uintptr_t)(buf + i * kcm_packet_size());
+		p.buf_len = (uint64_t)k * kcm_packet_size();
 		TEST_ASSERT(!ioctl(tsess, KVM_COCO_MIG_RECEIVE_PAGES, &p),
 			    "RECEIVE_PAGES: %s", strerror(errno));
-		TEST_ASSERT_EQ(p.done, n);
+		TEST_ASSERT_EQ(p.done, k);
 	}
 	return kcm_now_ns() - start;
+}
+
+/* Pages per raw measurement, in the bench module's parameter. */
+static void kcm_raw_set_pages(unsigned int pages)
+{
+	char buf[16];
+	int fd, len;
+
+	fd = open(AEAD_PAGES, O_WRONLY);
+	TEST_ASSERT(fd >= 0, "open %s: %s (is kvm-coco-mig-bench.ko loaded?)",
+		    AEAD_PAGES, strerror(errno));
+	len = snprintf(buf, sizeof(buf), "%u\n", pages);
+	TEST_ASSERT(write(fd, buf, len) == len, "write %s: %s", AEAD_PAGES,
+		    strerror(errno));
+	close(fd);
 }
 
 /* One read of the bench module's file: a fresh raw measurement. */
@@ -215,6 +253,7 @@ static struct kcm_raw kcm_raw_sample(void)
 	}
 	TEST_ASSERT(pages && seal_ns && open_ns && copy_ns,
 		    "incomplete raw AEAD measurement");
+	TEST_ASSERT_EQ(pages, SAMPLE_PAGES);
 	ksft_print_msg("raw: %lu pages, seal %.1f MB/s, open %.1f MB/s, memcpy %.1f MB/s\n",
 		       pages, kcm_rate(seal_b, seal_ns) / 1e6,
 		       kcm_rate(open_b, open_ns) / 1e6,
@@ -247,25 +286,30 @@ static bool kcm_stable(double a, double b)
 	return d <= STABLE_SPREAD * (a + b) / 2;
 }
 
-/* The median of the stable rounds' @v, or of all if none is stable. */
-static double kcm_stable_median(const struct kcm_result *b, const double *v,
-				unsigned int rounds, unsigned int *nr_stable)
+/* How many of the first @n of @v are set. */
+static unsigned int kcm_count(const bool *v, unsigned int n)
 {
-	double s[MAX_ROUNDS];
-	unsigned int r, n = 0;
+	unsigned int i, c = 0;
 
-	for (r = 0; r < rounds; r++)
-		if (b->stable[r])
-			s[n++] = v[r];
-	*nr_stable = n;
-	return n ? kcm_median(s, n) : kcm_median(v, rounds);
+	for (i = 0; i < n; i++)
+		c += v[i];
+	return c;
+}
+
+/* "name": median, "name_q": [first quartile, third quartile], */
+static void kcm_json_median(const char *name, const double *v, unsigned int n,
+			    double div)
+{
+	printf("\"%s\": %.4f, \"%s_quartiles\": [%.4f, %.4f], ", name,
+	       kcm_median(v, n) / div, name, kcm_quantile(v, n, 0.25) / div,
+	       kcm_quantile(v, n, 0.75) / div);
 }
 
 static void kcm_print_json(const struct kcm_raw *raw, const struct kcm_result *res,
-			   unsigned int rounds)
+			   unsigned int samples)
 {
 	double seal[MAX_RAW], open[MAX_RAW], copy[MAX_RAW];
-	unsigned int i, r, n = rounds * NBATCH + 1, nr_stable;
+	unsigned int i, r, n = samples * NBATCH + 1;
 	double pkg_ratio = 0, rcv_ratio = 0, wire = 0;
 	const struct kcm_result *b;
 
@@ -275,9 +319,9 @@ static void kcm_print_json(const struct kcm_raw *raw, const struct kcm_result *r
 		copy[i] = raw[i].copy;
 	}
 	printf("KCM-BENCH-JSON {\"pages\": %llu, \"page_size\": %llu, \"rounds\": %u, ",
-	       NPAGES, PAGE_SIZE, rounds);
-	printf("\"statistic\": \"%s\", \"max_raw_spread\": %.2f, ", KCM_STATISTIC,
-	       STABLE_SPREAD);
+	       NPAGES, PAGE_SIZE, samples);
+	printf("\"sample_pages\": %u, \"statistic\": \"%s\", \"max_raw_spread\": %.2f, ",
+	       SAMPLE_PAGES, KCM_STATISTIC, STABLE_SPREAD);
 	printf("\"targets\": {\"min_ratio_at_512\": %.2f, \"max_wire_per_payload\": %.2f}, ",
 	       TARGET_RATIO, TARGET_WIRE);
 	printf("\"raw\": {\"pages\": %lu, \"seal_MBps\": %.3f, \"open_MBps\": %.3f, ",
@@ -289,22 +333,22 @@ static void kcm_print_json(const struct kcm_raw *raw, const struct kcm_result *r
 	printf("\"samples\": %u}, \"batches\": [", n);
 	for (i = 0; i < NBATCH; i++) {
 		b = &res[i];
-		pkg_ratio = kcm_stable_median(b, b->package_ratio, rounds, &nr_stable);
-		rcv_ratio = kcm_stable_median(b, b->receive_ratio, rounds, &nr_stable);
+		pkg_ratio = kcm_median(b->package_ratio, samples);
+		rcv_ratio = kcm_median(b->receive_ratio, samples);
 		wire = (double)b->wire / b->payload;
 		printf("%s{\"pages_per_call\": %u, \"stable_rounds\": %u, ", i ? ", " : "",
-		       kcm_batches[i], nr_stable);
+		       kcm_batches[i], kcm_count(b->stable, samples));
 		printf("\"package_MBps\": %.3f, \"receive_MBps\": %.3f, ",
-		       kcm_stable_median(b, b->package, rounds, &nr_stable) / 1e6,
-		       kcm_stable_median(b, b->receive, rounds, &nr_stable) / 1e6);
-		printf("\"package_ratio\": %.4f, \"receive_ratio\": %.4f, ", pkg_ratio,
-		       rcv_ratio);
-		kcm_json_array("package_MBps_rounds", b->package, rounds, 1e6);
-		kcm_json_array("receive_MBps_rounds", b->receive, rounds, 1e6);
-		kcm_json_array("package_ratio_rounds", b->package_ratio, rounds, 1);
-		kcm_json_array("receive_ratio_rounds", b->receive_ratio, rounds, 1);
+		       kcm_median(b->package, samples) / 1e6,
+		       kcm_median(b->receive, samples) / 1e6);
+		kcm_json_median("package_ratio", b->package_ratio, samples, 1);
+		kcm_json_median("receive_ratio", b->receive_ratio, samples, 1);
+		kcm_json_array("package_MBps_rounds", b->package, samples, 1e6);
+		kcm_json_array("receive_MBps_rounds", b->receive, samples, 1e6);
+		kcm_json_array("package_ratio_rounds", b->package_ratio, samples, 1);
+		kcm_json_array("receive_ratio_rounds", b->receive_ratio, samples, 1);
 		printf("\"round_stable\": [");
-		for (r = 0; r < rounds; r++)
+		for (r = 0; r < samples; r++)
 			printf("%s%s", r ? ", " : "", b->stable[r] ? "true" : "false");
 		printf("], \"payload_bytes\": %lu, \"wire_bytes\": %lu, ", b->payload,
 		       b->wire);
@@ -322,19 +366,19 @@ int main(int argc, char **argv)
 {
 	static struct kcm_result res[NBATCH];
 	static struct kcm_raw raw[MAX_RAW];
-	unsigned int rounds = argc > 1 ? atoi(argv[1]) : 5, r, i, m = 0;
-	uint64_t *gfns, wire, ns, payload = NPAGES * PAGE_SIZE;
+	unsigned int samples = argc > 1 ? atoi(argv[1]) : DEF_SAMPLES, r, i, m = 0;
+	uint64_t *gfns, wire, ns, first, payload = SAMPLE_PAGES * PAGE_SIZE;
 	struct kvm_vm *src, *tgt;
 	int dev, ssess, tsess;
 	struct kcm_result *b;
-	uint8_t *buf;
+	uint8_t *buf, *win;
 
 	ksft_print_header();
 	if (!kvm_has_cap(KVM_CAP_VM_TYPES) ||
 	    !(kvm_check_cap(KVM_CAP_VM_TYPES) & BIT(KVM_X86_SW_PROTECTED_VM)))
 		ksft_exit_skip("KVM_X86_SW_PROTECTED_VM is not supported\n");
-	if (!rounds || rounds > MAX_ROUNDS)
-		ksft_exit_fail_msg("ROUNDS must be 1 to %u\n", MAX_ROUNDS);
+	if (!samples || samples > MAX_SAMPLES)
+		ksft_exit_fail_msg("SAMPLES must be 1 to %u\n", MAX_SAMPLES);
 	ksft_set_plan(1 + NBATCH);
 
 	dev = open("/dev/kvm-coco-mig", O_RDWR);
@@ -352,16 +396,20 @@ int main(int argc, char **argv)
 		gfns[i] = DATA_GPA / PAGE_SIZE + i;
 	/* Fault in the stream buffer and both VMs' guest_memfd pages, untimed. */
 	memset(buf, 0, NPAGES * kcm_packet_size());
-	kcm_package_all(ssess, gfns, 512, buf, &wire);
-	kcm_receive_all(tsess, 512, buf);
+	kcm_package(ssess, gfns, 0, NPAGES, 512, buf, &wire);
+	kcm_receive(tsess, NPAGES, 512, buf);
 
+	kcm_raw_set_pages(SAMPLE_PAGES);
 	raw[0] = kcm_raw_sample();
-	for (r = 0; r < rounds; r++) {
+	for (r = 0; r < samples; r++) {
+		first = (uint64_t)(r % NWINDOWS) * SAMPLE_PAGES;
+		win = buf + first * kcm_packet_size();
 		for (i = 0; i < NBATCH; i++, m++) {
 			b = &res[i];
-			ns = kcm_package_all(ssess, gfns, kcm_batches[i], buf, &wire);
+			ns = kcm_package(ssess, gfns, first, SAMPLE_PAGES, kcm_batches[i],
+					 win, &wire);
 			b->package[r] = kcm_rate(payload, ns);
-			ns = kcm_receive_all(tsess, kcm_batches[i], buf);
+			ns = kcm_receive(tsess, SAMPLE_PAGES, kcm_batches[i], win);
 			b->receive[r] = kcm_rate(payload, ns);
 			b->payload = payload;
 			b->wire = wire;
@@ -370,17 +418,19 @@ int main(int argc, char **argv)
 			b->receive_ratio[r] = b->receive[r] * 2 / (raw[m].open + raw[m + 1].open);
 			b->stable[r] = kcm_stable(raw[m].seal, raw[m + 1].seal) &&
 				       kcm_stable(raw[m].open, raw[m + 1].open);
-			ksft_print_msg(KCM_ROUND_FMT,
-				       r + 1, kcm_batches[i], b->package[r] / 1e6,
-				       b->package_ratio[r], b->receive[r] / 1e6,
-				       b->receive_ratio[r], b->stable[r] ? "" : ", unstable");
+			ksft_print_msg(KCM_SAMPLE_FMT, r + 1, kcm_batches[i],
+				       (unsigned int)first,
+				       (unsigned int)first + SAMPLE_PAGES - 1,
+				       b->package[r] / 1e6, b->package_ratio[r],
+				       b->receive[r] / 1e6, b->receive_ratio[r],
+				       b->stable[r] ? "" : ", unstable");
 		}
 	}
 	ksft_test_result_pass("raw_aead\n");
 	for (i = 0; i < NBATCH; i++)
 		ksft_test_result_pass("pages_per_call_%u\n", kcm_batches[i]);
 
-	kcm_print_json(raw, res, rounds);
+	kcm_print_json(raw, res, samples);
 
 	free(buf);
 	free(gfns);

@@ -12,21 +12,33 @@
  * overhead, twice: for the write loop alone (256 hot pages), and for the
  * write loop that also reads its 64 pages. The guest's write rate with
  * tracking off and with tracking on and re-armed by a GET_DIRTY every
- * 100 ms (as pre-copy does), alternating, 2 s each, three times; the ratio
- * of the medians. For scale, the same for the same guest in an ordinary VM
- * under KVM's own dirty logging (KVM_GET_DIRTY_LOG every 100 ms, which
- * write-protects: reads do not fault): what write tracking by faults costs
- * on this (emulated) CPU at all.
+ * 100 ms (as pre-copy does), in many short samples that alternate: 8 pairs
+ * of 500 ms with tracking off then 500 ms with it on, each window after
+ * 100 ms untimed in the same state (so that what is measured is the steady
+ * state, not the switch). The figure is the median of the pairs' ratios
+ * (on over off): whatever changes the emulator's speed for longer than a
+ * pair changes both sides alike. For scale, the same for the same guest in
+ * an ordinary VM under KVM's own dirty logging (KVM_GET_DIRTY_LOG every
+ * 100 ms, which write-protects: reads do not fault): what write tracking
+ * by faults costs on this (emulated) CPU at all. Between re-arms the
+ * measuring thread sleeps, so that it takes as little as it can from the
+ * guest's vCPU: where the two share one CPU (make bench's -icount boot has
+ * one vCPU), the re-arms' own time is taken from the guest, so the CPU
+ * time the thread took, as a share of the window, is reported beside the
+ * ratio.
  *
  * convergence, for hot sets of 16, 256 and 1024 pages (0.4, 6 and 25 % of
  * memory), with the read set: a new session pair, a full pass, then up to 8
- * pre-copy rounds
- * with the guest running, stopping early when a round's dirty set is at
- * most 1 % of memory; per round the pages sent, and at the end the pages
- * the last dirty set would leave for the pause (as a share of memory) and
- * the over-reporting the target measured (resent pages that had not
- * changed). The source session is cancelled, not finished: the guest goes
- * on into the next measurement.
+ * pre-copy rounds with the guest running, stopping early when a round's
+ * dirty set is at most 1 % of memory. Every round lasts at least 20 ms (the
+ * thread sleeps out the rest), so that the guest runs in every round even
+ * where it shares one CPU with this thread (make bench's -icount boot has
+ * one vCPU), as it would beside a pre-copy that waits on the network.
+ * Per round the pages sent, and at the end the pages the last dirty set
+ * would leave for the pause (as a share of memory) and the over-reporting
+ * the target measured (resent pages that had not changed). The source
+ * session is cancelled, not finished: the guest goes on into the next
+ * measurement.
  *
  * Output: one line "KCM-TRACK-JSON " and a JSON object, for scripts/bench.sh.
  */
@@ -54,11 +66,16 @@
 #define READ_FIRST	(NPAGES - 64)	/* the read set */
 #define READ_PAGES	64
 #define OVERHEAD_HOT	256
-#define OVERHEAD_MS	2000
+#define OVERHEAD_MS	500
+#define SETTLE_MS	100
 #define REARM_MS	100
-#define OVERHEAD_REPS	3
+#define OVERHEAD_PAIRS	8
 #define MAX_ROUNDS	8
+#define ROUND_MIN_MS	20
 #define TARGET_OVERHEAD	0.10
+#define KCM_PAIR_FMT	"%lu pages read: %s pair %d: %.0f writes/s off, %.0f on (%.4f)\n"
+#define KCM_STATISTIC	"median over alternating pairs of windows, off then on, " \
+			"of the ratio of their write rates"
 
 static const uint32_t kcm_hot_sets[] = { 16, 256, 1024 };
 #define NRATES		ARRAY_SIZE(kcm_hot_sets)
@@ -83,12 +100,33 @@ static void guest_code(void)
 	}
 }
 
-static uint64_t kcm_now_ms(void)
+static uint64_t kcm_now_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000ull + ts.tv_nsec / 1000000;
+	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/* This thread's CPU time, nanoseconds. */
+static uint64_t kcm_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/* Sleep until CLOCK_MONOTONIC reads @ns. */
+static void kcm_sleep_until(uint64_t ns)
+{
+	struct timespec ts = {
+		.tv_sec = ns / 1000000000,
+		.tv_nsec = ns % 1000000000,
+	};
+
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+		;
 }
 
 static struct kvm_vm *kcm_vm(struct kvm_vcpu **vcpu)
@@ -123,40 +161,59 @@ static void kcm_guest_exit(struct kvm_vcpu *vcpu, void *arg)
 }
 
 /*
- * Guest writes per second over @ms, re-arming every REARM_MS: @ssess's
- * tracker if >= 0, or KVM's dirty log of the data memslot if @kvm_log.
+ * Re-arm every REARM_MS for @ms, then guest writes per second over the
+ * next @ms2, re-arming on: @ssess's tracker if >= 0, or KVM's dirty log of
+ * the data memslot if @kvm_log. The thread sleeps between. The CPU time
+ * this thread took in the timed part, as a share of it, goes to @busy.
  */
-static double kcm_write_rate(struct kvm_vm *vm, int ssess, bool kvm_log, uint64_t ms)
+static double kcm_write_rate(struct kvm_vm *vm, int ssess, bool kvm_log, uint64_t ms,
+			     uint64_t ms2, double *busy)
 {
-	uint64_t bitmap[NPAGES / 64], w0, w1, t0, t, next;
+	uint64_t bitmap[NPAGES / 64], w0 = 0, t0, t1 = 0, c1 = 0, end, next, now;
+	const uint64_t period = REARM_MS * 1000000ull;
 
-	sync_global_from_guest(vm, writes);
-	w0 = writes;
-	t0 = kcm_now_ms();
-	for (t = t0, next = t0 + REARM_MS; t < t0 + ms; t = kcm_now_ms()) {
-		if (t >= next && ssess >= 0)
+	t0 = kcm_now_ns();
+	end = t0 + ms * 1000000ull;
+	for (next = t0 + period;; next += period) {
+		if (!t1 && next >= end) {
+			kcm_sleep_until(end);
+			/* The timed part begins; its re-arms keep the period. */
+			sync_global_from_guest(vm, writes);
+			w0 = writes;
+			c1 = kcm_cpu_ns();
+			t1 = kcm_now_ns();
+			end = t1 + ms2 * 1000000ull;
+		}
+		if (t1 && next >= end)
+			break;
+		kcm_sleep_until(next);
+		if (ssess >= 0)
 			TEST_ASSERT(!__kcm_get_dirty(ssess, DATA_GFN, NPAGES, bitmap, NULL),
 				    "GET_DIRTY: %s", strerror(errno));
-		if (t >= next && kvm_log)
+		if (kvm_log)
 			kvm_vm_get_dirty_log(vm, DATA_SLOT, bitmap);
-		if (t >= next)
-			next += REARM_MS;
-		usleep(5000);
 	}
+	kcm_sleep_until(end);
 	sync_global_from_guest(vm, writes);
-	w1 = writes;
-	return (w1 - w0) * 1000.0 / (kcm_now_ms() - t0);
+	now = kcm_now_ns();
+	*busy = (double)(kcm_cpu_ns() - c1) / (now - t1);
+	return (writes - w0) * 1e9 / (now - t1);
 }
 
-static double kcm_median3(double *v)
+static int kcm_cmp_double(const void *a, const void *b)
 {
-	double a = v[0], b = v[1], c = v[2];
+	double x = *(const double *)a, y = *(const double *)b;
 
-	if ((a <= b && b <= c) || (c <= b && b <= a))
-		return b;
-	if ((b <= a && a <= c) || (c <= a && a <= b))
-		return a;
-	return c;
+	return x < y ? -1 : x > y;
+}
+
+static double kcm_median(const double *v, unsigned int n)
+{
+	double s[OVERHEAD_PAIRS];
+
+	memcpy(s, v, n * sizeof(*s));
+	qsort(s, n, sizeof(*s), kcm_cmp_double);
+	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
 }
 
 struct kcm_conv {
@@ -192,12 +249,13 @@ static void kcm_converge(int dev, struct kvm_vm *src, struct kvm_vm *tgt,
 
 	for (i = 0; i < NPAGES; i++)
 		gfns[i] = DATA_GFN + i;
-	t0 = kcm_now_ms();
+	t0 = kcm_now_ns();
 	kcm_xfer(ssess, tsess, gfns, NPAGES);
 	c->sent[0] = NPAGES;
-	c->ms[0] = kcm_now_ms() - t0;
+	kcm_sleep_until(t0 + ROUND_MIN_MS * 1000000ull);
+	c->ms[0] = (kcm_now_ns() - t0) / 1e6;
 	for (r = 1; r <= MAX_ROUNDS; r++) {
-		t0 = kcm_now_ms();
+		t0 = kcm_now_ns();
 		TEST_ASSERT(!__kcm_get_dirty(ssess, DATA_GFN, NPAGES, bitmap, &nr),
 			    "GET_DIRTY: %s", strerror(errno));
 		for (i = 0, n = 0; i < NPAGES; i++)
@@ -206,7 +264,8 @@ static void kcm_converge(int dev, struct kvm_vm *src, struct kvm_vm *tgt,
 		TEST_ASSERT_EQ(n, nr);
 		kcm_xfer(ssess, tsess, gfns, n);
 		c->sent[r] = n;
-		c->ms[r] = kcm_now_ms() - t0;
+		kcm_sleep_until(t0 + ROUND_MIN_MS * 1000000ull);
+		c->ms[r] = (kcm_now_ns() - t0) / 1e6;
 		c->rounds = r;
 		if (n * 100 <= NPAGES)
 			break;
@@ -223,11 +282,15 @@ static void kcm_converge(int dev, struct kvm_vm *src, struct kvm_vm *tgt,
 	close(tsess);
 }
 
-/* One overhead row: the write loop with @reads pages read per sweep. */
+/*
+ * One overhead row: the write loop with @reads pages read per sweep; per
+ * pair, the write rates off and on, for our tracker and for KVM's own.
+ */
 struct kcm_overhead {
 	uint64_t reads;
-	double off[OVERHEAD_REPS], on[OVERHEAD_REPS];
-	double koff[OVERHEAD_REPS], kon[OVERHEAD_REPS];
+	double off[OVERHEAD_PAIRS], on[OVERHEAD_PAIRS], ratio[OVERHEAD_PAIRS];
+	double koff[OVERHEAD_PAIRS], kon[OVERHEAD_PAIRS], kratio[OVERHEAD_PAIRS];
+	double busy[OVERHEAD_PAIRS], kbusy[OVERHEAD_PAIRS];
 };
 
 static const uint64_t kcm_read_sets[] = { 0, READ_PAGES };
@@ -246,17 +309,20 @@ static void kcm_overhead_tracker(int dev, struct kvm_vm *src, struct kvm_vm *tgt
 {
 	struct kvm_coco_mig_track tr = {};
 	int ssess, tsess, i;
+	double idle;
 
 	kcm_set_reads(src, o->reads);
 	kcm_sessions(dev, src, tgt, &ssess, &tsess);
-	for (i = 0; i < OVERHEAD_REPS; i++) {
-		o->off[i] = kcm_write_rate(src, -1, false, OVERHEAD_MS);
+	for (i = 0; i < OVERHEAD_PAIRS; i++) {
+		o->off[i] = kcm_write_rate(src, -1, false, SETTLE_MS, OVERHEAD_MS, &idle);
 		TEST_ASSERT(!__kcm_track_start(ssess, &tr), "TRACK_START: %s", strerror(errno));
-		o->on[i] = kcm_write_rate(src, ssess, false, OVERHEAD_MS);
+		o->on[i] = kcm_write_rate(src, ssess, false, SETTLE_MS, OVERHEAD_MS,
+					  &o->busy[i]);
 		TEST_ASSERT(!ioctl(ssess, KVM_COCO_MIG_TRACK_STOP, 0), "TRACK_STOP: %s",
 			    strerror(errno));
-		ksft_print_msg("%lu pages read: overhead rep %d: %.0f writes/s off, %.0f on\n",
-			       o->reads, i + 1, o->off[i], o->on[i]);
+		o->ratio[i] = o->on[i] / o->off[i];
+		ksft_print_msg(KCM_PAIR_FMT, o->reads, "overhead", i + 1, o->off[i], o->on[i],
+			       o->ratio[i]);
 	}
 	TEST_ASSERT(!ioctl(ssess, KVM_COCO_MIG_CANCEL, 0), "CANCEL: %s", strerror(errno));
 	close(ssess);
@@ -266,33 +332,57 @@ static void kcm_overhead_tracker(int dev, struct kvm_vm *src, struct kvm_vm *tgt
 /* KVM's own dirty logging of the plain VM's data memslot, the same way. */
 static void kcm_overhead_kvm(struct kvm_vm *plain, struct kcm_overhead *o)
 {
+	double idle;
 	int i;
 
 	kcm_set_reads(plain, o->reads);
-	for (i = 0; i < OVERHEAD_REPS; i++) {
-		o->koff[i] = kcm_write_rate(plain, -1, false, OVERHEAD_MS);
+	for (i = 0; i < OVERHEAD_PAIRS; i++) {
+		o->koff[i] = kcm_write_rate(plain, -1, false, SETTLE_MS, OVERHEAD_MS, &idle);
 		vm_mem_region_set_flags(plain, DATA_SLOT, KVM_MEM_LOG_DIRTY_PAGES);
-		o->kon[i] = kcm_write_rate(plain, -1, true, OVERHEAD_MS);
+		o->kon[i] = kcm_write_rate(plain, -1, true, SETTLE_MS, OVERHEAD_MS,
+					   &o->kbusy[i]);
 		vm_mem_region_set_flags(plain, DATA_SLOT, 0);
-		ksft_print_msg("%lu pages read: KVM dirty log rep %d: %.0f writes/s off, %.0f on\n",
-			       o->reads, i + 1, o->koff[i], o->kon[i]);
+		o->kratio[i] = o->kon[i] / o->koff[i];
+		ksft_print_msg(KCM_PAIR_FMT, o->reads, "KVM dirty log", i + 1, o->koff[i],
+			       o->kon[i], o->kratio[i]);
 	}
+}
+
+/* "name": [v[0], ...], with @prec decimals. */
+static void kcm_json_array(const char *name, const double *v, unsigned int n, int prec)
+{
+	unsigned int i;
+
+	printf("\"%s\": [", name);
+	for (i = 0; i < n; i++)
+		printf("%s%.*f", i ? ", " : "", prec, v[i]);
+	printf("], ");
 }
 
 static void kcm_print_overhead(struct kcm_overhead *o)
 {
-	double r_off = kcm_median3(o->off), r_on = kcm_median3(o->on);
-	double rk_off = kcm_median3(o->koff), rk_on = kcm_median3(o->kon);
+	double ratio = kcm_median(o->ratio, OVERHEAD_PAIRS);
+	double kratio = kcm_median(o->kratio, OVERHEAD_PAIRS);
 
-	printf("{\"hot_pages\": %u, \"read_pages\": %lu, ", OVERHEAD_HOT, o->reads);
-	printf("\"writes_per_s_off\": %.0f, \"writes_per_s_on\": %.0f, ", r_off, r_on);
-	printf("\"slowdown\": %.4f, \"target\": %.2f, \"met\": %s, ", 1 - r_on / r_off,
-	       TARGET_OVERHEAD, 1 - r_on / r_off <= TARGET_OVERHEAD ? "true" : "false");
-	printf("\"samples_off\": [%.0f, %.0f, %.0f], ", o->off[0], o->off[1], o->off[2]);
-	printf("\"samples_on\": [%.0f, %.0f, %.0f], ", o->on[0], o->on[1], o->on[2]);
-	printf("\"kvm_dirty_log_writes_per_s_off\": %.0f, ", rk_off);
-	printf("\"kvm_dirty_log_writes_per_s_on\": %.0f, ", rk_on);
-	printf("\"kvm_dirty_log_slowdown\": %.4f}", 1 - rk_on / rk_off);
+	printf("{\"hot_pages\": %u, \"read_pages\": %lu, \"pairs\": %u, \"window_ms\": %u, ",
+	       OVERHEAD_HOT, o->reads, OVERHEAD_PAIRS, OVERHEAD_MS);
+	printf("\"writes_per_s_off\": %.0f, \"writes_per_s_on\": %.0f, ",
+	       kcm_median(o->off, OVERHEAD_PAIRS), kcm_median(o->on, OVERHEAD_PAIRS));
+	printf("\"ratio_on_off\": %.4f, \"slowdown\": %.4f, \"target\": %.2f, \"met\": %s, ",
+	       ratio, 1 - ratio, TARGET_OVERHEAD,
+	       1 - ratio <= TARGET_OVERHEAD ? "true" : "false");
+	kcm_json_array("samples_off", o->off, OVERHEAD_PAIRS, 0);
+	kcm_json_array("samples_on", o->on, OVERHEAD_PAIRS, 0);
+	kcm_json_array("ratio_samples", o->ratio, OVERHEAD_PAIRS, 4);
+	printf("\"rearm_share\": %.4f, ", kcm_median(o->busy, OVERHEAD_PAIRS));
+	printf("\"kvm_dirty_log_writes_per_s_off\": %.0f, ",
+	       kcm_median(o->koff, OVERHEAD_PAIRS));
+	printf("\"kvm_dirty_log_writes_per_s_on\": %.0f, ",
+	       kcm_median(o->kon, OVERHEAD_PAIRS));
+	kcm_json_array("kvm_dirty_log_ratio_samples", o->kratio, OVERHEAD_PAIRS, 4);
+	printf("\"kvm_dirty_log_ratio_on_off\": %.4f, ", kratio);
+	printf("\"kvm_dirty_log_rearm_share\": %.4f, ", kcm_median(o->kbusy, OVERHEAD_PAIRS));
+	printf("\"kvm_dirty_log_slowdown\": %.4f}", 1 - kratio);
 }
 
 int main(int argc, char **argv)
@@ -343,6 +433,7 @@ int main(int argc, char **argv)
 
 	printf("KCM-TRACK-JSON {\"pages\": %u, \"read_set\": %u, \"rearm_ms\": %u, ",
 	       NPAGES, READ_PAGES, REARM_MS);
+	printf("\"statistic\": \"%s\", ", KCM_STATISTIC);
 	printf("\"overhead\": [");
 	for (i = 0; i < NMODES; i++) {
 		printf("%s", i ? ", " : "");

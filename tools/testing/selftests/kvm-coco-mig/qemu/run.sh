@@ -19,6 +19,7 @@ kbuild=$1 moddir=$2 testdir=$3 outdir=$4
 here=$(cd "$(dirname "$0")" && pwd)
 timeout=${KCM_QEMU_TIMEOUT:-1500}
 mem=${KCM_QEMU_MEM:-2G}
+smp=${KCM_QEMU_SMP:-2}
 # make bench may run the guest on virtual time: KCM_QEMU_ACCEL="tcg,..." and
 # extra options such as "-icount shift=...,sleep=off" in KCM_QEMU_OPTS.
 accel=${KCM_QEMU_ACCEL:-tcg,thread=multi}
@@ -62,7 +63,7 @@ cmdline+="${KCM_KERNEL_ARGS:+ $KCM_KERNEL_ARGS}"
 set +e
 timeout --foreground "$timeout" "$qemu" \
 	-nodefaults -nographic -no-reboot \
-	-machine q35 -accel "$accel" -cpu max -smp 2 -m "$mem" \
+	-machine q35 -accel "$accel" -cpu max -smp "$smp" -m "$mem" \
 	-kernel "$kbuild/arch/x86/boot/bzImage" \
 	-initrd "$outdir/initramfs.cpio.gz" \
 	-append "$cmdline" \
