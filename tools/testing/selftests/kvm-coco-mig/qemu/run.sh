@@ -20,6 +20,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 timeout=${KCM_QEMU_TIMEOUT:-1500}
 mem=${KCM_QEMU_MEM:-2G}
 smp=${KCM_QEMU_SMP:-2}
+cpu=${KCM_QEMU_CPU:-max}
 # make bench may run the guest on virtual time: KCM_QEMU_ACCEL="tcg,..." and
 # extra options such as "-icount shift=...,sleep=off" in KCM_QEMU_OPTS.
 accel=${KCM_QEMU_ACCEL:-tcg,thread=multi}
@@ -63,7 +64,7 @@ cmdline+="${KCM_KERNEL_ARGS:+ $KCM_KERNEL_ARGS}"
 set +e
 timeout --foreground "$timeout" "$qemu" \
 	-nodefaults -nographic -no-reboot \
-	-machine q35 -accel "$accel" -cpu max -smp "$smp" -m "$mem" \
+	-machine q35 -accel "$accel" -cpu "$cpu" -smp "$smp" -m "$mem" \
 	-kernel "$kbuild/arch/x86/boot/bzImage" \
 	-initrd "$outdir/initramfs.cpio.gz" \
 	-append "$cmdline" \
