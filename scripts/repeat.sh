@@ -21,7 +21,7 @@
 # the host throughout (LOAD=1: one busy core, as a second heavy process on
 # a developer's machine). KERNEL_ARGS adds kernel parameters to the test
 # kernel's command line; QEMU names another qemu-system-x86_64. Each run's
-# logs are in build/repeat/<mode>-K/.
+# logs are in build/repeat/<mode>-K/ (or REPEAT_OUT/<mode>-K/).
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$KCM_TOP"
@@ -36,7 +36,7 @@ esac
 load=${LOAD:-0}
 [[ "$load" =~ ^[0-9]+$ ]] || kcm_die "LOAD must be a number of busy processes, not '$load'"
 
-out=$KCM_TOP/build/repeat
+out=${REPEAT_OUT:-$KCM_TOP/build/repeat}
 mkdir -p "$out"
 rm -rf "${out:?}/$mode"-*
 
@@ -118,5 +118,16 @@ min=$(head -n 1 <<<"$sorted")
 max=$(tail -n 1 <<<"$sorted")
 med=$(sed -n "$(((n + 1) / 2))p" <<<"$sorted")
 echo "time: min ${min} s, median ${med} s, max ${max} s (QEMU step only)"
+# Each kselftest's longest time over the runs (guest seconds), which the
+# per-test timeouts are set from.
+cat "$out/$mode"-*/results.log 2>/dev/null | tr -d '\r' | awk '
+	$1 == "KCM-TIME" && $3 ~ /^[0-9]+$/ {
+		name = $2; sub(/@[0-9]+$/, "", name)
+		if (!(name in max) || $3 > max[name]) max[name] = $3
+		runs[name]++
+	}
+	END { for (n in max) printf "  %-40s longest %4d s over %d run(s)\n", n, max[n], runs[n] }' |
+	sort | sed '1i kselftest times:'
+
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

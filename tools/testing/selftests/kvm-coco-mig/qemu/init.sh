@@ -104,10 +104,12 @@ while [ "$lane" -lt "$lanes" ]; do
 			i=$((i + 1))
 			mkdir "/tmp/claim.$i" 2>/dev/null || continue
 			t=${j%@*}
-			echo "$j $(uptime_s)" >"/tmp/run.$i"
+			start=$(uptime_s)
+			echo "$j $start" >"/tmp/run.$i"
 			echo "kcm-init: running $j" >/dev/kmsg
 			"./$t" >"/tmp/ks.$i" 2>&1 </dev/null
 			rc=$?
+			echo $(($(uptime_s) - start)) >"/tmp/ks.$i.time"
 			echo "kcm-init: $j exited with $rc" >/dev/kmsg
 			echo "$rc" >"/tmp/ks.$i.rc"
 			rm -f "/tmp/run.$i"
@@ -124,6 +126,7 @@ for j in $jobs; do
 	out "KCM-KSELFTEST $j"
 	cat "/tmp/ks.$i" >&3
 	out "KCM-EXIT $j $(cat "/tmp/ks.$i.rc" 2>/dev/null || echo missing)"
+	out "KCM-TIME $j $(cat "/tmp/ks.$i.time" 2>/dev/null || echo missing)"
 done
 cd /
 

@@ -57,6 +57,7 @@ class Totals:
         self.passed = self.failed = self.skipped = 0
         self.lines = []
         self.why = []
+        self.times = []
 
     def add(self, result, name, why=""):
         if result == "PASS":
@@ -202,6 +203,8 @@ def main(results_path, console_path):
                 tail = [b for b in body if b.strip()][-WHY_LINES:]
                 t.why.append(f"kselftest {name} (exit status {rc}), its last lines:")
                 t.why.extend("    " + b for b in tail)
+        elif l.startswith("KCM-TIME "):
+            t.times.append(" ".join(l.split(" ")[1:3]) + " s")
         elif l.startswith("KCM-STALL"):
             t.add("FAIL", "harness:watchdog", l[len("KCM-STALL"):].strip())
             t.why.append(l)
@@ -253,6 +256,8 @@ def main(results_path, console_path):
 
     for l in t.lines:
         print(l)
+    if t.times:
+        print("kselftest times: " + ", ".join(t.times))
     if t.failed and t.why:
         print("why:")
         for l in t.why:
