@@ -89,10 +89,9 @@ kcm_stall_dump() { # REASON
 		tail -n 25 "/tmp/ks.$i" 2>/dev/null | sed 's/^/#   /' >&3
 	done
 	pids=$(kcm_blocked_pids)
-	tops=""
 	for p in $pids; do
 		out "KCM-BLOCKED $p $(cat /proc/$p/comm 2>/dev/null): $(kcm_task_stack "$p")"
-		tops="$tops $p:$(head -n 1 /proc/$p/stack 2>/dev/null | tr ' ' '_')"
+		head -n 1 /proc/$p/stack >/tmp/kcm-top.$p 2>/dev/null
 	done
 	kcm_dump_timers first
 	echo w >/proc/sysrq-trigger
@@ -113,10 +112,8 @@ kcm_stall_dump() { # REASON
 	done
 	sleep 5
 	stuck=0
-	for pt in $tops; do
-		p=${pt%%:*}
-		top=$(echo "${pt#*:}" | tr '_' ' ')
-		if kcm_still_blocked "$p" "$top"; then
+	for p in $pids; do
+		if kcm_still_blocked "$p" "$(cat /tmp/kcm-top.$p 2>/dev/null)"; then
 			out "KCM-KICK $p still blocked after every CPU was woken"
 			stuck=1
 		else
