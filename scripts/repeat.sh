@@ -19,7 +19,8 @@
 # (result, time, the failures) and at the end "N passed, N failed" and the
 # time's minimum, median and maximum. LOAD=N runs N CPU-bound processes on
 # the host throughout (LOAD=1: one busy core, as a second heavy process on
-# a developer's machine). KERNEL_ARGS adds kernel parameters to the test
+# a developer's machine). TRACE=1 keeps the ftrace ring in check mode
+# too. KERNEL_ARGS adds kernel parameters to the test
 # kernel's command line; QEMU names another qemu-system-x86_64. Each run's
 # logs are in build/repeat/<mode>-K/ (or REPEAT_OUT/<mode>-K/).
 set -uo pipefail
@@ -69,6 +70,13 @@ if [ "$mode" = stress ]; then
 	} >"$tests/tests.conf"
 	# Several runs of the pair take longer than one make check.
 	export KCM_QEMU_TIMEOUT=${KCM_QEMU_TIMEOUT:-$((600 + 600 * ${REPEAT:-4}))}
+fi
+# TRACE=1: the check mode with the stress mode's tracing and dumps.
+if [ "$mode" = check ] && [ -n "${TRACE:-}" ]; then
+	tests=$out/check-tests
+	rm -rf "$tests"
+	cp -a build/selftests "$tests"
+	echo "KCM_TRACE=1" >>"$tests/tests.conf"
 fi
 [ -n "${KERNEL_ARGS:-}" ] && export KCM_KERNEL_ARGS=$KERNEL_ARGS
 [ -n "${QEMU:-}" ] && export KCM_QEMU=$QEMU
