@@ -115,6 +115,7 @@ for ((k = 1; k <= n; k++)); do
 		grep -E '^FAIL ' "$dir/qemu.log" | head -n 10 | sed 's/^/    /'
 		sed -n '/^why:$/,/^why: end$/p' "$dir/qemu.log" | head -n 60 | sed 's/^/    /'
 	fi
+	grep -E '^platform: ' "$dir/qemu.log" | sed 's/^/    /'
 	# Stalls caught and recovered still fail the run; count them apart.
 	stalls=$(grep -c '^KCM-STALL' "$dir/results.log" 2>/dev/null)
 	[ "${stalls:-0}" -gt 0 ] && echo "    $stalls stall(s) caught by the watchdog: $(grep -h '^KCM-KICK' "$dir/results.log" | tr '\r\n' '  ')"

@@ -58,6 +58,7 @@ class Totals:
         self.lines = []
         self.why = []
         self.times = []
+        self.platform = ""
 
     def add(self, result, name, why=""):
         if result == "PASS":
@@ -203,12 +204,14 @@ def main(results_path, console_path):
                 tail = [b for b in body if b.strip()][-WHY_LINES:]
                 t.why.append(f"kselftest {name} (exit status {rc}), its last lines:")
                 t.why.extend("    " + b for b in tail)
+        elif l.startswith("KCM-PLATFORM "):
+            t.platform = l[len("KCM-PLATFORM "):]
         elif l.startswith("KCM-TIME "):
             t.times.append(" ".join(l.split(" ")[1:3]) + " s")
         elif l.startswith("KCM-STALL"):
             t.add("FAIL", "harness:watchdog", l[len("KCM-STALL"):].strip())
             t.why.append(l)
-        elif l.startswith(("KCM-RUNNING", "KCM-BLOCKED", "KCM-KICK")):
+        elif l.startswith(("KCM-RUNNING", "KCM-BLOCKED", "KCM-KICK", "KCM-TIMERS")):
             t.why.append(l)
             # The running test's last lines follow, indented.
             while i + 1 < len(lines) and lines[i + 1].startswith("#   ") and \
@@ -256,6 +259,8 @@ def main(results_path, console_path):
 
     for l in t.lines:
         print(l)
+    if t.platform:
+        print("platform: " + t.platform)
     if t.times:
         print("kselftest times: " + ", ".join(t.times))
     if t.failed and t.why:

@@ -12,7 +12,9 @@
 #
 # It writes, to the result channel (ttyS1): KCM-STALL with the reason, the
 # tests running and their last lines, each blocked task's stack, the timer
-# state of every CPU (/proc/timer_list) and the interrupt counts, twice;
+# state of every CPU (/proc/timer_list, and a KCM-TIMERS line per CPU that
+# says whether its next timer interrupt is overdue) and the interrupt
+# counts, twice;
 # to the console: sysrq-w (blocked tasks), sysrq-l (every CPU's
 # backtrace), sysrq-t (all tasks and the workqueues); with KCM_TRACE=1 the
 # ftrace ring of SRCU, timer, timer-migration and IPI events to the third
@@ -69,7 +71,43 @@ kcm_still_blocked() { # PID TOP
 	[ "$(head -n 1 /proc/$1/stack 2>/dev/null)" = "$2" ]
 }
 
+# One line per CPU from /proc/timer_list: in high-resolution mode, when its
+# next hrtimer and its clock event are due, relative to now, and how many
+# timer interrupts it has taken (a CPU whose next event is overdue by more
+# than a second has lost its timer interrupt: nothing on it that waits for
+# a timer runs); in low-resolution mode (the boot found no usable local
+# APIC timer, and every CPU's tick comes from the HPET by broadcast) only
+# that, with the broadcast mask.
+kcm_timer_summary() {
+	awk '
+	/^now at / { now = $3 }
+	/^cpu: / { cpu = $2 }
+	/\.expires_next/ { nxt[cpu] = $3 }
+	/\.nr_events/ { nev[cpu] = $3 }
+	/\.hres_active/ { hres[cpu] = $3 }
+	/\.tick_stopped/ { stp[cpu] = $3 }
+	/Per CPU device:/ { dev = $4 }
+	$1 == "next_event:" && dev != "" { ne[dev] = $2 }
+	/^tick_broadcast_mask:/ { bmask = $2 }
+	END {
+		for (c in nxt) {
+			tick = stp[c] + 0 ? "stopped" : "running"
+			if (!(hres[c] + 0)) {
+				printf "KCM-TIMERS cpu%s: low-resolution mode, periodic tick (broadcast mask %s), tick %s\n",
+					c, bmask, tick
+				continue
+			}
+			d = (nxt[c] - now) / 1e6
+			e = (c in ne) ? (ne[c] - now) / 1e6 : 0
+			printf "KCM-TIMERS cpu%s: next hrtimer in %+.0f ms, clock event in %+.0f ms, %d timer interrupts, tick %s%s\n",
+				c, d, e, nev[c], tick,
+				(d < -1000 || e < -1000) ? ": OVERDUE, its timer interrupt was lost" : ""
+		}
+	}' /proc/timer_list | sort
+}
+
 kcm_dump_timers() { # LABEL
+	kcm_timer_summary >&3
 	out "KCM-DUMP interrupts ($1)"
 	sed 's/^/#   /' /proc/interrupts >&3
 	out "KCM-DUMP timer_list ($1)"
