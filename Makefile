@@ -44,9 +44,7 @@ CODESPELL_DICT := $(firstword $(wildcard /usr/share/codespell/dictionary.txt \
 
 checkpatch:
 	@test -n "$(CODESPELL_DICT)" || { echo "codespell dictionary not found" >&2; exit 1; }
-	$(KSRC)/scripts/checkpatch.pl --strict --codespell \
-		--codespellfile=$(CODESPELL_DICT) --no-tree --quiet \
-		-f $(KCM_SOURCES)
+	@scripts/checkpatch.sh $(KSRC) $(CODESPELL_DICT) $(KCM_SOURCES)
 
 selftests:
 	$(MAKE) -C tools/testing/selftests/kvm-coco-mig KSRC=$(KSRC) \
