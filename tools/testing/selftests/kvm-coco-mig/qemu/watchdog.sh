@@ -10,19 +10,22 @@
 #    it to its own timeout less a margin), so that a run that would be
 #    killed from outside says first what it was doing.
 #
-# It writes, to the result channel (ttyS1): KCM-STALL with the reason, the
-# tests running and their last lines, each blocked task's stack, the timer
-# state of every CPU (/proc/timer_list, and a KCM-TIMERS line per CPU that
-# says whether its next timer interrupt is overdue) and the interrupt
-# counts, twice;
-# to the console: sysrq-w (blocked tasks), sysrq-l (every CPU's
-# backtrace), sysrq-t (all tasks and the workqueues); with KCM_TRACE=1 the
-# ftrace ring of SRCU, timer, timer-migration and IPI events to the third
-# serial port (trace.log). Then it wakes every CPU (a task pinned to each)
-# and says whether the blocked tasks went on (KCM-KICK): a stall that ends
-# when an idle CPU is woken is a lost wake-up, not a deadlock. A run whose
-# tasks stay blocked is ended (KCM-ABORT); one that recovered goes on, and
-# fails anyway on the hung-task report.
+# First it takes a snapshot that raises no interrupt (files in /tmp only,
+# so that nothing wakes a CPU before it means to): every CPU's timer state
+# (/proc/timer_list) and, for each task the kernel reported blocked, its
+# state and count of context switches. If tasks are blocked it then wakes
+# every CPU (a task pinned to each) and looks again 5 s later: a task still
+# in D state without a context switch is stuck; one that went on was held
+# by a lost wake-up (KCM-KICK). Then it writes, to the result channel
+# (ttyS1): KCM-STALL with the reason, the tests running and their last
+# lines, a KCM-TIMERS line per CPU (is its next timer interrupt overdue?),
+# each blocked task's stack and the kick's verdict, /proc/interrupts and
+# /proc/timer_list; to the console sysrq-w (blocked tasks), sysrq-l (every
+# CPU's backtrace), sysrq-t (all tasks and the workqueues); the timer state
+# again; and with KCM_TRACE=1 the ftrace ring of SRCU, timer,
+# timer-migration and IPI events, stopped at the stall, to the third serial
+# port (trace.log). A run whose tasks stay blocked is ended (KCM-ABORT); one
+# that recovered goes on, and fails anyway on the hung-task report.
 #
 # Settings, from tests.conf: KCM_STALL_SECS (hung-task threshold, default
 # 120), KCM_DEADLINE, KCM_TRACE.
@@ -36,7 +39,7 @@ kcm_trace_setup() {
 	mount -t tracefs tracefs $t 2>/dev/null
 	[ -w $t/tracing_on ] || return 1
 	echo 0 >$t/tracing_on
-	echo 16384 >$t/buffer_size_kb
+	echo 4096 >$t/buffer_size_kb
 	srcu='function.function == process_srcu || function.function == srcu_invoke_callbacks'
 	tmr='function.function == delayed_work_timer_fn || function.function == srcu_delay_timer'
 	for e in workqueue_queue_work workqueue_execute_start; do
@@ -56,7 +59,7 @@ kcm_trace_setup() {
 	echo 1 >$t/tracing_on
 }
 
-# The pids the hung-task detector named, once each.
+# The pids the hung-task detector named since the ring was last cleared.
 kcm_blocked_pids() {
 	dmesg | sed -n 's/.*INFO: task .*:\([0-9][0-9]*\) blocked for more than.*/\1/p' | sort -un
 }
@@ -65,10 +68,20 @@ kcm_task_stack() { # PID
 	tr '\n' ' ' </proc/$1/stack 2>/dev/null
 }
 
-# Is PID still blocked where it was (same top of stack)?
-kcm_still_blocked() { # PID TOP
-	[ -d /proc/$1 ] || return 1
-	[ "$(head -n 1 /proc/$1/stack 2>/dev/null)" = "$2" ]
+# What the hung-task detector itself looks at: the task's state and its
+# count of context switches ("PID STATE SWITCHES").
+kcm_task_mark() { # PID
+	[ -r /proc/$1/status ] || return 1
+	echo "$1 $(sed 's/.*) //' /proc/$1/stat | cut -d' ' -f1)" \
+		"$(awk '/ctxt_switches/ { s += $2 } END { print s }' /proc/$1/status)"
+}
+
+# Still blocked: in D state and not switched since it was marked.
+kcm_still_blocked() { # PID
+	cur=$(kcm_task_mark "$1") || return 1
+	# shellcheck disable=SC2086
+	set -- $cur
+	[ "$2" = D ] && [ "$cur" = "$(cat "/tmp/kcm-mark.$1" 2>/dev/null)" ]
 }
 
 # One line per CPU from /proc/timer_list: in high-resolution mode, when its
@@ -78,7 +91,7 @@ kcm_still_blocked() { # PID TOP
 # a timer runs); in low-resolution mode (the boot found no usable local
 # APIC timer, and every CPU's tick comes from the HPET by broadcast) only
 # that, with the broadcast mask.
-kcm_timer_summary() {
+kcm_timer_summary() { # FILE
 	awk '
 	/^now at / { now = $3 }
 	/^cpu: / { cpu = $2 }
@@ -103,20 +116,45 @@ kcm_timer_summary() {
 				c, d, e, nev[c], tick,
 				(d < -1000 || e < -1000) ? ": OVERDUE, its timer interrupt was lost" : ""
 		}
-	}' /proc/timer_list | sort
+	}' "$1" | sort
 }
 
-kcm_dump_timers() { # LABEL
-	kcm_timer_summary >&3
+kcm_dump_timers() { # LABEL FILE
 	out "KCM-DUMP interrupts ($1)"
 	sed 's/^/#   /' /proc/interrupts >&3
 	out "KCM-DUMP timer_list ($1)"
-	sed 's/^/#   /' /proc/timer_list >&3
+	sed 's/^/#   /' "$2" >&3
 }
 
+# In three phases: a snapshot that makes no interrupt (files in /tmp
+# only), so that nothing wakes a CPU before the kick; the kick, if tasks
+# are blocked; then the report, the sysrq dumps and the ftrace ring.
 kcm_stall_dump() { # REASON
 	now=$(cut -d. -f1 /proc/uptime)
 	[ -w /sys/kernel/tracing/tracing_on ] && echo 0 >/sys/kernel/tracing/tracing_on
+	cat /proc/timer_list >/tmp/kcm-timers.0
+	pids=$(kcm_blocked_pids)
+	for p in $pids; do
+		kcm_task_mark "$p" >/tmp/kcm-mark.$p
+	done
+	kicked=""
+	if [ -n "$pids" ]; then
+		# Wake every CPU: a task pinned to it must run there.
+		c=0
+		while [ "$c" -lt "$(nproc)" ]; do
+			taskset -c "$c" true
+			c=$((c + 1))
+		done
+		sleep 5
+		for p in $pids; do
+			if kcm_still_blocked "$p"; then
+				kicked="$kicked $p:stuck"
+			else
+				kicked="$kicked $p:went-on"
+			fi
+		done
+	fi
+
 	out "KCM-STALL at ${now} s: $1"
 	echo "kcm-watchdog: stall at ${now} s: $1" >/dev/kmsg
 	for f in /tmp/run.*; do
@@ -126,50 +164,40 @@ kcm_stall_dump() { # REASON
 		out "KCM-RUNNING $name, for $((now - start)) s; its last lines:"
 		tail -n 25 "/tmp/ks.$i" 2>/dev/null | sed 's/^/#   /' >&3
 	done
-	pids=$(kcm_blocked_pids)
-	for p in $pids; do
-		out "KCM-BLOCKED $p $(cat /proc/$p/comm 2>/dev/null): $(kcm_task_stack "$p")"
-		head -n 1 /proc/$p/stack >/tmp/kcm-top.$p 2>/dev/null
-	done
-	kcm_dump_timers first
-	echo w >/proc/sysrq-trigger
-	echo l >/proc/sysrq-trigger
-	echo t >/proc/sysrq-trigger
-	sleep 5
-	kcm_dump_timers "5 s later"
-	if [ -n "${KCM_TRACE:-}" ] && [ -r /sys/kernel/tracing/trace ]; then
-		out "KCM-DUMP ftrace ring to trace.log"
-		cat /sys/kernel/tracing/trace >/dev/ttyS2
-	fi
-	[ -n "$pids" ] || return 1
-	# Wake every CPU: a task pinned to it must run there.
-	c=0
-	while [ "$c" -lt "$(nproc)" ]; do
-		taskset -c "$c" true
-		c=$((c + 1))
-	done
-	sleep 5
+	kcm_timer_summary /tmp/kcm-timers.0 >&3
 	stuck=0
-	for p in $pids; do
-		if kcm_still_blocked "$p" "$(cat /tmp/kcm-top.$p 2>/dev/null)"; then
-			out "KCM-KICK $p still blocked after every CPU was woken"
+	for pk in $kicked; do
+		p=${pk%%:*}
+		out "KCM-BLOCKED $p $(cat /proc/$p/comm 2>/dev/null): $(kcm_task_stack "$p")"
+		if [ "${pk#*:}" = stuck ]; then
+			out "KCM-KICK $p still blocked (D state, no context switch) 5 s after every CPU was woken"
 			stuck=1
 		else
 			out "KCM-KICK $p went on after every CPU was woken"
 		fi
 	done
+	kcm_dump_timers "at the stall" /tmp/kcm-timers.0
+	echo w >/proc/sysrq-trigger
+	echo l >/proc/sysrq-trigger
+	echo t >/proc/sysrq-trigger
+	sleep 5
+	cat /proc/timer_list >/tmp/kcm-timers.1
+	kcm_timer_summary /tmp/kcm-timers.1 >&3
+	kcm_dump_timers "after the dumps" /tmp/kcm-timers.1
+	if [ -n "${KCM_TRACE:-}" ] && [ -r /sys/kernel/tracing/trace ]; then
+		out "KCM-DUMP ftrace ring to trace.log"
+		cat /sys/kernel/tracing/trace >/dev/ttyS2
+	fi
+	# Later reports are new ones: the console keeps these.
+	dmesg -c >/dev/null
 	[ "$stuck" = 0 ]
 }
 
 kcm_watchdog() {
-	seen=0
 	while sleep 5; do
-		n=$(dmesg | grep -c 'blocked for more than')
-		if [ "$n" -gt "$seen" ]; then
-			seen=$n
+		if [ -n "$hung" ] && dmesg | grep -q 'blocked for more than'; then
 			kcm_stall_dump "the kernel reports a blocked task" ||
 				die "tasks stayed blocked (see KCM-STALL above and console.log)"
-			seen=$(dmesg | grep -c 'blocked for more than')
 		fi
 		if [ -n "${KCM_DEADLINE:-}" ] &&
 		   [ "$(cut -d. -f1 /proc/uptime)" -ge "$KCM_DEADLINE" ]; then
@@ -180,11 +208,16 @@ kcm_watchdog() {
 }
 
 watchdog_start() {
-	stall=${KCM_STALL_SECS:-120}
-	echo "$stall" >/proc/sys/kernel/hung_task_timeout_secs
-	# Look often; the watchdog counts the reports.
-	echo 5 >/proc/sys/kernel/hung_task_check_interval_secs
-	echo 20 >/proc/sys/kernel/hung_task_warnings
+	# The release kernel (make bench) has no hung-task detector: then
+	# only the deadline is watched.
+	hung=""
+	if [ -w /proc/sys/kernel/hung_task_timeout_secs ]; then
+		hung=1
+		echo "${KCM_STALL_SECS:-120}" >/proc/sys/kernel/hung_task_timeout_secs
+		# Look often: a stall is dumped within seconds of its report.
+		echo 5 >/proc/sys/kernel/hung_task_check_interval_secs
+		echo 20 >/proc/sys/kernel/hung_task_warnings
+	fi
 	[ -n "${KCM_TRACE:-}" ] && { kcm_trace_setup || out "KCM-NOTE tracing unavailable"; }
 	kcm_watchdog &
 	kcm_wd_pid=$!
