@@ -67,6 +67,7 @@ if [ "$mode" = stress ]; then
 		echo "KCM_REPEAT=${REPEAT:-4}"
 		echo "KCM_TRACE=1"
 		echo "KCM_STALL_SECS=30"
+		echo "KCM_PAIRED=1"
 	} >"$tests/tests.conf"
 	# Several runs of the pair take longer than one make check.
 	export KCM_QEMU_TIMEOUT=${KCM_QEMU_TIMEOUT:-$((600 + 600 * ${REPEAT:-4}))}
@@ -82,11 +83,16 @@ fi
 [ -n "${QEMU:-}" ] && export KCM_QEMU=$QEMU
 
 hogs=()
+qpid=""
 stop_load() {
 	[ "${#hogs[@]}" -gt 0 ] && kill "${hogs[@]}" 2>/dev/null
 	hogs=()
+	# run.sh and its QEMU run in their own session: end them with us.
+	[ -n "$qpid" ] && kill -- -"$qpid" 2>/dev/null
+	qpid=""
 }
 trap stop_load EXIT
+trap 'exit 130' INT TERM
 for ((h = 0; h < load; h++)); do
 	sh -c 'while :; do :; done' &
 	hogs+=("$!")
@@ -100,9 +106,12 @@ for ((k = 1; k <= n; k++)); do
 	dir=$out/$mode-$k
 	mkdir -p "$dir"
 	start=$(date +%s)
-	tools/testing/selftests/kvm-coco-mig/qemu/run.sh "$kdir" "$KCM_TOP" "$tests" \
-		"$dir" >"$dir/qemu.log" 2>&1
+	setsid -w tools/testing/selftests/kvm-coco-mig/qemu/run.sh "$kdir" "$KCM_TOP" "$tests" \
+		"$dir" >"$dir/qemu.log" 2>&1 &
+	qpid=$!
+	wait "$qpid"
 	rc=$?
+	qpid=""
 	secs=$(($(date +%s) - start))
 	times+=("$secs")
 	line=$(grep -E '^results: ' "$dir/qemu.log" | tail -n 1)
@@ -125,7 +134,10 @@ stop_load
 sorted=$(printf '%s\n' "${times[@]}" | sort -n)
 min=$(head -n 1 <<<"$sorted")
 max=$(tail -n 1 <<<"$sorted")
-med=$(sed -n "$(((n + 1) / 2))p" <<<"$sorted")
+# The median; of an even number of runs, the mean of the middle two.
+lo=$(sed -n "$(((n + 1) / 2))p" <<<"$sorted")
+hi=$(sed -n "$((n / 2 + 1))p" <<<"$sorted")
+med=$(((lo + hi) / 2))
 echo "time: min ${min} s, median ${med} s, max ${max} s (QEMU step only)"
 # Each kselftest's longest time over the runs (guest seconds), which the
 # per-test timeouts are set from.

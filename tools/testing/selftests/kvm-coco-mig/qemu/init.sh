@@ -80,10 +80,11 @@ step rmmod-kvm_coco_mig_test rmmod kvm_coco_mig_test
 # kselftests run in one lane per CPU, because the kernel's own tests are
 # long under TCG: each lane takes the next test nobody has claimed (mkdir is
 # the atomic claim). Their reports are then written out in list order.
-# KCM_REPEAT (the stress mode, scripts/stress.sh) runs the list that many
+# KCM_REPEAT (the stress mode, scripts/repeat.sh) runs the list that many
 # times; each run of a test is then reported as TEST@N.
 cd /kcm/tests || die "no tests"
 repeat=${KCM_REPEAT:-1}
+ntests=$(echo $KCM_KSELFTESTS | wc -w)
 jobs=""
 k=1
 while [ "$k" -le "$repeat" ]; do
@@ -109,6 +110,13 @@ while [ "$lane" -lt "$lanes" ]; do
 		i=0
 		for j in $jobs; do
 			i=$((i + 1))
+			# KCM_PAIRED (the stress mode): lane L runs only the
+			# L-th test of the list, so that the tests of one
+			# repetition run beside each other throughout.
+			if [ -n "${KCM_PAIRED:-}" ] &&
+			   [ $(((i - 1) % ntests % lanes)) -ne "$lane" ]; then
+				continue
+			fi
 			mkdir "/tmp/claim.$i" 2>/dev/null || continue
 			t=${j%@*}
 			start=$(uptime_s)

@@ -237,7 +237,10 @@ def main(results_path, console_path):
     except OSError as e:
         bad.append(f"no console log: {e}")
     now = []
+    dump = None     # where the watchdog's own dump (sysrq output) begins
     for n, l in enumerate(console):
+        if dump is None and "kcm-watchdog: stall" in l:
+            dump = n
         m = INIT_RUNNING.search(l)
         if m:
             now.append(m.group(1))
@@ -251,7 +254,8 @@ def main(results_path, console_path):
     if bad:
         t.add("FAIL", "harness:kernel-log", f"{len(bad)} report line(s), first: {bad[0]}")
     if first is not None:
-        t.why.append(f"the console's first report (console.log line {first + 1}), "
+        during = " (in the watchdog's dump)" if dump is not None and first > dump else ""
+        t.why.append(f"the console's first report{during} (console.log line {first + 1}), "
                      f"while running: {' '.join(running) or 'no test'}")
         t.why.extend("    " + l for l in console[first:first + REPORT_LINES])
     if not bad:

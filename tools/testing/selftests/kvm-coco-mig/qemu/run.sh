@@ -41,8 +41,11 @@ cp "$moddir/kvm-coco-mig.ko" "$root/kcm/"
 [ -e "$moddir/kvm-coco-mig-test.ko" ] && cp "$moddir/kvm-coco-mig-test.ko" "$root/kcm/"
 [ -e "$moddir/kvm-coco-mig-bench.ko" ] && cp "$moddir/kvm-coco-mig-bench.ko" "$root/kcm/"
 cp "$testdir/tests.conf" "$root/kcm/"
-# The guest's watchdog dumps its state and ends the run this long before
-# the timeout below would kill QEMU (see watchdog.sh).
+# The guest's watchdog dumps its state and ends the run 120 s before the
+# timeout below would kill QEMU (see watchdog.sh): a run gets the timeout
+# less 120 s.
+[[ "$timeout" =~ ^[0-9]+$ ]] && [ "$timeout" -gt 240 ] ||
+	{ echo "run.sh: KCM_QEMU_TIMEOUT must be more than 240 s, not '$timeout'" >&2; exit 2; }
 echo "KCM_DEADLINE=$((timeout - 120))" >>"$root/kcm/tests.conf"
 # shellcheck source=/dev/null
 . "$testdir/tests.conf"
@@ -58,7 +61,7 @@ cmdline="console=ttyS0 panic_on_warn=1 oops=panic panic=-1 softlockup_panic=1"
 # the state of the VM (watchdog.sh); the report itself fails the run.
 cmdline+=" hung_task_panic=0 nmi_watchdog=0 printk.devkmsg=on kvm_amd.npt=1"
 cmdline+=" kmemleak=on kasan.fault=panic loglevel=6"
-# Experiments (scripts/stress.sh) add kernel parameters here.
+# Experiments (make stress KERNEL_ARGS=...) add kernel parameters here.
 cmdline+="${KCM_KERNEL_ARGS:+ $KCM_KERNEL_ARGS}"
 
 set +e
