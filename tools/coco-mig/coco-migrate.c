@@ -952,8 +952,11 @@ int main(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
+	/* The fault options are each for one side, and take a packet number. */
 	if (!addr || mem < (1 << 20) || mem % PAGE_SIZE || !vcpus || vcpus > MAX_VCPUS ||
-	    !rounds) {
+	    !rounds || opt.die < -1 || opt.corrupt < -1 ||
+	    (opt.die >= 0 && strcmp(argv[1], "target")) ||
+	    (opt.corrupt >= 0 && strcmp(argv[1], "source"))) {
 		print_usage();
 		return EXIT_USAGE;
 	}

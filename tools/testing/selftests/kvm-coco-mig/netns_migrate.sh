@@ -167,12 +167,14 @@ ok=0
 [ $rc = 0 ] && grep -q '"migrated": true, "verified": true' "$work/s2" && ok=1
 result $ok json_report "$work/s2"
 
-# 3. The target dies mid-migration (SIGKILL, which it sends itself on
-# receiving packet 1024 of the full pass's 2048: a point in the stream,
-# not a moment, so that it is before FINISH however fast the stream goes):
-# the source cancels, its guest runs on.
-start_target "$work/t3" --fault-die-at-packet 1024
-source_run --mem 8M --dirty-rate 1000 >"$work/s3" 2>&1
+# 3. The target dies mid-migration, in the pre-copy rounds (SIGKILL, which
+# it sends itself on receiving packet 2048: the first after the full
+# pass's 2048, i.e. in round 2, after a GET_DIRTY; a point in the stream,
+# not a moment, so that it is before FINISH however fast the stream goes;
+# --downtime-ms 0 keeps the source in its rounds): the source cancels,
+# its guest runs on.
+start_target "$work/t3" --fault-die-at-packet 2048
+source_run --mem 8M --dirty-rate 1000 --downtime-ms 0 >"$work/s3" 2>&1
 rc=$?
 wait "$tgt_pid"
 trc=$?
