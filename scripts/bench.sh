@@ -133,7 +133,7 @@ others=$(grep -E '^FAIL ' "$out/qemu.log" | grep -vE '^FAIL harness:kmemleak-pre
 KCM_BENCH_JSON=${json#KCM-BENCH-JSON } \
 KCM_TRACK_JSON=${tjson#KCM-TRACK-JSON } \
 KCM_BENCH_KERNEL=$(cat "$kdir/include/config/kernel.release") \
-KCM_BENCH_QEMU=$(qemu-system-x86_64 --version | head -n 1) \
+KCM_BENCH_QEMU=$("${KCM_QEMU:-qemu-system-x86_64}" --version | head -n 1) \
 KCM_BENCH_CPU=$(grep -m 1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//') \
 KCM_BENCH_CLOCK=$clock KCM_BENCH_SHIFT=$shift_ KCM_BENCH_WALL=$wall \
 KCM_BENCH_LOAD="$load0 $load1" \
