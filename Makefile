@@ -6,6 +6,7 @@
 #   make check           everything CI runs: builds, style, sparse, QEMU tests
 #   make check-repeat    make check's QEMU step N times [N=10] [LOAD=1]
 #   make stress          the stress mode of the harness (scripts/repeat.sh)
+#   make only TESTS=..   some kselftests [KUNIT=suites] once, as make check runs them
 #   make bench           PACKAGE/RECEIVE throughput against the raw AEAD (QEMU)
 #   make run             the live-migration demo
 #   make install         install the module into KDIR's /lib/modules
@@ -60,6 +61,9 @@ check-repeat:
 stress:
 	@scripts/repeat.sh stress $(N)
 
+only:
+	@scripts/repeat.sh only $(N)
+
 bench:
 	@scripts/bench.sh
 
@@ -70,5 +74,5 @@ clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean
 	rm -rf build
 
-.PHONY: all module install sparse checkpatch selftests check check-repeat stress \
+.PHONY: all module install sparse checkpatch selftests check check-repeat stress only \
 	bench run clean

@@ -6,6 +6,7 @@
 #
 #   scripts/repeat.sh check [N]     make check-repeat N=10 [LOAD=1]
 #   scripts/repeat.sh stress [N]    make stress N=5 [LOAD=1] [REPEAT=4]
+#   scripts/repeat.sh only [N]      make only TESTS="migrate_test" [KUNIT="suite"]
 #
 # check: the whole QEMU step of make check, N times (default 10).
 # stress: the pair of tests that stalled together once (the kernel's own
@@ -14,6 +15,8 @@
 #   SRCU, timer and IPI events on and a 30 s hung-task threshold, so that
 #   a stall is caught and dumped early (qemu/README.md). TESTS="a b"
 #   runs other tests instead.
+# only: the kselftests TESTS and the KUnit suites KUNIT (both may be
+#   empty), as make check runs them: what a developer runs while working.
 #
 # Both build once (kernel, module, kselftests), then print a line per run
 # (result, time, the failures) and at the end "N passed, N failed" and the
@@ -30,8 +33,8 @@ cd "$KCM_TOP"
 mode=${1:-check}
 case "$mode" in
 check) n=${2:-10} ;;
-stress) n=${2:-1} ;;
-*) kcm_die "unknown mode '$mode' (check or stress)" ;;
+stress | only) n=${2:-1} ;;
+*) kcm_die "unknown mode '$mode' (check, stress or only)" ;;
 esac
 [[ "$n" =~ ^[1-9][0-9]*$ ]] || kcm_die "N must be a positive number, not '$n'"
 load=${LOAD:-0}
@@ -71,6 +74,21 @@ if [ "$mode" = stress ]; then
 	} >"$tests/tests.conf"
 	# Several runs of the pair take longer than one make check.
 	export KCM_QEMU_TIMEOUT=${KCM_QEMU_TIMEOUT:-$((600 + 600 * ${REPEAT:-4}))}
+fi
+# only: some of make check's tests, as make check runs them (make only).
+if [ "$mode" = only ]; then
+	tests=$out/only-tests
+	rm -rf "$tests"
+	mkdir -p "$tests"
+	for t in ${TESTS:-} coco-migrate; do
+		install -D -m 0755 "build/selftests/$t" "$tests/$t" ||
+			kcm_die "no test '$t' in build/selftests"
+	done
+	{
+		echo "KCM_KUNIT_SUITES='${KUNIT:-}'"
+		echo "KCM_KSELFTESTS='${TESTS:-}'"
+		echo "KCM_SUPPORT='coco-migrate'"
+	} >"$tests/tests.conf"
 fi
 # TRACE=1: the check mode with the stress mode's tracing and dumps.
 if [ "$mode" = check ] && [ -n "${TRACE:-}" ]; then
