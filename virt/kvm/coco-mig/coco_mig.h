@@ -136,6 +136,9 @@ void kcm_arch_track_rearm(struct kvm *kvm, u64 first, const unsigned long *bits,
 /* arch: the backend for a VM, or an ERR_PTR with the errno to report. */
 const struct kcm_backend *kcm_arch_select_backend(struct kvm *kvm);
 
+struct tracepoint;
+struct tracepoint *kcm_kvm_tracepoint(const char *name);
+
 long kcm_session_create(struct kvm_coco_mig_create __user *uarg);
 
 #if IS_ENABLED(CONFIG_KUNIT)
