@@ -831,8 +831,15 @@ static int run_source(const char *connect_addr, uint64_t npages, uint32_t nvcpus
 	}
 	r = cm_finish_source(sess, states, slen, &rec, &rlen);
 	if (r) {
+		struct kvm_coco_mig_status st;
+
 		snprintf(err, sizeof(err), "FINISH: %s", cm_strerror(CM_FINISH, r));
-		if (r == -EBUSY || r == -ENODATA)
+		/*
+		 * A source FINISH that fails leaves the guest alive (the module
+		 * kills it only once nothing can fail); STATUS says so, and an
+		 * abort lets it run on here.
+		 */
+		if (!cm_status(sess, &st) && st.vm != KVM_COCO_MIG_VM_DEAD)
 			return source_abort(&v, sess, &s, err);
 		complain("%s; the source VM is dead", err);
 		return EXIT_VERIFY;

@@ -196,20 +196,28 @@ const char *cm_strerror(enum cm_op op, int err)
 		return "not a KVM VM file descriptor";
 	case EBUSY:
 		if (op == CM_FINISH)
-			return "pages written since the last GET_DIRTY: pause, collect them";
+			return "pages written since the last GET_DIRTY, or a vCPU still in KVM_RUN: pause, collect them";
+		if (op == CM_CREATE)
+			return "the VM already has a migration session, or (target) its vCPUs have run";
 		return "the VM already has a migration session";
 	case EOPNOTSUPP:
 		return "no backend for this VM type in this build";
 	case EBADFD:
 		return "the session is not in a state that allows this call";
 	case EIO:
-		return "the session failed (tampering or a failed FINISH)";
+		if (op == CM_CREATE)
+			return "the VM is dead (migrated away, or a failed target), or not this process's";
+		return "the session failed (tampering or a failed FINISH), or the VM is not this process's";
 	case EBADMSG:
 		return "a packet or blob failed authentication: the session is poisoned";
-	case ESTALE:
-		return "a replayed or older version of a page was refused";
 	case EKEYREJECTED:
+		if (op == CM_ACCEPT)
+			return "the transport blob is not from a host with our platform key, for our evidence";
 		return "the target's evidence did not verify (different platform key?)";
+	case ESTALE:
+		if (op == CM_FINISH || op == CM_GET_DIRTY)
+			return "a guest_memfd memslot changed since START: cancel, start over";
+		return "a replayed or older version of a page was refused";
 	case ENODATA:
 		return "incomplete: a page (or attribute) was not migrated, or is out of date";
 	case EINVAL:

@@ -63,7 +63,12 @@
 
 #define KVM_COCO_MIG_API_VERSION	1
 
-/* Not used by any other subsystem: see ioctl-number.rst. */
+/*
+ * Not registered: 0xBC is free in Linux 6.12's ioctl-number.rst and no
+ * 6.12 uapi header uses it as an ioctl type (checked with grep over
+ * include/uapi; DRM's DRM_IOCTL_MODE_ATOMIC uses 0xBC as a number, not a
+ * type). Going upstream, this becomes a line in that table.
+ */
 #define KVM_COCO_MIG_IO			0xBC
 
 /* Session roles. */
@@ -82,6 +87,11 @@
 #define KVM_COCO_MIG_STATE_FINISHED	4	/* done; the source VM is dead */
 #define KVM_COCO_MIG_STATE_CANCELLED	5	/* source: keys gone, guest runs */
 #define KVM_COCO_MIG_STATE_FAILED	6	/* poisoned; a target VM is dead */
+
+/* The session's VM, reported by KVM_COCO_MIG_STATUS. */
+#define KVM_COCO_MIG_VM_RUNNABLE	1	/* its vCPUs may run */
+#define KVM_COCO_MIG_VM_FENCED		2	/* target before FINISH: no vCPU enters */
+#define KVM_COCO_MIG_VM_DEAD		3	/* never runs again (kvm_vm_dead()) */
 
 struct kvm_coco_mig_create {
 	__u32 vm_fd;		/* in: a KVM VM fd */
@@ -104,7 +114,9 @@ struct kvm_coco_mig_status {
 	__u64 reported;		/* out: gfns GET_DIRTY reported (source) */
 	__u64 resent;		/* out: packets for a gfn installed before (target) */
 	__u64 unchanged;	/* out: of those, identical to what was installed */
-	__u64 reserved[6];	/* out: zero */
+	__u32 vm;		/* out: KVM_COCO_MIG_VM_* */
+	__u32 pad;		/* out: zero */
+	__u64 reserved[5];	/* out: zero */
 };
 
 /*

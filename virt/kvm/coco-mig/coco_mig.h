@@ -34,7 +34,10 @@ enum kcm_blob_in {
  * @name: short name, as in the documentation ("sw", "sev", "svsm")
  * @id: KVM_COCO_MIG_BACKEND_* reported to userspace
  * @packet_size: wire bytes of one page packet
- * @max_in_len: the largest input blob any operation accepts
+ * @max_in_len: the largest input blob of START, ACCEPT and the source's
+ *	FINISH (whose input is the VMM's vCPU state)
+ * @max_record_len: the largest final record, the target FINISH's input: one
+ *	made from a vCPU state of @max_in_len bytes
  * @session_init: set up backend state for a new session. Called before the
  *	session is visible to userspace; a failure fails the creation.
  * @session_destroy: undo @session_init, destroying every key. Called once,
@@ -48,9 +51,12 @@ enum kcm_blob_in {
  * @accept: target: unwrap the transport key in @in
  * @package: source: write one packet per gfn of @gfns to @ubuf
  * @receive: target: verify and install @nr packets from @ubuf
- * @finish: source: make the VM unrunnable, write the final record, which
- *	seals the VMM's vCPU state @in, to @out; target: check the final
- *	record @in and write the vCPU state it carries to @out
+ * @finish: source: write the final record, which seals the VMM's vCPU
+ *	state @in, to @out (kernel memory). Called with every vCPU stopped;
+ *	the VM is still alive and the core kills it only once this
+ *	succeeded, so it may fail. Target: authenticate the final record @in,
+ *	check it against what the session installed and write the vCPU state
+ *	it carries to @out; a record that fails poisons the session.
  * @cancel: source: destroy the keys; the VM keeps running
  *
  * Every operation is called with the session's lock held, in a state the
@@ -63,6 +69,7 @@ struct kcm_backend {
 	u32 id;
 	size_t packet_size;
 	u32 max_in_len;
+	u32 max_record_len;
 	int (*session_init)(struct kcm_session *s);
 	void (*session_destroy)(struct kcm_session *s);
 	long (*out_size)(struct kcm_session *s, enum kcm_op op, const void *in,
@@ -94,7 +101,10 @@ struct kcm_backend {
  * @refused: packets the target refused
  * @resent: target: packets for a gfn installed before
  * @unchanged: target: of those, packets whose page was already up to date
- * @tracker: source: dirty tracking of private memory, or NULL
+ * @fenced: target: the VM's vCPUs are kept out of the guest until FINISH
+ * @tracker: source: dirty tracking of private memory from START on, or
+ *	NULL (before START, or a VM without guest_memfd memory)
+ * @reporting: source: GET_DIRTY reports (TRACK_START to TRACK_STOP)
  * @rounds: source: GET_DIRTY calls that reported
  * @reported: source: gfns GET_DIRTY reported
  * @priv: the backend's state
@@ -113,7 +123,9 @@ struct kcm_session {
 	u64 refused;
 	u64 resent;
 	u64 unchanged;
+	bool fenced;
 	struct kcm_tracker *tracker;
+	bool reporting;
 	u64 rounds;
 	u64 reported;
 	void *priv;
@@ -132,6 +144,14 @@ int kcm_arch_track_register(struct kcm_tracker *t);
 void kcm_arch_track_unregister(struct kcm_tracker *t);
 void kcm_arch_track_rearm(struct kvm *kvm, u64 first, const unsigned long *bits,
 			  u64 nbits);
+
+/* arch: fencing a target's vCPUs, and stopping a source's (x86: coco_mig_fence.c). */
+int kcm_arch_fence_init(void);
+int kcm_arch_fence(struct kvm *kvm);
+void kcm_arch_unfence(struct kvm *kvm);
+int kcm_arch_vcpus_have_run(struct kvm *kvm);
+int kcm_arch_lock_vcpus(struct kvm *kvm);
+void kcm_arch_unlock_vcpus(struct kvm *kvm);
 
 /* arch: the backend for a VM, or an ERR_PTR with the errno to report. */
 const struct kcm_backend *kcm_arch_select_backend(struct kvm *kvm);

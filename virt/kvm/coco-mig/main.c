@@ -45,6 +45,9 @@ static int __init kcm_init(void)
 {
 	int ret;
 
+	ret = kcm_arch_fence_init();
+	if (ret)
+		return ret;
 	ret = kcm_sw_module_init();
 	if (ret)
 		return ret;

@@ -19,7 +19,7 @@ void kcm_pkt_encode(struct kcm_pkt_hdr *h, const struct kcm_pkt *p)
 {
 	h->version = KCM_WIRE_VERSION;
 	h->type = p->type;
-	h->flags = 0;
+	h->flags = cpu_to_le16(p->flags);
 	h->len = cpu_to_le32(p->len);
 	h->gfn = cpu_to_le64(p->gfn);
 	h->seq = cpu_to_le64(p->seq);
@@ -52,11 +52,13 @@ int kcm_pkt_decode(const void *buf, size_t avail, u8 type, u32 len,
 		return -EPROTONOSUPPORT;
 
 	p->type = h->type;
+	p->flags = get_unaligned_le16(&h->flags);
 	p->len = get_unaligned_le32(&h->len);
 	p->gfn = get_unaligned_le64(&h->gfn);
 	p->seq = get_unaligned_le64(&h->seq);
 
-	if (p->type != type || get_unaligned_le16(&h->flags) ||
+	if (p->type != type ||
+	    p->flags & ~(type == KCM_PKT_PAGE ? KCM_PKT_F_ZERO : 0) ||
 	    p->len != len || !p->seq || p->seq > KCM_SEQ_MAX)
 		return -EBADMSG;
 	if (avail < kcm_pkt_wire_size(p->len))

@@ -18,6 +18,12 @@
 #define KCM_WIRE_VERSION	1
 #define KCM_PKT_PAGE		1	/* a private page, len PAGE_SIZE */
 #define KCM_PKT_FINAL		2	/* the source's final record */
+/*
+ * Header flags. ZERO: a page packet of a page the guest never touched; its
+ * payload is a page of zeros, still sealed (the v1 wire has one packet
+ * size), and the source did not allocate the page to send it.
+ */
+#define KCM_PKT_F_ZERO		0x0001
 #define KCM_PKT_TAG_SIZE	16
 #define KCM_SESSION_ID_SIZE	16
 /* Sequence numbers start at 1 and stay below 2^62 (they are xarray values). */
@@ -38,6 +44,7 @@ static_assert(sizeof(struct kcm_pkt_hdr) == 24);
 /* A decoded, validated header. */
 struct kcm_pkt {
 	u8 type;
+	u16 flags;
 	u32 len;
 	u64 gfn;
 	u64 seq;

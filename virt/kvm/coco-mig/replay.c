@@ -20,6 +20,24 @@
 #include "packet.h"
 #include "replay.h"
 
+/**
+ * kcm_seq_next - take a session's next sequence number
+ * @seq: the last one taken (0 before the first); the new one on return
+ *
+ * A sequence number is a packet's nonce: the counter only goes up, and at
+ * KCM_SEQ_MAX the session can send nothing more.
+ *
+ * Return: 0, or -EOVERFLOW with @seq unchanged.
+ */
+int kcm_seq_next(u64 *seq)
+{
+	if (*seq >= KCM_SEQ_MAX)
+		return -EOVERFLOW;
+	(*seq)++;
+	return 0;
+}
+EXPORT_SYMBOL_IF_KUNIT(kcm_seq_next);
+
 void kcm_seq_map_init(struct kcm_seq_map *m)
 {
 	xa_init(&m->xa);

@@ -24,6 +24,7 @@ struct kcm_seq_map {
 	u64 pages;
 };
 
+int kcm_seq_next(u64 *seq);
 void kcm_seq_map_init(struct kcm_seq_map *m);
 void kcm_seq_map_destroy(struct kcm_seq_map *m);
 int kcm_seq_check(struct kcm_seq_map *m, u64 gfn, u64 seq);

@@ -107,7 +107,26 @@ static void digest_detects_missing_and_outdated(struct kunit *test)
 	KUNIT_EXPECT_MEMNEQ(test, d, d_src, sizeof(d));
 }
 
+/* The sequence space ends: EOVERFLOW, the counter unchanged, forever. */
+static void seq_next_overflows_at_the_limit(struct kunit *test)
+{
+	u64 seq = 0;
+
+	KUNIT_EXPECT_EQ(test, kcm_seq_next(&seq), 0);
+	KUNIT_EXPECT_EQ(test, seq, 1);
+	seq = KCM_SEQ_MAX - 1;
+	KUNIT_EXPECT_EQ(test, kcm_seq_next(&seq), 0);
+	KUNIT_EXPECT_EQ(test, seq, KCM_SEQ_MAX);
+	KUNIT_EXPECT_EQ(test, kcm_seq_next(&seq), -EOVERFLOW);
+	KUNIT_EXPECT_EQ(test, seq, KCM_SEQ_MAX);
+	KUNIT_EXPECT_EQ(test, kcm_seq_next(&seq), -EOVERFLOW);
+	KUNIT_EXPECT_EQ(test, seq, KCM_SEQ_MAX);
+	/* The last number taken is still one the target accepts. */
+	KUNIT_EXPECT_EQ(test, kcm_seq_check(kcm_test_map(test), 1, seq), 0);
+}
+
 static struct kunit_case kcm_replay_cases[] = {
+	KUNIT_CASE(seq_next_overflows_at_the_limit),
 	KUNIT_CASE(seq_first_version_is_accepted),
 	KUNIT_CASE(seq_replay_and_older_are_stale),
 	KUNIT_CASE(seq_record_counts_distinct_gfns),

@@ -29,13 +29,8 @@ static DEFINE_HASHTABLE(kcm_vm_table, 6);
 
 VISIBLE_IF_KUNIT int kcm_create_args_check(const struct kvm_coco_mig_create *args)
 {
-	int i;
-
-	if (args->flags)
+	if (args->flags || memchr_inv(args->reserved, 0, sizeof(args->reserved)))
 		return -EINVAL;
-	for (i = 0; i < ARRAY_SIZE(args->reserved); i++)
-		if (args->reserved[i])
-			return -EINVAL;
 	if (args->role != KVM_COCO_MIG_ROLE_SOURCE &&
 	    args->role != KVM_COCO_MIG_ROLE_TARGET)
 		return -EINVAL;
@@ -97,6 +92,12 @@ static int kcm_status(struct kcm_session *s,
 	st.reported = s->reported;
 	st.resent = s->resent;
 	st.unchanged = s->unchanged;
+	if (READ_ONCE(s->kvm->vm_dead))
+		st.vm = KVM_COCO_MIG_VM_DEAD;
+	else if (s->fenced)
+		st.vm = KVM_COCO_MIG_VM_FENCED;
+	else
+		st.vm = KVM_COCO_MIG_VM_RUNNABLE;
 	mutex_unlock(&s->lock);
 	st.role = s->role;
 	st.backend = s->backend->id;
@@ -110,6 +111,7 @@ static int kcm_status(struct kcm_session *s,
 static void kcm_track_stop_locked(struct kcm_session *s)
 {
 	lockdep_assert_held(&s->lock);
+	s->reporting = false;
 	if (!s->tracker)
 		return;
 	kcm_arch_track_unregister(s->tracker);
@@ -121,39 +123,32 @@ static void kcm_track_stop_locked(struct kcm_session *s)
  * kcm_session_fail - poison a session after tampering or a failed FINISH
  * @s: the session, locked
  *
- * Only STATUS and close remain; the backend has destroyed the keys. The VM
- * is left as it is: a refused packet never touched its memory. A target
- * whose FINISH fails is made unrunnable by the backend.
+ * Only STATUS and close remain; the backend has destroyed the keys. A
+ * source VM is left as it is: a refused packet never touched its memory,
+ * and the guest runs on. A target VM is dead from now on: it may hold part
+ * of a stream that failed, and must never run.
  */
 void kcm_session_fail(struct kcm_session *s)
 {
 	lockdep_assert_held(&s->lock);
 	kcm_track_stop_locked(s);
+	if (s->role == KVM_COCO_MIG_ROLE_TARGET)
+		kvm_vm_dead(s->kvm);
 	s->state = KVM_COCO_MIG_STATE_FAILED;
 }
 
 VISIBLE_IF_KUNIT int kcm_track_args_check(const struct kvm_coco_mig_track *t)
 {
-	int i;
-
-	if (t->flags)
+	if (t->flags || memchr_inv(t->reserved, 0, sizeof(t->reserved)))
 		return -EINVAL;
-	for (i = 0; i < ARRAY_SIZE(t->reserved); i++)
-		if (t->reserved[i])
-			return -EINVAL;
 	return 0;
 }
 EXPORT_SYMBOL_IF_KUNIT(kcm_track_args_check);
 
 VISIBLE_IF_KUNIT int kcm_dirty_args_check(const struct kvm_coco_mig_dirty *d)
 {
-	int i;
-
-	if (d->flags || d->pad)
+	if (d->flags || d->pad || memchr_inv(d->reserved, 0, sizeof(d->reserved)))
 		return -EINVAL;
-	for (i = 0; i < ARRAY_SIZE(d->reserved); i++)
-		if (d->reserved[i])
-			return -EINVAL;
 	return 0;
 }
 EXPORT_SYMBOL_IF_KUNIT(kcm_dirty_args_check);
@@ -214,13 +209,44 @@ e_unlock:
 	return ERR_PTR(ret);
 }
 
+/*
+ * Dirty tracking runs from START to the end of the session (or FINISH, or
+ * CANCEL): FINISH needs it to know that every private gfn was packaged
+ * since it was last written. TRACK_START and TRACK_STOP only switch
+ * GET_DIRTY's reports on and off.
+ */
+/*
+ * START: track writes to every guest_memfd memslot the VM has, each
+ * private gfn unsent. A VM without guest_memfd memory has nothing to track.
+ */
+static int kcm_track_begin(struct kcm_session *s)
+{
+	struct kcm_tracker *t;
+	int ret;
+	u32 i;
+
+	lockdep_assert_held(&s->lock);
+	t = kcm_tracker_build(s->kvm);
+	if (IS_ERR(t))
+		return PTR_ERR(t) == -ENOENT ? 0 : PTR_ERR(t);
+	ret = kcm_arch_track_register(t);
+	if (ret) {
+		kcm_tracker_free(t);
+		return ret;
+	}
+	/* Existing mappings of private memory go: the next access faults. */
+	for (i = 0; i < t->nr_slots; i++)
+		kcm_arch_track_rearm(s->kvm, t->slots[i].base_gfn,
+				     t->slots[i].priv, t->slots[i].npages);
+	s->tracker = t;
+	return 0;
+}
+
 static int kcm_track_start(struct kcm_session *s,
 			   struct kvm_coco_mig_track __user *uarg)
 {
 	struct kvm_coco_mig_track tr;
-	struct kcm_tracker *t;
 	int ret;
-	u32 i;
 
 	if (copy_from_user(&tr, uarg, sizeof(tr)))
 		return -EFAULT;
@@ -233,38 +259,21 @@ static int kcm_track_start(struct kcm_session *s,
 	ret = kcm_state_check(s->role, s->state, KCM_OP_TRACK);
 	if (ret)
 		goto out_unlock;
-	if (s->tracker) {
+	if (!s->tracker) {
+		ret = -ENOENT;	/* no guest_memfd memory */
+		goto out_unlock;
+	}
+	if (s->reporting) {
 		ret = -EBUSY;
 		goto out_unlock;
 	}
-
-	t = kcm_tracker_build(s->kvm);
-	if (IS_ERR(t)) {
-		ret = PTR_ERR(t);
-		goto out_unlock;
-	}
-	ret = kcm_arch_track_register(t);
-	if (ret)
-		goto e_free_tracker;
-	/* Existing mappings of private memory go: the next access faults. */
-	for (i = 0; i < t->nr_slots; i++)
-		kcm_arch_track_rearm(s->kvm, t->slots[i].base_gfn,
-				     t->slots[i].priv, t->slots[i].npages);
-
-	tr.nr_slots = t->nr_slots;
-	tr.nr_gfns = t->nr_pages;
+	tr.nr_slots = s->tracker->nr_slots;
+	tr.nr_gfns = s->tracker->nr_pages;
 	if (copy_to_user(uarg, &tr, sizeof(tr))) {
 		ret = -EFAULT;
-		goto e_unregister;
+		goto out_unlock;
 	}
-	s->tracker = t;
-	mutex_unlock(&s->lock);
-	return 0;
-
-e_unregister:
-	kcm_arch_track_unregister(t);
-e_free_tracker:
-	kcm_tracker_free(t);
+	s->reporting = true;
 out_unlock:
 	mutex_unlock(&s->lock);
 	return ret;
@@ -277,10 +286,10 @@ static int kcm_track_stop(struct kcm_session *s)
 	if (mutex_lock_killable(&s->lock))
 		return -EINTR;
 	ret = kcm_state_check(s->role, s->state, KCM_OP_TRACK);
-	if (!ret && !s->tracker)
+	if (!ret && !s->reporting)
 		ret = -EBADFD;
 	if (!ret)
-		kcm_track_stop_locked(s);
+		s->reporting = false;
 	mutex_unlock(&s->lock);
 	return ret;
 }
@@ -303,7 +312,7 @@ static int kcm_get_dirty(struct kcm_session *s,
 	if (mutex_lock_killable(&s->lock))
 		return -EINTR;
 	ret = kcm_state_check(s->role, s->state, KCM_OP_GET_DIRTY);
-	if (!ret && !s->tracker)
+	if (!ret && !s->reporting)
 		ret = -EBADFD;
 	if (ret)
 		goto out_unlock;
@@ -384,13 +393,8 @@ VISIBLE_IF_KUNIT int kcm_blob_args_check(const struct kvm_coco_mig_blob *b,
 					 enum kcm_blob_in in, bool has_out,
 					 u32 max_in)
 {
-	int i;
-
-	if (b->flags || b->pad)
+	if (b->flags || b->pad || memchr_inv(b->reserved, 0, sizeof(b->reserved)))
 		return -EINVAL;
-	for (i = 0; i < ARRAY_SIZE(b->reserved); i++)
-		if (b->reserved[i])
-			return -EINVAL;
 	if (in == KCM_IN_NONE && (b->in_len || b->in_uaddr))
 		return -EINVAL;
 	if (in == KCM_IN_REQUIRED && !b->in_len)
@@ -403,23 +407,200 @@ VISIBLE_IF_KUNIT int kcm_blob_args_check(const struct kvm_coco_mig_blob *b,
 }
 EXPORT_SYMBOL_IF_KUNIT(kcm_blob_args_check);
 
-static int kcm_blob_op(struct kcm_session *s, enum kcm_op op,
-		       const void *in, u32 in_len, void *out)
-{
-	const struct kcm_backend *be = s->backend;
+/*
+ * An output buffer pinned before an irreversible step, so that what
+ * follows the step cannot fail: FINISH writes its result through it.
+ */
+struct kcm_uout {
+	struct page **pages;
+	unsigned int nr;
+	unsigned long uaddr;
+	size_t len;
+};
 
-	switch (op) {
-	case KCM_OP_GET_MIGRATION_DATA:
-		return be->get_migration_data(s, out);
-	case KCM_OP_START:
-		return be->start(s, in, in_len, out);
-	case KCM_OP_ACCEPT:
-		return be->accept(s, in, in_len);
-	case KCM_OP_FINISH:
-		return be->finish(s, in, in_len, out);
-	default:
-		return -EINVAL;
+static int kcm_uout_pin(struct kcm_uout *o, u64 uaddr, size_t len)
+{
+	unsigned long first = uaddr & PAGE_MASK;
+	int ret;
+
+	o->uaddr = uaddr;
+	o->len = len;
+	o->nr = DIV_ROUND_UP(uaddr - first + len, PAGE_SIZE);
+	o->pages = kvmalloc_array(o->nr, sizeof(*o->pages), GFP_KERNEL_ACCOUNT);
+	if (!o->pages)
+		return -ENOMEM;
+	ret = pin_user_pages_fast(first, o->nr, FOLL_WRITE, o->pages);
+	if (ret == o->nr)
+		return 0;
+	if (ret > 0)
+		unpin_user_pages(o->pages, ret);
+	kvfree(o->pages);
+	o->pages = NULL;
+	return ret < 0 && ret != -EFAULT ? ret : -EFAULT;
+}
+
+static void kcm_uout_write(struct kcm_uout *o, const void *src)
+{
+	size_t off = offset_in_page(o->uaddr), done = 0, n;
+	unsigned int i;
+
+	for (i = 0; done < o->len; i++, off = 0) {
+		n = min_t(size_t, PAGE_SIZE - off, o->len - done);
+		memcpy_to_page(o->pages[i], off, src + done, n);
+		done += n;
 	}
+}
+
+static void kcm_uout_unpin(struct kcm_uout *o, bool written)
+{
+	if (!o->pages)
+		return;
+	unpin_user_pages_dirty_lock(o->pages, o->nr, written);
+	kvfree(o->pages);
+	o->pages = NULL;
+}
+
+/*
+ * Source FINISH with tracking: 0 if every private gfn is migrated and
+ * clean; -EBUSY if one was written (or turned private) since the last
+ * GET_DIRTY, -ENODATA if one was not packaged since it was reported (or
+ * since START); -ESTALE if a guest_memfd memslot appeared since START.
+ */
+static int kcm_source_complete(struct kcm_session *s)
+{
+	struct kvm_memory_slot *slot;
+	int bkt, idx, ret = 0;
+
+	lockdep_assert_held(&s->lock);
+	lockdep_assert_held(&s->kvm->slots_lock);
+	if (s->tracker)
+		return kcm_track_check_complete(s);
+	idx = srcu_read_lock(&s->kvm->srcu);
+	kvm_for_each_memslot(slot, bkt, kvm_memslots(s->kvm))
+		if (kvm_slot_can_be_private(slot))
+			ret = -ESTALE;
+	srcu_read_unlock(&s->kvm->srcu, idx);
+	return ret;
+}
+
+/*
+ * Source FINISH. Everything that can fail comes first, with the guest
+ * alive: the output is pinned and its length reported, the vCPUs are
+ * stopped (their mutexes held, so no vCPU ioctl runs; kvm->lock, so none is
+ * added; slots_lock, so no memslot or memory attribute changes), the
+ * completeness check is exact, and the final record is sealed in kernel
+ * memory. Only then does the VM die, and the record is written through the
+ * pinned pages, which cannot fail. So every error of a source FINISH
+ * leaves the guest running, and success leaves it dead.
+ */
+static int kcm_finish_source(struct kcm_session *s, struct kvm_coco_mig_blob *b,
+			     struct kvm_coco_mig_blob __user *uarg, const void *in,
+			     void *out, u32 need)
+{
+	struct kvm *kvm = s->kvm;
+	struct kcm_uout o;
+	int ret;
+
+	ret = kcm_uout_pin(&o, b->out_uaddr, need);
+	if (ret)
+		return ret;
+	if (put_user(need, &uarg->out_len)) {
+		ret = -EFAULT;
+		goto out_unpin;
+	}
+	if (mutex_lock_killable(&kvm->lock)) {
+		ret = -EINTR;
+		goto out_unpin;
+	}
+	ret = kcm_arch_lock_vcpus(kvm);
+	if (ret)
+		goto out_unlock_kvm;
+	if (mutex_lock_killable(&kvm->slots_lock)) {
+		ret = -EINTR;
+		goto out_unlock_vcpus;
+	}
+
+	ret = kcm_source_complete(s);
+	if (!ret)
+		ret = s->backend->finish(s, in, b->in_len, out);
+	if (!ret)
+		/* The irreversible step, once nothing can fail any more. */
+		kvm_vm_dead(kvm);
+
+	mutex_unlock(&kvm->slots_lock);
+out_unlock_vcpus:
+	kcm_arch_unlock_vcpus(kvm);
+out_unlock_kvm:
+	mutex_unlock(&kvm->lock);
+	if (!ret) {
+		kcm_uout_write(&o, out);
+		kcm_track_stop_locked(s);
+		s->backend->cancel(s);
+	}
+out_unpin:
+	kcm_uout_unpin(&o, !ret);
+	return ret;
+}
+
+/*
+ * Target FINISH. The output is pinned first (an unwritable one changes
+ * nothing); then the backend checks the final record, and poisons the
+ * session (the VM dies) if it fails. On success the vCPU state is written
+ * through the pinned pages and the fence is lifted.
+ */
+static int kcm_finish_target(struct kcm_session *s, struct kvm_coco_mig_blob *b,
+			     struct kvm_coco_mig_blob __user *uarg, const void *in,
+			     void *out, u32 need)
+{
+	struct kcm_uout o;
+	int ret;
+
+	ret = kcm_uout_pin(&o, b->out_uaddr, need);
+	if (ret)
+		return ret;
+	if (put_user(need, &uarg->out_len)) {
+		ret = -EFAULT;
+		goto out_unpin;
+	}
+	ret = s->backend->finish(s, in, b->in_len, out);
+	if (!ret) {
+		kcm_uout_write(&o, out);
+		kcm_arch_unfence(s->kvm);
+		s->fenced = false;
+	}
+out_unpin:
+	kcm_uout_unpin(&o, !ret);
+	return ret;
+}
+
+/*
+ * START: agree the keys, start tracking, hand out the transport blob. If
+ * the blob cannot be delivered, the keys and the tracking go again.
+ */
+static int kcm_start(struct kcm_session *s, struct kvm_coco_mig_blob *b,
+		     struct kvm_coco_mig_blob __user *uarg, const void *in,
+		     void *out, u32 need)
+{
+	int ret;
+
+	ret = s->backend->start(s, in, b->in_len, out);
+	if (ret)
+		return ret;
+	ret = kcm_track_begin(s);
+	if (ret)
+		goto e_cancel;
+	if (copy_to_user(u64_to_user_ptr(b->out_uaddr), out, need) ||
+	    put_user(need, &uarg->out_len)) {
+		ret = -EFAULT;
+		goto e_track_stop;
+	}
+	return 0;
+
+e_track_stop:
+	kcm_track_stop_locked(s);
+e_cancel:
+	s->backend->cancel(s);
+	return ret;
 }
 
 /*
@@ -429,24 +610,26 @@ static int kcm_blob_op(struct kcm_session *s, enum kcm_op op,
 static int kcm_blob_ioctl(struct kcm_session *s, enum kcm_op op,
 			  struct kvm_coco_mig_blob __user *uarg)
 {
+	const struct kcm_backend *be = s->backend;
 	bool src = s->role == KVM_COCO_MIG_ROLE_SOURCE;
 	bool has_out = op != KCM_OP_ACCEPT;
 	enum kcm_blob_in in_rule;
 	struct kvm_coco_mig_blob b;
 	void *in = NULL, *out = NULL;
+	u32 max_in = be->max_in_len;
 	long need = 0;
 	int ret;
 
 	if (op == KCM_OP_GET_MIGRATION_DATA)
 		in_rule = KCM_IN_NONE;
-	else if (op == KCM_OP_FINISH && src)
-		in_rule = KCM_IN_OPTIONAL;	/* the VMM's vCPU state */
 	else
-		in_rule = KCM_IN_REQUIRED;
+		in_rule = KCM_IN_REQUIRED;	/* FINISH: vCPU state, or the record */
+	if (op == KCM_OP_FINISH && !src)
+		max_in = be->max_record_len;
 
 	if (copy_from_user(&b, uarg, sizeof(b)))
 		return -EFAULT;
-	ret = kcm_blob_args_check(&b, in_rule, has_out, s->backend->max_in_len);
+	ret = kcm_blob_args_check(&b, in_rule, has_out, max_in);
 	if (ret)
 		return ret;
 
@@ -470,7 +653,7 @@ static int kcm_blob_ioctl(struct kcm_session *s, enum kcm_op op,
 	}
 
 	if (has_out) {
-		need = s->backend->out_size(s, op, in, b.in_len);
+		need = be->out_size(s, op, in, b.in_len);
 		if (need < 0) {
 			ret = need;
 			goto e_free_in;
@@ -479,7 +662,7 @@ static int kcm_blob_ioctl(struct kcm_session *s, enum kcm_op op,
 			/* Zero asks for the size; too small is an error. */
 			ret = b.out_len ? -ENOSPC : 0;
 			b.out_len = need;
-			if (copy_to_user(&uarg->out_len, &b.out_len, sizeof(b.out_len)))
+			if (put_user(b.out_len, &uarg->out_len))
 				ret = -EFAULT;
 			goto e_free_in;
 		}
@@ -490,45 +673,31 @@ static int kcm_blob_ioctl(struct kcm_session *s, enum kcm_op op,
 		}
 	}
 
-	/* Pre-copy: nothing written and not migrated may be left behind. */
-	if (op == KCM_OP_FINISH && s->tracker) {
-		ret = kcm_track_check_complete(s);
-		if (ret)
-			goto e_free_out;
-	}
-
-	ret = kcm_blob_op(s, op, in, b.in_len, out);
-	if (ret)
-		goto e_free_out;
-
-	if (op == KCM_OP_FINISH && s->tracker) {
-		/*
-		 * The source is dead now, its vCPUs out of the guest. A write
-		 * since the check above means they were still running: the
-		 * record would be stale, and it goes.
-		 */
-		ret = kcm_track_check_complete(s);
-		if (ret) {
-			kcm_session_fail(s);
-			goto e_free_out;
-		}
-		kcm_track_stop_locked(s);
-	}
-
-	if (has_out) {
-		b.out_len = need;
-		if (copy_to_user(u64_to_user_ptr(b.out_uaddr), out, need) ||
-		    copy_to_user(&uarg->out_len, &b.out_len, sizeof(b.out_len))) {
+	switch (op) {
+	case KCM_OP_GET_MIGRATION_DATA:
+		ret = be->get_migration_data(s, out);
+		if (!ret && (copy_to_user(u64_to_user_ptr(b.out_uaddr), out, need) ||
+			     put_user((u32)need, &uarg->out_len)))
 			ret = -EFAULT;
-			/* START made keys the VMM never got: forget them. */
-			if (op == KCM_OP_START)
-				s->backend->cancel(s);
-			goto e_free_out;
-		}
+		break;
+	case KCM_OP_START:
+		ret = kcm_start(s, &b, uarg, in, out, need);
+		break;
+	case KCM_OP_ACCEPT:
+		ret = be->accept(s, in, b.in_len);
+		break;
+	case KCM_OP_FINISH:
+		if (src)
+			ret = kcm_finish_source(s, &b, uarg, in, out, need);
+		else
+			ret = kcm_finish_target(s, &b, uarg, in, out, need);
+		break;
+	default:
+		ret = -EINVAL;
 	}
-	s->state = kcm_state_after(op);
+	if (!ret)
+		s->state = kcm_state_after(op);
 
-e_free_out:
 	kfree_sensitive(out);
 e_free_in:
 	kfree_sensitive(in);
@@ -540,13 +709,8 @@ out_unlock:
 VISIBLE_IF_KUNIT int kcm_pages_args_check(const struct kvm_coco_mig_pages *p,
 					  bool package, size_t packet_size)
 {
-	int i;
-
-	if (p->flags || p->pad)
+	if (p->flags || p->pad || memchr_inv(p->reserved, 0, sizeof(p->reserved)))
 		return -EINVAL;
-	for (i = 0; i < ARRAY_SIZE(p->reserved); i++)
-		if (p->reserved[i])
-			return -EINVAL;
 	if (!p->nr_pages)
 		return -EINVAL;
 	if (p->nr_pages > KVM_COCO_MIG_MAX_BATCH)
@@ -647,6 +811,10 @@ static long kcm_session_ioctl(struct file *file, unsigned int ioctl,
 	struct kcm_session *s = file->private_data;
 	void __user *argp = (void __user *)arg;
 
+	/* As KVM does: only the process that owns the VM drives it. */
+	if (s->kvm->mm != current->mm)
+		return -EIO;
+
 	switch (ioctl) {
 	case KVM_COCO_MIG_STATUS:
 		return kcm_status(s, argp);
@@ -683,12 +851,19 @@ static int kcm_session_release(struct inode *inode, struct file *file)
 {
 	struct kcm_session *s = file->private_data;
 
-	kcm_vm_unbind(s);
+	/* The reverse of kcm_session_create(), and of START. */
 	mutex_lock(&s->lock);
 	kcm_track_stop_locked(s);
+	if (s->fenced) {
+		/* A target closed before its FINISH never runs. */
+		kvm_vm_dead(s->kvm);
+		kcm_arch_unfence(s->kvm);
+		s->fenced = false;
+	}
 	mutex_unlock(&s->lock);
 	if (s->backend->session_destroy)
 		s->backend->session_destroy(s);
+	kcm_vm_unbind(s);
 	mutex_destroy(&s->lock);
 	fput(s->vm_file);
 	kfree(s);
@@ -716,6 +891,7 @@ long kcm_session_create(struct kvm_coco_mig_create __user *uarg)
 	struct kvm_coco_mig_create args;
 	struct kcm_session *s;
 	struct file *vm_file;
+	struct kvm *kvm;
 	int fd, ret;
 
 	if (copy_from_user(&args, uarg, sizeof(args)))
@@ -732,7 +908,16 @@ long kcm_session_create(struct kvm_coco_mig_create __user *uarg)
 		goto e_put_vm_file;
 	}
 
-	backend = kcm_arch_select_backend(vm_file->private_data);
+	kvm = vm_file->private_data;
+	/*
+	 * A dead VM is not migrated: a source that finished would be
+	 * migrated twice, a failed target would run.
+	 */
+	if (kvm->mm != current->mm || READ_ONCE(kvm->vm_dead)) {
+		ret = -EIO;
+		goto e_put_vm_file;
+	}
+	backend = kcm_arch_select_backend(kvm);
 	if (IS_ERR(backend)) {
 		ret = PTR_ERR(backend);
 		goto e_put_vm_file;
@@ -743,7 +928,7 @@ long kcm_session_create(struct kvm_coco_mig_create __user *uarg)
 		ret = -ENOMEM;
 		goto e_put_vm_file;
 	}
-	s->kvm = vm_file->private_data;
+	s->kvm = kvm;
 	s->vm_file = vm_file;
 	s->backend = backend;
 	s->role = args.role;
@@ -760,9 +945,23 @@ long kcm_session_create(struct kvm_coco_mig_create __user *uarg)
 			goto e_unbind_vm;
 	}
 
+	if (args.role == KVM_COCO_MIG_ROLE_TARGET) {
+		/* No vCPU enters the guest before a verified FINISH. */
+		ret = kcm_arch_fence(kvm);
+		if (ret)
+			goto e_destroy_backend;
+		s->fenced = true;
+		/* Nor may one have entered before: see coco_mig_fence.c. */
+		ret = kcm_arch_vcpus_have_run(kvm);
+		if (ret) {
+			ret = ret < 0 ? ret : -EBUSY;
+			goto e_unfence;
+		}
+	}
+
 	if (put_user(backend->id, &uarg->backend)) {
 		ret = -EFAULT;
-		goto e_destroy_backend;
+		goto e_unfence;
 	}
 
 	/* Last: once the fd is installed, userspace may close it at once. */
@@ -770,10 +969,13 @@ long kcm_session_create(struct kvm_coco_mig_create __user *uarg)
 			      O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
 		ret = fd;
-		goto e_destroy_backend;
+		goto e_unfence;
 	}
 	return fd;
 
+e_unfence:
+	if (s->fenced)
+		kcm_arch_unfence(kvm);
 e_destroy_backend:
 	if (backend->session_destroy)
 		backend->session_destroy(s);

@@ -12,7 +12,12 @@
  * id and a random transport key, derives a key-encryption key with
  * HKDF-SHA256 from the ECDH secret (salt: target nonce || session id) and
  * sends the transport key wrapped under it with AES-256-GCM. The KEK is
- * used once, with an all-zero nonce.
+ * used once, with an all-zero nonce. The transport blob is MACed with the
+ * platform key too, over its header, session id and public key and the
+ * target's nonce and public key: the target accepts a transport key only
+ * from a host that holds the platform key and answered this evidence. The
+ * evidence is public (it crosses the network); without that MAC anyone who
+ * saw it could wrap a key of their own to the target's public key.
  *
  * Pages. Every packet is sealed under the transport key with a nonce made
  * from its sequence number (one counter per session, never reused) and the
@@ -27,8 +32,8 @@
 #include <crypto/algapi.h>
 #include <linux/kvm_host.h>
 #include <linux/moduleparam.h>
+#include <linux/pagemap.h>
 #include <linux/random.h>
-#include <linux/scatterlist.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
@@ -66,6 +71,8 @@ struct kcm_sw_transport {
 	u8 sid[KCM_SESSION_ID_SIZE];
 	u8 pub[KCM_ECDH_PUB_SIZE];
 	u8 wrapped[KCM_AEAD_KEY_SIZE + KCM_AEAD_TAG_SIZE];
+	/* HMAC(platform key, all above but @wrapped, evidence nonce and pub) */
+	u8 mac[SHA256_DIGEST_SIZE];
 };
 
 /*
@@ -111,25 +118,46 @@ struct kcm_sw {
 };
 
 static u8 kcm_sw_platform_key[32];
-static char *platform_key;
-module_param(platform_key, charp, 0);
+static bool kcm_sw_have_key;
+
+/*
+ * The key arrives as a module argument. @val points into the module's own
+ * copy of its arguments, which lives as long as the module: parse it, then
+ * wipe it there. Nothing keeps another copy (no charp), and the parameter
+ * cannot be read back (permissions 0).
+ */
+static int kcm_sw_set_platform_key(const char *val, const struct kernel_param *kp)
+{
+	char *arg = (char *)val;
+	size_t len = strlen(arg);
+	int ret = 0;
+
+	if (len != 2 * sizeof(kcm_sw_platform_key) ||
+	    hex2bin(kcm_sw_platform_key, arg, sizeof(kcm_sw_platform_key))) {
+		memzero_explicit(kcm_sw_platform_key, sizeof(kcm_sw_platform_key));
+		pr_err("sw: platform_key must be %zu hex digits\n",
+		       2 * sizeof(kcm_sw_platform_key));
+		ret = -EINVAL;
+	} else {
+		kcm_sw_have_key = true;
+	}
+	memzero_explicit(arg, len);
+	return ret;
+}
+
+static const struct kernel_param_ops kcm_sw_platform_key_ops = {
+	.set = kcm_sw_set_platform_key,
+};
+module_param_cb(platform_key, &kcm_sw_platform_key_ops, NULL, 0);
 MODULE_PARM_DESC(platform_key,
 		 "sw backend: 64 hex digits shared by the hosts between which SW-protected VMs may migrate; random (local migrations only) if unset");
 
 int kcm_sw_module_init(void)
 {
-	if (!platform_key) {
+	if (!kcm_sw_have_key) {
 		get_random_bytes(kcm_sw_platform_key, sizeof(kcm_sw_platform_key));
 		pr_info("sw: no platform_key given; only migrations within this host will verify\n");
-		return 0;
 	}
-	if (strlen(platform_key) != 2 * sizeof(kcm_sw_platform_key) ||
-	    hex2bin(kcm_sw_platform_key, platform_key, sizeof(kcm_sw_platform_key))) {
-		pr_err("sw: platform_key must be %zu hex digits\n",
-		       2 * sizeof(kcm_sw_platform_key));
-		return -EINVAL;
-	}
-	memzero_explicit(platform_key, strlen(platform_key));
 	return 0;
 }
 
@@ -209,7 +237,8 @@ static long kcm_sw_out_size(struct kcm_session *s, enum kcm_op op,
 	case KCM_OP_FINISH:
 		if (s->role == KVM_COCO_MIG_ROLE_SOURCE)
 			return kcm_pkt_wire_size(sizeof(struct kcm_sw_final) + in_len);
-		return kcm_sw_final_state_len(in, in_len);
+		/* A record without a vCPU state is not one the source makes. */
+		return kcm_sw_final_state_len(in, in_len) ?: -EINVAL;
 	default:
 		return 0;
 	}
@@ -220,6 +249,30 @@ static int kcm_sw_evidence_mac(const struct kcm_sw_evidence *ev,
 {
 	return kcm_hmac_sha256(kcm_sw_platform_key, sizeof(kcm_sw_platform_key),
 			       ev, offsetof(struct kcm_sw_evidence, mac), mac);
+}
+
+/*
+ * The transport blob's MAC: its header, session id and public key, then
+ * the evidence's nonce and public key it answers. The wrapped key is not
+ * covered: the key wrapping authenticates it, under a KEK only the holder
+ * of the private key behind @t->pub can derive.
+ */
+static int kcm_sw_transport_mac(const struct kcm_sw_transport *t,
+				const struct kcm_sw_evidence *ev,
+				u8 mac[SHA256_DIGEST_SIZE])
+{
+	u8 buf[offsetof(struct kcm_sw_transport, wrapped) + KCM_SW_NONCE_SIZE +
+	       KCM_ECDH_PUB_SIZE];
+	size_t off = offsetof(struct kcm_sw_transport, wrapped);
+	int ret;
+
+	memcpy(buf, t, off);
+	memcpy(buf + off, ev->nonce, KCM_SW_NONCE_SIZE);
+	memcpy(buf + off + KCM_SW_NONCE_SIZE, ev->pub, KCM_ECDH_PUB_SIZE);
+	ret = kcm_hmac_sha256(kcm_sw_platform_key, sizeof(kcm_sw_platform_key),
+			      buf, sizeof(buf), mac);
+	memzero_explicit(buf, sizeof(buf));
+	return ret;
 }
 
 static int kcm_sw_get_migration_data(struct kcm_session *s, void *out)
@@ -350,6 +403,9 @@ static int kcm_sw_start(struct kcm_session *s, const void *in, u32 in_len,
 	ret = kcm_sw_wrap(true, kek, t, tk);
 	if (ret)
 		goto out;
+	ret = kcm_sw_transport_mac(t, ev, t->mac);
+	if (ret)
+		goto out;
 	ret = kcm_aead_init(&sw->aead, tk);
 	if (ret)
 		goto out;
@@ -368,12 +424,19 @@ static int kcm_sw_accept(struct kcm_session *s, const void *in, u32 in_len)
 	struct kcm_sw_transport t;
 	struct kcm_sw *sw = to_sw(s);
 	u8 secret[KCM_ECDH_SECRET_SIZE], kek[KCM_AEAD_KEY_SIZE];
-	u8 tk[KCM_AEAD_KEY_SIZE];
+	u8 tk[KCM_AEAD_KEY_SIZE], mac[SHA256_DIGEST_SIZE];
 	int ret;
+
 
 	if (in_len != sizeof(t))
 		return -EINVAL;
 	memcpy(&t, in, sizeof(t));
+	/* Authentic first: a blob we cannot tie to our evidence changes nothing. */
+	ret = kcm_sw_transport_mac(&t, &sw->evidence, mac);
+	if (ret)
+		return ret;
+	if (crypto_memneq(mac, t.mac, sizeof(mac)))
+		return -EKEYREJECTED;
 	if (le32_to_cpu(t.magic) != KCM_SW_TRANSPORT_MAGIC ||
 	    t.version != KCM_SW_BLOB_VERSION || memchr_inv(t.reserved, 0, sizeof(t.reserved)))
 		return -EINVAL;
@@ -411,18 +474,18 @@ out:
  * for @gfn, with @len bytes of payload, to @h; its nonce and additional
  * data to @nonce and @aad.
  */
-static int kcm_sw_header(struct kcm_sw *sw, u8 type, u64 gfn, u32 len,
+static int kcm_sw_header(struct kcm_sw *sw, u8 type, u16 flags, u64 gfn, u32 len,
 			 struct kcm_pkt_hdr *h, u8 nonce[KCM_PKT_NONCE_SIZE],
 			 u8 aad[KCM_PKT_AAD_SIZE])
 {
-	struct kcm_pkt p = {
-		.type = type, .len = len, .gfn = gfn, .seq = sw->seq + 1,
-	};
+	struct kcm_pkt p = { .type = type, .flags = flags, .len = len, .gfn = gfn };
+	int ret;
 
 	/* A nonce is never reused: the counter only goes up. */
-	if (p.seq > KCM_SEQ_MAX)
-		return -EOVERFLOW;
-	sw->seq = p.seq;
+	ret = kcm_seq_next(&sw->seq);
+	if (ret)
+		return ret;
+	p.seq = sw->seq;
 	kcm_pkt_encode(h, &p);
 	kcm_pkt_aad(aad, sw->sid, h);
 	kcm_pkt_nonce(nonce, type, p.seq);
@@ -430,62 +493,54 @@ static int kcm_sw_header(struct kcm_sw *sw, u8 type, u64 gfn, u32 len,
 }
 
 /* Seal @len bytes at @src as a packet of @type for @gfn into @dst. */
-static int kcm_sw_seal(struct kcm_sw *sw, u8 type, u64 gfn, const void *src,
-		       u32 len, u8 *dst)
+static int kcm_sw_seal(struct kcm_sw *sw, u8 type, u16 flags, u64 gfn,
+		       const void *src, u32 len, u8 *dst)
 {
 	struct kcm_pkt_hdr *h = (struct kcm_pkt_hdr *)dst;
 	u8 aad[KCM_PKT_AAD_SIZE], nonce[KCM_PKT_NONCE_SIZE];
 	int ret;
 
-	ret = kcm_sw_header(sw, type, gfn, len, h, nonce, aad);
+	ret = kcm_sw_header(sw, type, flags, gfn, len, h, nonce, aad);
 	if (ret)
 		return ret;
 	return kcm_aead_seal(&sw->aead, nonce, aad, sizeof(aad), src, len,
 			     dst + sizeof(*h));
 }
 
-/* Ciphertext and tag of a page packet touch at most this many pages. */
-#define KCM_SW_PKT_SG	(DIV_ROUND_UP(PAGE_SIZE + KCM_PKT_TAG_SIZE, PAGE_SIZE) + 1)
-
 /*
- * Seal the page at @src as the packet for @gfn at offset @off of the pinned
- * window: header and ciphertext go straight to the VMM's buffer.
+ * Seal the page at @src as the packet for @gfn, at offset @off of the
+ * pinned window. The AEAD works in kernel memory (@sw->pkt): GCM computes
+ * the tag over the ciphertext it has written, and a VMM thread could
+ * rewrite its own buffer between the two. Only the finished packet is
+ * copied out.
  */
-static int kcm_sw_seal_page(struct kcm_sw *sw, u64 gfn, const void *src,
-			    size_t off)
+static int kcm_sw_seal_page(struct kcm_sw *sw, u64 gfn, u16 flags,
+			    const void *src, size_t off)
 {
-	struct scatterlist sg[1 + KCM_SW_PKT_SG];
-	u8 aad[KCM_PKT_AAD_SIZE], nonce[KCM_PKT_NONCE_SIZE];
-	struct kcm_pkt_hdr h;
-	unsigned int n;
 	int ret;
 
-	ret = kcm_sw_header(sw, KCM_PKT_PAGE, gfn, PAGE_SIZE, &h, nonce, aad);
-	if (ret)
-		return ret;
-	sg_init_table(sg, ARRAY_SIZE(sg));
-	n = kcm_window_sg(&sw->win, off + sizeof(h),
-			  PAGE_SIZE + KCM_PKT_TAG_SIZE, sg + 1, KCM_SW_PKT_SG);
-	if (WARN_ON_ONCE(!n))
-		return -EIO;
-	ret = kcm_aead_seal_sg(&sw->aead, nonce, aad, sizeof(aad), src,
-			       PAGE_SIZE, sg, n);
+	ret = kcm_sw_seal(sw, KCM_PKT_PAGE, flags, gfn, src, PAGE_SIZE, sw->pkt);
 	if (!ret)
-		kcm_window_write(&sw->win, off, &h, sizeof(h));
+		kcm_window_write(&sw->win, off, sw->pkt, KCM_SW_PACKET_SIZE);
 	return ret;
 }
 
-/* Open the packet at @pkt, already decoded as @p, into @dst. */
-static int kcm_sw_open(struct kcm_sw *sw, const u8 *pkt,
-		       const struct kcm_pkt *p, void *dst)
+/*
+ * Authenticate and decrypt the packet at @pkt, which carries @len bytes of
+ * payload, into @dst, before anything in it is believed: the nonce comes
+ * from the header's type and sequence number as sent, and the whole header
+ * is additional data, so a packet with any header byte changed fails here
+ * (-EBADMSG). Only then is the header decoded.
+ */
+static int kcm_sw_open(struct kcm_sw *sw, const u8 *pkt, u32 len, void *dst)
 {
 	const struct kcm_pkt_hdr *h = (const struct kcm_pkt_hdr *)pkt;
 	u8 aad[KCM_PKT_AAD_SIZE], nonce[KCM_PKT_NONCE_SIZE];
 
 	kcm_pkt_aad(aad, sw->sid, h);
-	kcm_pkt_nonce(nonce, p->type, p->seq);
+	kcm_pkt_nonce(nonce, h->type, get_unaligned_le64(&h->seq));
 	return kcm_aead_open(&sw->aead, nonce, aad, sizeof(aad),
-			     pkt + sizeof(*h), p->len, dst);
+			     pkt + sizeof(*h), len, dst);
 }
 
 /*
@@ -518,6 +573,33 @@ static int kcm_sw_gmem_page(struct kvm *kvm, struct kvm_memory_slot *slot,
 		return ret;
 	*page = pfn_to_page(pfn);
 	return 0;
+}
+
+/*
+ * Whether the guest_memfd page behind @gfn of @slot holds anything: a page
+ * never allocated (or allocated and never prepared, which KVM clears on
+ * first use) reads as zeros. PACKAGE sends such a page as a zero page and
+ * does not allocate it, as kvm_gmem_get_pfn() would. A guest write that
+ * allocates it meanwhile is caught by dirty tracking like any other.
+ * Called under kvm->srcu.
+ */
+static bool kcm_sw_gmem_present(struct kvm_memory_slot *slot, u64 gfn)
+{
+	struct file *file = get_file_active(&slot->gmem.file);
+	struct folio *folio;
+	bool present;
+
+	if (!file)
+		return true;	/* kvm_gmem_get_pfn() reports the error */
+	folio = filemap_get_folio(file->f_mapping,
+				  slot->gmem.pgoff + gfn - slot->base_gfn);
+	present = !IS_ERR(folio);
+	if (present) {
+		present = folio_test_uptodate(folio);
+		folio_put(folio);
+	}
+	fput(file);
+	return present;
 }
 
 /*
@@ -571,14 +653,26 @@ static int kcm_sw_package(struct kcm_session *s, const u64 *gfns, u32 nr,
 				ret = -EINTR;
 				break;
 			}
-			/* The whole batch was checked above, under the same srcu. */
-			slot = gfn_to_memslot(kvm, gfns[i]);
-			ret = kcm_sw_gmem_page(kvm, slot, gfns[i], &page);
+			/*
+			 * The memslots cannot change inside this srcu section,
+			 * but the private attribute can: KVM_SET_MEMORY_ATTRIBUTES
+			 * does not wait for srcu readers. Check again.
+			 */
+			ret = kcm_sw_private_slot(kvm, gfns[i], &slot);
 			if (ret)
 				break;
-			ret = kcm_sw_seal_page(sw, gfns[i], page_address(page),
-					       (size_t)k * KCM_SW_PACKET_SIZE);
-			put_page(page);
+			if (!kcm_sw_gmem_present(slot, gfns[i])) {
+				ret = kcm_sw_seal_page(sw, gfns[i], KCM_PKT_F_ZERO,
+						       page_address(ZERO_PAGE(0)),
+						       (size_t)k * KCM_SW_PACKET_SIZE);
+			} else {
+				ret = kcm_sw_gmem_page(kvm, slot, gfns[i], &page);
+				if (ret)
+					break;
+				ret = kcm_sw_seal_page(sw, gfns[i], 0, page_address(page),
+						       (size_t)k * KCM_SW_PACKET_SIZE);
+				put_page(page);
+			}
 			if (ret)
 				break;
 			ret = kcm_seq_record(&sw->map, gfns[i], sw->seq);
@@ -621,21 +715,37 @@ static int kcm_sw_receive(struct kcm_session *s, const u8 __user *ubuf,
 			/* A private copy: the VMM cannot change it under the AEAD. */
 			kcm_window_read(&sw->win, (size_t)k * KCM_SW_PACKET_SIZE,
 					sw->pkt, KCM_SW_PACKET_SIZE);
-			ret = kcm_pkt_decode(sw->pkt, KCM_SW_PACKET_SIZE,
-					     KCM_PKT_PAGE, PAGE_SIZE, &p);
+			ret = kcm_sw_open(sw, sw->pkt, PAGE_SIZE, sw->plain);
 			if (!ret)
-				ret = kcm_sw_private_slot(kvm, p.gfn, &slot);
-			if (!ret)
-				ret = kcm_seq_check(&sw->map, p.gfn, p.seq);
-			if (!ret)
-				ret = kcm_sw_open(sw, sw->pkt, &p, sw->plain);
+				ret = kcm_pkt_decode(sw->pkt, KCM_SW_PACKET_SIZE,
+						     KCM_PKT_PAGE, PAGE_SIZE, &p);
 			if (ret) {
 				s->refused++;
-				/* Tampering, or another session's packet: poison. */
-				if (ret == -EBADMSG) {
+				/*
+				 * Tampering, another session's packet, or one this
+				 * version does not make: poison.
+				 */
+				if (ret == -EBADMSG || ret == -EPROTONOSUPPORT) {
 					kcm_sw_forget_keys(sw);
 					kcm_session_fail(s);
 				}
+				break;
+			}
+			/* Authentic, and as this version makes it? */
+			if ((p.flags & KCM_PKT_F_ZERO) &&
+			    memchr_inv(sw->plain, 0, PAGE_SIZE)) {
+				s->refused++;
+				ret = -EBADMSG;
+				kcm_sw_forget_keys(sw);
+				kcm_session_fail(s);
+				break;
+			}
+			/* Authentic: a replay, or a gfn the target lacks. */
+			ret = kcm_sw_private_slot(kvm, p.gfn, &slot);
+			if (!ret)
+				ret = kcm_seq_check(&sw->map, p.gfn, p.seq);
+			if (ret) {
+				s->refused++;
 				break;
 			}
 			/* Authentic: only now does guest memory change. */
@@ -663,8 +773,63 @@ static int kcm_sw_receive(struct kcm_session *s, const u8 __user *ubuf,
 	return ret;
 }
 
-static int kcm_sw_finish(struct kcm_session *s, const void *in, u32 in_len,
-			 void *out)
+/*
+ * Target: whether every gfn of the VM that is private now was installed by
+ * this session. -ENODATA if one was not; -EINTR on a fatal signal.
+ */
+static int kcm_sw_private_received(struct kcm_session *s)
+{
+#ifdef CONFIG_KVM_GENERIC_MEMORY_ATTRIBUTES
+	struct kcm_sw *sw = to_sw(s);
+	unsigned long index;
+	u64 n = 0;
+	void *entry;
+
+	xa_for_each(&s->kvm->mem_attr_array, index, entry) {
+		if (!(xa_to_value(entry) & KVM_MEMORY_ATTRIBUTE_PRIVATE))
+			continue;
+		if (!kcm_seq_has(&sw->map, index))
+			return -ENODATA;
+		if (!(++n % 4096)) {
+			if (fatal_signal_pending(current))
+				return -EINTR;
+			cond_resched();
+		}
+	}
+#endif
+	return 0;
+}
+
+/* Source: seal the final record into @out; the VM is still alive. */
+static int kcm_sw_finish_source(struct kcm_session *s, const void *in,
+				u32 in_len, void *out)
+{
+	struct kcm_sw *sw = to_sw(s);
+	struct kcm_sw_final *rec;
+	size_t rec_len;
+	int ret;
+
+	rec_len = struct_size(rec, vcpu_state, in_len);
+	rec = kzalloc(rec_len, GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+	if (!rec)
+		return -ENOMEM;
+	rec->pages = cpu_to_le64(sw->map.pages);
+	kcm_seq_digest(&sw->map, rec->digest);
+	kcm_private_digest(s->kvm, rec->private_digest);
+	memcpy(rec->vcpu_state, in, in_len);
+	ret = kcm_sw_seal(sw, KCM_PKT_FINAL, 0, 0, rec, rec_len, out);
+	kfree_sensitive(rec);
+	return ret;
+}
+
+/*
+ * Target: authenticate the final record, then check it against what this
+ * session installed. A record that fails poisons the session (which makes
+ * the target dead); an allocation failure or a fatal signal changes
+ * nothing.
+ */
+static int kcm_sw_finish_target(struct kcm_session *s, const void *in,
+				u32 in_len, void *out)
 {
 	struct kcm_sw *sw = to_sw(s);
 	u8 digest[KCM_DIGEST_SIZE];
@@ -674,33 +839,18 @@ static int kcm_sw_finish(struct kcm_session *s, const void *in, u32 in_len,
 	long state_len;
 	int ret;
 
-	if (s->role == KVM_COCO_MIG_ROLE_SOURCE)
-		state_len = in_len;
-	else
-		state_len = kcm_sw_final_state_len(in, in_len);
-	if (state_len < 0)
-		return state_len;
+	/* The length only sizes the buffers; the AEAD checks it. */
+	state_len = kcm_sw_final_state_len(in, in_len);
+	if (state_len <= 0)
+		return -EINVAL;
 	rec_len = struct_size(rec, vcpu_state, state_len);
 	rec = kzalloc(rec_len, GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	if (!rec)
 		return -ENOMEM;
 
-	if (s->role == KVM_COCO_MIG_ROLE_SOURCE) {
-		/* First, forever: no write can follow the final record. */
-		kvm_vm_dead(s->kvm);
-		rec->pages = cpu_to_le64(sw->map.pages);
-		kcm_seq_digest(&sw->map, rec->digest);
-		kcm_private_digest(s->kvm, rec->private_digest);
-		memcpy(rec->vcpu_state, in, in_len);
-		ret = kcm_sw_seal(sw, KCM_PKT_FINAL, 0, rec, rec_len, out);
-		goto out;
-	}
-
-	ret = kcm_pkt_decode(in, in_len, KCM_PKT_FINAL, rec_len, &p);
-	if (ret == -EINVAL || ret == -EPROTONOSUPPORT)
-		goto out;
+	ret = kcm_sw_open(sw, in, rec_len, rec);
 	if (!ret)
-		ret = kcm_sw_open(sw, in, &p, rec);
+		ret = kcm_pkt_decode(in, in_len, KCM_PKT_FINAL, rec_len, &p);
 	if (!ret) {
 		kcm_seq_digest(&sw->map, digest);
 		/* A page missing or out of date? */
@@ -714,10 +864,14 @@ static int kcm_sw_finish(struct kcm_session *s, const void *in, u32 in_len,
 		if (crypto_memneq(digest, rec->private_digest, sizeof(digest)))
 			ret = -ENODATA;
 	}
+	/* A private gfn this session never installed? */
+	if (!ret)
+		ret = kcm_sw_private_received(s);
+	if (ret == -EINTR)
+		goto out;
+
 	kcm_sw_forget_keys(sw);
 	if (ret) {
-		/* An incomplete or forged target must never run. */
-		kvm_vm_dead(s->kvm);
 		kcm_session_fail(s);
 		goto out;
 	}
@@ -725,6 +879,14 @@ static int kcm_sw_finish(struct kcm_session *s, const void *in, u32 in_len,
 out:
 	kfree_sensitive(rec);
 	return ret;
+}
+
+static int kcm_sw_finish(struct kcm_session *s, const void *in, u32 in_len,
+			 void *out)
+{
+	if (s->role == KVM_COCO_MIG_ROLE_SOURCE)
+		return kcm_sw_finish_source(s, in, in_len, out);
+	return kcm_sw_finish_target(s, in, in_len, out);
 }
 
 static void kcm_sw_cancel(struct kcm_session *s)
@@ -737,6 +899,8 @@ const struct kcm_backend kcm_sw_backend = {
 	.id			= KVM_COCO_MIG_BACKEND_SW,
 	.packet_size		= KCM_SW_PACKET_SIZE,
 	.max_in_len		= KVM_COCO_MIG_MAX_BLOB,
+	.max_record_len		= kcm_pkt_wire_size(sizeof(struct kcm_sw_final) +
+						    KVM_COCO_MIG_MAX_BLOB),
 	.session_init		= kcm_sw_session_init,
 	.session_destroy	= kcm_sw_session_destroy,
 	.out_size		= kcm_sw_out_size,

@@ -19,7 +19,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <bearssl.h>
 
 #include <linux/kvm_coco_mig.h>
 
@@ -131,6 +136,19 @@ static void kcm_package(int ssess, uint64_t first, uint32_t n, void *buf)
 	free(gfns);
 }
 
+/* CREATE_SESSION: the session fd, or -errno. */
+static int kcm_try_session(int dev, struct kvm_vm *vm, uint32_t role)
+{
+	struct kvm_coco_mig_create c = { .vm_fd = vm->fd, .role = role };
+	int fd = ioctl(dev, KVM_COCO_MIG_CREATE_SESSION, &c);
+
+	if (fd >= 0) {
+		close(fd);
+		return 0;
+	}
+	return -errno;
+}
+
 static int kcm_receive(int tsess, uint32_t n, void *buf, uint32_t *done)
 {
 	uint64_t len = n * kcm_packet_size();
@@ -190,12 +208,47 @@ static int kcm_finish_with_state(int ssess, int tsess, struct kcm_vm *src,
 	return r;
 }
 
+/* A stand-in for the VMM's vCPU state, where a test does not resume it. */
+static uint8_t kcm_dummy_state[16] = "vcpu state 0123";
+
+/* Source FINISH; -errno, or 0 with the final record in @fin, @fin_len. */
+static int kcm_source_finish(int ssess, void *state, uint32_t state_len,
+			     void **fin, uint32_t *fin_len)
+{
+	int r;
+
+	*fin_len = 0;
+	r = __kcm_blob(ssess, KVM_COCO_MIG_FINISH, state, state_len, NULL, fin_len);
+	if (r)
+		return r;
+	*fin = calloc(1, *fin_len);
+	r = __kcm_blob(ssess, KVM_COCO_MIG_FINISH, state, state_len, *fin, fin_len);
+	if (r) {
+		free(*fin);
+		*fin = NULL;
+	}
+	return r;
+}
+
+/* Target FINISH with the record @fin; the vCPU state is checked, dropped. */
+static int kcm_target_finish(int tsess, void *fin, uint32_t fin_len)
+{
+	uint8_t out[sizeof(kcm_dummy_state)];
+	uint32_t olen = sizeof(out);
+
+	return __kcm_blob(tsess, KVM_COCO_MIG_FINISH, fin, fin_len, out, &olen);
+}
+
 static int kcm_finish(int ssess, int tsess)
 {
 	uint32_t len;
-	void *fin = kcm_blob_out(ssess, KVM_COCO_MIG_FINISH, NULL, 0, &len);
-	int r = __kcm_blob(tsess, KVM_COCO_MIG_FINISH, fin, len, NULL, NULL);
+	void *fin;
+	int r;
 
+	r = kcm_source_finish(ssess, kcm_dummy_state, sizeof(kcm_dummy_state), &fin,
+			      &len);
+	TEST_ASSERT(!r, "source FINISH: %s", strerror(-r));
+	r = kcm_target_finish(tsess, fin, len);
 	free(fin);
 	return r;
 }
@@ -276,25 +329,32 @@ TEST_F_TIMEOUT(pair, tampered_packet_refused_memory_unchanged, PAIR_TIMEOUT)
 	EXPECT_EQ(-EBADMSG, kcm_receive(self->tsess, 1, pkt, &done));
 	EXPECT_EQ(0, done);
 
-	/* The session is poisoned; the keys are gone. */
+	/* The session is poisoned; the keys are gone; the target is dead. */
 	st = kcm_status(self->tsess);
 	EXPECT_EQ(KVM_COCO_MIG_STATE_FAILED, st.state);
+	EXPECT_EQ(KVM_COCO_MIG_VM_DEAD, st.vm);
 	EXPECT_EQ(1, st.refused);
 	pkt[24 + 100] ^= 0x01;
 	EXPECT_EQ(-EIO, kcm_receive(self->tsess, 1, pkt, &done));
 	EXPECT_EQ(-EIO, __kcm_blob(self->tsess, KVM_COCO_MIG_FINISH, pkt, 80, NULL, NULL));
+	EXPECT_EQ(-1, __vcpu_run(self->tgt.vcpu));
+	EXPECT_EQ(EIO, errno);
 
-	/* Guest memory holds what authenticated: the guest checks all of it. */
-	kcm_move_ordinary(&self->src, &self->tgt);
-	kcm_run_expect(self->tgt.vcpu, UCALL_DONE);
+	/* The source is untouched: its guest checks all of its memory. */
+	kcm_run_expect(self->src.vcpu, UCALL_DONE);
 }
 
 TEST_F_TIMEOUT(pair, tampered_header_fields, PAIR_TIMEOUT)
 {
 	static const struct { unsigned int off; uint8_t xor; int err; } cases[] = {
+		{ 0, 0x01, -EBADMSG },		/* version */
+		{ 1, 0x03, -EBADMSG },		/* type */
 		{ 8, 0x01, -EBADMSG },		/* gfn: moved to the next page */
-		{ 16, 0x40, -EBADMSG },		/* seq: renumbered */
+		{ 15, 0x40, -EBADMSG },		/* gfn: outside every memslot */
+		{ 16, 0x40, -EBADMSG },		/* seq: renumbered up */
+		{ 16, 0x01, -EBADMSG },		/* seq: renumbered down (1 -> 0) */
 		{ 2, 0x01, -EBADMSG },		/* flags */
+		{ 4, 0x01, -EBADMSG },		/* len */
 		{ 24 + PAGE_SIZE + 3, 0x80, -EBADMSG },	/* tag */
 	};
 	int i;
@@ -572,7 +632,17 @@ TEST_F_TIMEOUT(pair, two_threads_one_session, PAIR_TIMEOUT)
 		pthread_join(t[i], NULL);
 		EXPECT_EQ(0, p[i].err);
 	}
-	/* Each packet opens exactly once: no sequence number was reused. */
+	/* No sequence number, so no nonce, was used twice: 1..64, each once. */
+	{
+		uint8_t seen[SMALL_PAGES + 1] = {};
+		uint64_t seq;
+
+		for (i = 0; i < SMALL_PAGES; i++) {
+			memcpy(&seq, (uint8_t *)self->buf + i * kcm_packet_size() + 16, 8);
+			ASSERT_TRUE(seq >= 1 && seq <= SMALL_PAGES) TH_LOG("seq %lu", (unsigned long)seq);
+			EXPECT_EQ(0, seen[seq]++) TH_LOG("seq %lu used twice", (unsigned long)seq);
+		}
+	}
 	EXPECT_EQ(0, kcm_receive(self->tsess, SMALL_PAGES, self->buf, &done));
 	EXPECT_EQ(SMALL_PAGES, done);
 	kcm_move_ordinary(&self->src, &self->tgt);
@@ -598,7 +668,8 @@ TEST_F_TIMEOUT(pair, calls_in_wrong_states, PAIR_TIMEOUT)
 				       self->buf, &len, &done));
 	EXPECT_EQ(-EBADFD, kcm_receive(t, 1, self->buf, &done));
 	olen = 0;
-	EXPECT_EQ(-EBADFD, __kcm_blob(s, KVM_COCO_MIG_FINISH, NULL, 0, NULL, &olen));
+	EXPECT_EQ(-EBADFD, __kcm_blob(s, KVM_COCO_MIG_FINISH, kcm_dummy_state,
+				      sizeof(kcm_dummy_state), NULL, &olen));
 	EXPECT_EQ(-EBADFD, __kcm_blob(t, KVM_COCO_MIG_FINISH, self->buf, 80, NULL, NULL));
 	EXPECT_EQ(-EBADFD, __kcm_blob(t, KVM_COCO_MIG_ACCEPT, self->buf, 136, NULL, NULL));
 	/* KEY_PENDING: only GET_MIGRATION_DATA again, or ACCEPT. */
@@ -619,11 +690,599 @@ TEST_F_TIMEOUT(pair, calls_in_wrong_states, PAIR_TIMEOUT)
 	EXPECT_EQ(-EBADFD, __kcm_blob(s, KVM_COCO_MIG_START, self->buf, 120,
 				      (uint8_t *)self->buf + 4096, &olen));
 	olen = 0;
-	EXPECT_EQ(-EBADFD, __kcm_blob(s, KVM_COCO_MIG_FINISH, NULL, 0, NULL, &olen));
+	EXPECT_EQ(-EBADFD, __kcm_blob(s, KVM_COCO_MIG_FINISH, kcm_dummy_state,
+				      sizeof(kcm_dummy_state), NULL, &olen));
 	close(s);
 	close(t);
 	kcm_vm_free(v.vm);
 	self->ssess = kcm_session(self->dev, self->src.vm, KVM_COCO_MIG_ROLE_SOURCE);
+}
+
+
+/* What STATUS says of the session's VM. */
+static uint32_t kcm_vm_state(int sess)
+{
+	return kcm_status(sess).vm;
+}
+
+/* KVM_RUN on @vcpu fails with @err without entering the guest. */
+static void kcm_expect_no_entry(struct kvm_vcpu *vcpu, int err)
+{
+	int r = __vcpu_run(vcpu);
+
+	TEST_ASSERT(r == -1 && errno == err, "KVM_RUN: %d, errno %d (%s), not %s",
+		    r, errno, strerror(errno), strerror(err));
+}
+
+/*
+ * Item 3: from CREATE_SESSION(target) until FINISH succeeds the target's
+ * vCPUs never enter the guest; a successful FINISH lets them run.
+ */
+TEST_F_TIMEOUT(pair, target_fenced_until_finish, PAIR_TIMEOUT)
+{
+	EXPECT_EQ(KVM_COCO_MIG_VM_FENCED, kcm_vm_state(self->tsess));
+	kcm_expect_no_entry(self->tgt.vcpu, EIO);
+	kcm_transfer_all(self->ssess, self->tsess, SMALL_PAGES);
+	kcm_expect_no_entry(self->tgt.vcpu, EIO);
+	kcm_copy_shared(self->src.vm, self->tgt.vm);
+	ASSERT_EQ(0, kcm_finish_with_state(self->ssess, self->tsess, &self->src,
+					   &self->tgt));
+	EXPECT_EQ(KVM_COCO_MIG_VM_RUNNABLE, kcm_vm_state(self->tsess));
+	EXPECT_EQ(KVM_COCO_MIG_VM_DEAD, kcm_vm_state(self->ssess));
+	/* The refused KVM_RUNs left nothing behind: the guest resumes. */
+	kcm_run_expect(self->tgt.vcpu, UCALL_DONE);
+}
+
+/* Item 3: a poisoned target never runs again, even after close. */
+TEST_F_TIMEOUT(pair, failed_target_is_dead, PAIR_TIMEOUT)
+{
+	uint8_t *pkt = self->buf;
+	uint32_t done;
+
+	kcm_package(self->ssess, 0, 1, pkt);
+	pkt[24 + 9] ^= 1;
+	EXPECT_EQ(-EBADMSG, kcm_receive(self->tsess, 1, pkt, &done));
+	EXPECT_EQ(KVM_COCO_MIG_STATE_FAILED, kcm_status(self->tsess).state);
+	EXPECT_EQ(KVM_COCO_MIG_VM_DEAD, kcm_vm_state(self->tsess));
+	kcm_expect_no_entry(self->tgt.vcpu, EIO);
+	close(self->tsess);
+	self->tsess = -1;
+	kcm_expect_no_entry(self->tgt.vcpu, EIO);
+	/* And it cannot be made a target (or a source) again. */
+	EXPECT_EQ(-EIO, kcm_try_session(self->dev, self->tgt.vm, KVM_COCO_MIG_ROLE_TARGET));
+	EXPECT_EQ(-EIO, kcm_try_session(self->dev, self->tgt.vm, KVM_COCO_MIG_ROLE_SOURCE));
+}
+
+/* Item 3: a target closed before FINISH, at each stage, is dead. */
+TEST_F_TIMEOUT(pair, target_closed_before_finish_is_dead, PAIR_TIMEOUT)
+{
+	int stage;
+
+	/* A CANCEL on the source side does not make its target runnable. */
+	kcm_package(self->ssess, 0, SMALL_PAGES, self->buf);
+	ASSERT_EQ(0, kcm_receive(self->tsess, SMALL_PAGES, self->buf, NULL));
+	ASSERT_EQ(0, ioctl(self->ssess, KVM_COCO_MIG_CANCEL, 0));
+	kcm_expect_no_entry(self->tgt.vcpu, EIO);
+	EXPECT_EQ(KVM_COCO_MIG_VM_FENCED, kcm_vm_state(self->tsess));
+
+	for (stage = 0; stage < 3; stage++) {
+		struct kcm_vm tgt;
+		uint32_t len;
+		int t;
+
+		kcm_vm_create(&tgt, 2);
+		t = kcm_session(self->dev, tgt.vm, KVM_COCO_MIG_ROLE_TARGET);
+		if (stage >= 1)
+			free(kcm_blob_out(t, KVM_COCO_MIG_GET_MIGRATION_DATA, NULL, 0, &len));
+		if (stage >= 2) {
+			close(self->ssess);
+			self->ssess = kcm_session(self->dev, self->src.vm,
+						  KVM_COCO_MIG_ROLE_SOURCE);
+			kcm_handshake(self->ssess, t);
+		}
+		kcm_expect_no_entry(tgt.vcpu, EIO);
+		close(t);
+		kcm_expect_no_entry(tgt.vcpu, EIO);
+		EXPECT_EQ(-EIO, kcm_try_session(self->dev, tgt.vm, KVM_COCO_MIG_ROLE_TARGET));
+		kcm_vm_free(tgt.vm);
+	}
+}
+
+/* Item 3: a VM whose vCPUs have run cannot become a target. */
+TEST_F_TIMEOUT(pair, target_that_ran_refused, PAIR_TIMEOUT)
+{
+	/* The source's vCPU has run: refused as a target, nothing left bound. */
+	close(self->ssess);
+	self->ssess = -1;
+	EXPECT_EQ(-EBUSY, kcm_try_session(self->dev, self->src.vm, KVM_COCO_MIG_ROLE_TARGET));
+	self->ssess = kcm_session(self->dev, self->src.vm, KVM_COCO_MIG_ROLE_SOURCE);
+	/* ...and its guest still runs. */
+	kcm_run_expect(self->src.vcpu, UCALL_DONE);
+}
+
+/* Item 4: a source that finished cannot be migrated again: no clones. */
+TEST_F_TIMEOUT(pair, dead_source_refuses_new_session, PAIR_TIMEOUT)
+{
+	kcm_transfer_all(self->ssess, self->tsess, SMALL_PAGES);
+	kcm_copy_shared(self->src.vm, self->tgt.vm);
+	ASSERT_EQ(0, kcm_finish_with_state(self->ssess, self->tsess, &self->src,
+					   &self->tgt));
+	close(self->ssess);
+	self->ssess = -1;
+	EXPECT_EQ(-EIO, kcm_try_session(self->dev, self->src.vm, KVM_COCO_MIG_ROLE_SOURCE));
+	EXPECT_EQ(-EIO, kcm_try_session(self->dev, self->src.vm, KVM_COCO_MIG_ROLE_TARGET));
+}
+
+/*
+ * Item 5: without TRACK_START, a source FINISH that did not package every
+ * private gfn is refused (ENODATA) and the guest lives on.
+ */
+TEST_F_TIMEOUT(pair, finish_needs_every_private_page, PAIR_TIMEOUT)
+{
+	uint32_t len;
+	void *fin;
+
+	/* Nothing packaged. */
+	EXPECT_EQ(-ENODATA, kcm_source_finish(self->ssess, kcm_dummy_state,
+					      sizeof(kcm_dummy_state), &fin, &len));
+	EXPECT_EQ(KVM_COCO_MIG_STATE_STREAMING, kcm_status(self->ssess).state);
+	EXPECT_EQ(KVM_COCO_MIG_VM_RUNNABLE, kcm_vm_state(self->ssess));
+	/* All but one. */
+	kcm_package(self->ssess, 0, SMALL_PAGES - 1, self->buf);
+	ASSERT_EQ(0, kcm_receive(self->tsess, SMALL_PAGES - 1, self->buf, NULL));
+	EXPECT_EQ(-ENODATA, kcm_source_finish(self->ssess, kcm_dummy_state,
+					      sizeof(kcm_dummy_state), &fin, &len));
+	EXPECT_EQ(KVM_COCO_MIG_VM_RUNNABLE, kcm_vm_state(self->ssess));
+	/* The last one: complete. */
+	kcm_package(self->ssess, SMALL_PAGES - 1, 1, self->buf);
+	ASSERT_EQ(0, kcm_receive(self->tsess, 1, self->buf, NULL));
+	kcm_copy_shared(self->src.vm, self->tgt.vm);
+	ASSERT_EQ(0, kcm_finish_with_state(self->ssess, self->tsess, &self->src,
+					   &self->tgt));
+	kcm_run_expect(self->tgt.vcpu, UCALL_DONE);
+}
+
+/* A guest that rewrites its first @npages private pages at each GUEST_SYNC. */
+static void guest_writer(uint64_t gpa, uint64_t npages)
+{
+	uint64_t round, i;
+
+	for (round = 1;; round++) {
+		for (i = 0; i < npages; i++)
+			WRITE_ONCE(*(uint64_t *)(gpa + i * PAGE_SIZE), round);
+		GUEST_SYNC(round);
+	}
+}
+
+/*
+ * Item 5: a page the guest wrote since it was packaged fails the source
+ * FINISH (EBUSY: GET_DIRTY it, package it again), without TRACK_START,
+ * and the guest lives on; once resent, FINISH succeeds.
+ */
+TEST_F_TIMEOUT(pair, finish_refuses_page_changed_since_packaged, PAIR_TIMEOUT)
+{
+	uint64_t bitmap[1], nr_dirty, *gfns = calloc(4, sizeof(*gfns));
+	struct kvm_coco_mig_track tr = {};
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm;
+	struct kcm_vm tgt;
+	uint32_t len;
+	void *fin;
+	int s, t, i;
+
+	vm = kcm_private_vm(1, guest_writer, &vcpu, DATA_GPA, DATA_SLOT, 4);
+	vcpu_args_set(vcpu, 2, DATA_GPA, 4);
+	kcm_run_expect(vcpu, UCALL_SYNC);
+	kcm_vm_create(&tgt, 4);
+	s = kcm_session(self->dev, vm, KVM_COCO_MIG_ROLE_SOURCE);
+	t = kcm_session(self->dev, tgt.vm, KVM_COCO_MIG_ROLE_TARGET);
+	kcm_handshake(s, t);
+	for (i = 0; i < 4; i++)
+		gfns[i] = DATA_GPA / PAGE_SIZE + i;
+	kcm_xfer(s, t, gfns, 4);
+	/* The guest writes every page again. */
+	kcm_run_expect(vcpu, UCALL_SYNC);
+	EXPECT_EQ(-EBUSY, kcm_source_finish(s, kcm_dummy_state, sizeof(kcm_dummy_state),
+					    &fin, &len));
+	EXPECT_EQ(KVM_COCO_MIG_VM_RUNNABLE, kcm_vm_state(s));
+	EXPECT_EQ(KVM_COCO_MIG_STATE_STREAMING, kcm_status(s).state);
+	/* Collected but not sent again: ENODATA. */
+	ASSERT_EQ(0, __kcm_track_start(s, &tr));
+	ASSERT_EQ(0, __kcm_get_dirty(s, DATA_GPA / PAGE_SIZE, 4, bitmap, &nr_dirty));
+	EXPECT_EQ(4, nr_dirty);
+	EXPECT_EQ(0xf, bitmap[0]);
+	EXPECT_EQ(-ENODATA, kcm_source_finish(s, kcm_dummy_state, sizeof(kcm_dummy_state),
+					      &fin, &len));
+	EXPECT_EQ(KVM_COCO_MIG_VM_RUNNABLE, kcm_vm_state(s));
+	kcm_xfer(s, t, gfns, 4);
+	ASSERT_EQ(0, kcm_source_finish(s, kcm_dummy_state, sizeof(kcm_dummy_state),
+				       &fin, &len));
+	EXPECT_EQ(0, kcm_target_finish(t, fin, len));
+	free(fin);
+	free(gfns);
+	close(s);
+	close(t);
+	kcm_vm_free(vm);
+	kcm_vm_free(tgt.vm);
+}
+
+/*
+ * Item 7: every error of a source FINISH leaves the guest alive, and says
+ * so; an unwritable output fails before the source dies, and a retry
+ * finishes.
+ */
+TEST_F_TIMEOUT(pair, source_finish_errors_leave_guest_alive, PAIR_TIMEOUT)
+{
+	uint32_t need = 0, olen;
+	void *fin, *ro;
+
+	kcm_transfer_all(self->ssess, self->tsess, SMALL_PAGES);
+	ASSERT_EQ(0, __kcm_blob(self->ssess, KVM_COCO_MIG_FINISH, kcm_dummy_state,
+				sizeof(kcm_dummy_state), NULL, &need));
+	/* Too small. */
+	olen = need - 1;
+	EXPECT_EQ(-ENOSPC, __kcm_blob(self->ssess, KVM_COCO_MIG_FINISH, kcm_dummy_state,
+				      sizeof(kcm_dummy_state), self->buf, &olen));
+	EXPECT_EQ(KVM_COCO_MIG_VM_RUNNABLE, kcm_vm_state(self->ssess));
+	/* An output buffer the kernel cannot write. */
+	ro = mmap(NULL, 4 * PAGE_SIZE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, ro);
+	olen = need;
+	EXPECT_EQ(-EFAULT, __kcm_blob(self->ssess, KVM_COCO_MIG_FINISH, kcm_dummy_state,
+				      sizeof(kcm_dummy_state), ro, &olen));
+	EXPECT_EQ(KVM_COCO_MIG_VM_RUNNABLE, kcm_vm_state(self->ssess));
+	EXPECT_EQ(KVM_COCO_MIG_STATE_STREAMING, kcm_status(self->ssess).state);
+	/* An unreadable vCPU state. */
+	olen = need;
+	EXPECT_EQ(-EFAULT, __kcm_blob(self->ssess, KVM_COCO_MIG_FINISH, (void *)8,
+				      sizeof(kcm_dummy_state), self->buf, &olen));
+	EXPECT_EQ(KVM_COCO_MIG_VM_RUNNABLE, kcm_vm_state(self->ssess));
+	/* A zero-length vCPU state is no state: refused. */
+	olen = need;
+	EXPECT_EQ(-EINVAL, __kcm_blob(self->ssess, KVM_COCO_MIG_FINISH, NULL, 0,
+				      self->buf, &olen));
+	EXPECT_EQ(KVM_COCO_MIG_VM_RUNNABLE, kcm_vm_state(self->ssess));
+	munmap(ro, 4 * PAGE_SIZE);
+
+	/* The retry finishes; the source is dead from then on. */
+	ASSERT_EQ(0, kcm_source_finish(self->ssess, kcm_dummy_state,
+				       sizeof(kcm_dummy_state), &fin, &olen));
+	EXPECT_EQ(KVM_COCO_MIG_VM_DEAD, kcm_vm_state(self->ssess));
+	kcm_expect_no_entry(self->src.vcpu, EIO);
+	EXPECT_EQ(0, kcm_target_finish(self->tsess, fin, olen));
+	free(fin);
+}
+
+/*
+ * Item 8: a target FINISH whose output cannot be written changes nothing;
+ * once a FINISH succeeded, every ioctl but STATUS is refused.
+ */
+TEST_F_TIMEOUT(pair, target_finish_unwritable_then_every_ioctl, PAIR_TIMEOUT)
+{
+	uint64_t gfn = DATA_GPA / PAGE_SIZE, len = kcm_packet_size();
+	uint8_t out[sizeof(kcm_dummy_state)];
+	uint32_t flen, olen;
+	void *fin, *ro;
+
+	kcm_transfer_all(self->ssess, self->tsess, SMALL_PAGES);
+	ASSERT_EQ(0, kcm_source_finish(self->ssess, kcm_dummy_state,
+				       sizeof(kcm_dummy_state), &fin, &flen));
+	ro = mmap(NULL, PAGE_SIZE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, ro);
+	olen = sizeof(out);
+	EXPECT_EQ(-EFAULT, __kcm_blob(self->tsess, KVM_COCO_MIG_FINISH, fin, flen, ro,
+				      &olen));
+	EXPECT_EQ(KVM_COCO_MIG_STATE_STREAMING, kcm_status(self->tsess).state);
+	EXPECT_EQ(KVM_COCO_MIG_VM_FENCED, kcm_vm_state(self->tsess));
+	munmap(ro, PAGE_SIZE);
+	olen = sizeof(out);
+	ASSERT_EQ(0, __kcm_blob(self->tsess, KVM_COCO_MIG_FINISH, fin, flen, out, &olen));
+	EXPECT_EQ(0, memcmp(out, kcm_dummy_state, sizeof(out)));
+	/* The keys are gone: nothing may use them. */
+	EXPECT_EQ(-EBADFD, kcm_receive(self->tsess, 1, self->buf, NULL));
+	olen = sizeof(out);
+	EXPECT_EQ(-EBADFD, __kcm_blob(self->tsess, KVM_COCO_MIG_FINISH, fin, flen, out,
+				      &olen));
+	EXPECT_EQ(-EBADFD, __kcm_blob(self->tsess, KVM_COCO_MIG_ACCEPT, fin, 8, NULL, NULL));
+	olen = 0;
+	EXPECT_EQ(-EBADFD, __kcm_blob(self->tsess, KVM_COCO_MIG_GET_MIGRATION_DATA, NULL, 0,
+				      NULL, &olen));
+	EXPECT_EQ(-EBADFD, __kcm_pages(self->ssess, KVM_COCO_MIG_PACKAGE_PAGES, &gfn, 1,
+				       self->buf, &len, NULL));
+	olen = 0;
+	EXPECT_EQ(-EBADFD, __kcm_blob(self->ssess, KVM_COCO_MIG_FINISH, kcm_dummy_state,
+				      sizeof(kcm_dummy_state), NULL, &olen));
+	EXPECT_EQ(-1, ioctl(self->ssess, KVM_COCO_MIG_CANCEL, 0));
+	EXPECT_EQ(EBADFD, errno);
+	free(fin);
+}
+
+/*
+ * Item 12: the largest vCPU state a source FINISH takes makes a final
+ * record the target takes; out_len 0 at the target is a size query.
+ */
+TEST_F_TIMEOUT(pair, largest_vcpu_state_end_to_end, PAIR_TIMEOUT)
+{
+	uint8_t *state = malloc(KVM_COCO_MIG_MAX_BLOB), *out;
+	uint32_t flen, olen;
+	void *fin;
+	int i;
+
+	for (i = 0; i < KVM_COCO_MIG_MAX_BLOB; i++)
+		state[i] = i * 7;
+	kcm_transfer_all(self->ssess, self->tsess, SMALL_PAGES);
+	flen = 0;
+	EXPECT_EQ(-EINVAL, __kcm_blob(self->ssess, KVM_COCO_MIG_FINISH, state,
+				      KVM_COCO_MIG_MAX_BLOB + 1, NULL, &flen));
+	ASSERT_EQ(0, kcm_source_finish(self->ssess, state, KVM_COCO_MIG_MAX_BLOB, &fin,
+				       &flen));
+	EXPECT_GT(flen, KVM_COCO_MIG_MAX_BLOB);
+	olen = 0;
+	ASSERT_EQ(0, __kcm_blob(self->tsess, KVM_COCO_MIG_FINISH, fin, flen, NULL, &olen));
+	EXPECT_EQ(KVM_COCO_MIG_MAX_BLOB, olen);
+	EXPECT_EQ(KVM_COCO_MIG_STATE_STREAMING, kcm_status(self->tsess).state);
+	out = malloc(olen);
+	ASSERT_EQ(0, __kcm_blob(self->tsess, KVM_COCO_MIG_FINISH, fin, flen, out, &olen));
+	EXPECT_EQ(0, memcmp(out, state, KVM_COCO_MIG_MAX_BLOB));
+	free(out);
+	free(fin);
+	free(state);
+}
+
+/* Item 10: a final record tampered with, or another session's: refused. */
+TEST_F_TIMEOUT(pair, final_record_forgeries_refused, PAIR_TIMEOUT)
+{
+	static const struct { unsigned int off; const char *what; } cases[] = {
+		{ 0, "version" }, { 1, "type" }, { 16, "seq" }, { 40, "ciphertext" },
+		{ ~0u, "tag" },
+	};
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct kcm_vm src, tgt;
+		uint8_t *fin;
+		uint32_t flen;
+		int s, t;
+
+		kcm_vm_create(&src, 2);
+		kcm_vm_create(&tgt, 2);
+		s = kcm_session(self->dev, src.vm, KVM_COCO_MIG_ROLE_SOURCE);
+		t = kcm_session(self->dev, tgt.vm, KVM_COCO_MIG_ROLE_TARGET);
+		kcm_handshake(s, t);
+		kcm_package(s, 0, 2, self->buf);
+		ASSERT_EQ(0, kcm_receive(t, 2, self->buf, NULL));
+		ASSERT_EQ(0, kcm_source_finish(s, kcm_dummy_state, sizeof(kcm_dummy_state),
+					       (void **)&fin, &flen));
+		fin[cases[i].off == ~0u ? flen - 1 : cases[i].off] ^= 0x01;
+		EXPECT_EQ(-EBADMSG, kcm_target_finish(t, fin, flen))
+			TH_LOG("final record's %s", cases[i].what);
+		EXPECT_EQ(KVM_COCO_MIG_STATE_FAILED, kcm_status(t).state);
+		EXPECT_EQ(KVM_COCO_MIG_VM_DEAD, kcm_vm_state(t));
+		kcm_expect_no_entry(tgt.vcpu, EIO);
+		free(fin);
+		close(s);
+		close(t);
+		kcm_vm_free(src.vm);
+		kcm_vm_free(tgt.vm);
+	}
+
+	/* The final record of another session. */
+	{
+		struct kcm_vm src2;
+		uint32_t flen;
+		void *fin;
+		int s2;
+
+		kcm_vm_create(&src2, SMALL_PAGES);
+		kcm_run_expect(src2.vcpu, UCALL_SYNC);
+		s2 = kcm_session(self->dev, src2.vm, KVM_COCO_MIG_ROLE_SOURCE);
+		{
+			struct kcm_vm t2v;
+			int t2;
+
+			kcm_vm_create(&t2v, SMALL_PAGES);
+			t2 = kcm_session(self->dev, t2v.vm, KVM_COCO_MIG_ROLE_TARGET);
+			kcm_handshake(s2, t2);
+			kcm_transfer_all(s2, t2, SMALL_PAGES);
+			ASSERT_EQ(0, kcm_source_finish(s2, kcm_dummy_state,
+						       sizeof(kcm_dummy_state), &fin, &flen));
+			close(t2);
+			kcm_vm_free(t2v.vm);
+		}
+		kcm_transfer_all(self->ssess, self->tsess, SMALL_PAGES);
+		EXPECT_EQ(-EBADMSG, kcm_target_finish(self->tsess, fin, flen));
+		EXPECT_EQ(KVM_COCO_MIG_VM_DEAD, kcm_vm_state(self->tsess));
+		free(fin);
+		close(s2);
+		kcm_vm_free(src2.vm);
+	}
+}
+
+/*
+ * Item 2: a VMM thread that rewrites the PACKAGE output buffer while the
+ * kernel seals into it. GCM (the AES-NI code too) writes a group of 8
+ * ciphertext blocks, then reads them back to hash them while it encrypts
+ * the next group: the rewriter waits for the packet being sealed (the
+ * first whose tag still holds the fill pattern) to show group g written
+ * and group g + 1 not yet, and flips a byte of group g's last block. With
+ * the AEAD working in the VMM's buffer, a flip that lands before the
+ * read-back yields a packet that authenticates with ciphertext the VMM
+ * chose. Each round is a resend of pages the target already holds and the
+ * source did not change: every packet the target accepts must install
+ * exactly what it already had (STATUS counts it as unchanged); a packet
+ * the flip hit after sealing is refused, and poisons that target.
+ */
+#define REWRITE_ROUNDS	12
+#define REWRITE_FILL	0xa5
+#define CT_BLOCK(pkt, b)	((pkt) + 24 + (b) * 16)
+
+struct kcm_rewriter {
+	uint8_t *buf;
+	uint32_t nr;
+	bool stop;
+	uint64_t flips;
+};
+
+static bool kcm_filled(volatile uint8_t *p)
+{
+	return p[0] == REWRITE_FILL && p[1] == REWRITE_FILL && p[2] == REWRITE_FILL &&
+	       p[3] == REWRITE_FILL;
+}
+
+static void *kcm_rewriter_thread(void *arg)
+{
+	struct kcm_rewriter *rw = arg;
+	size_t psz = kcm_packet_size();
+	uint32_t k = 0, g;
+
+	while (!__atomic_load_n(&rw->stop, __ATOMIC_ACQUIRE)) {
+		volatile uint8_t *pkt;
+
+		/* The packet being sealed: the first without its tag. */
+		while (k < rw->nr && !kcm_filled(rw->buf + k * psz + psz - 16))
+			k++;
+		if (k == rw->nr)
+			continue;
+		pkt = rw->buf + k * psz;
+		for (g = 0; g + 1 < PAGE_SIZE / 128; g++) {
+			if (!kcm_filled(CT_BLOCK(pkt, 8 * g + 7)) &&
+			    kcm_filled(CT_BLOCK(pkt, 8 * g + 8))) {
+				CT_BLOCK(pkt, 8 * g + 7)[5] ^= 0x5a;
+				rw->flips++;
+				k++;	/* one flip per packet */
+				break;
+			}
+		}
+	}
+	return NULL;
+}
+
+TEST_F_TIMEOUT(pair, package_buffer_rewritten_while_sealing, 600)
+{
+	uint64_t accepted = 0, refused = 0, flips = 0;
+	int round;
+
+	for (round = 0; round < REWRITE_ROUNDS; round++) {
+		struct kcm_rewriter rw = { .buf = self->buf, .nr = SMALL_PAGES };
+		struct kvm_coco_mig_status st;
+		struct kcm_vm tgt;
+		pthread_t thr;
+		uint32_t done = 0;
+		int s, t, r;
+
+		kcm_vm_create(&tgt, SMALL_PAGES);
+		close(self->ssess);
+		s = kcm_session(self->dev, self->src.vm, KVM_COCO_MIG_ROLE_SOURCE);
+		self->ssess = s;
+		t = kcm_session(self->dev, tgt.vm, KVM_COCO_MIG_ROLE_TARGET);
+		kcm_handshake(s, t);
+		kcm_transfer_all(s, t, SMALL_PAGES);
+
+		memset(self->buf, REWRITE_FILL, SMALL_PAGES * kcm_packet_size());
+		ASSERT_EQ(0, pthread_create(&thr, NULL, kcm_rewriter_thread, &rw));
+		kcm_package(s, 0, SMALL_PAGES, self->buf);
+		__atomic_store_n(&rw.stop, true, __ATOMIC_RELEASE);
+		pthread_join(thr, NULL);
+		flips += rw.flips;
+
+		r = kcm_receive(t, SMALL_PAGES, self->buf, &done);
+		EXPECT_TRUE(r == 0 || r == -EBADMSG) TH_LOG("RECEIVE: %s", strerror(-r));
+		st = kcm_status(t);
+		/* Every resent packet accepted held exactly the page. */
+		EXPECT_EQ(done, st.resent);
+		EXPECT_EQ(st.resent, st.unchanged)
+			TH_LOG("round %d: %llu forged packets accepted", round,
+			       (unsigned long long)(st.resent - st.unchanged));
+		accepted += done;
+		refused += r ? 1 : 0;
+		close(t);
+		kcm_vm_free(tgt.vm);
+	}
+	ksft_print_msg("%llu flips, %llu packets accepted, %llu rounds ended by a refused packet\n",
+		       (unsigned long long)flips, (unsigned long long)accepted,
+		       (unsigned long long)refused);
+}
+
+/* Item 10: an unwritable START output forgets the keys; a retry works. */
+TEST_F_TIMEOUT(pair, start_unwritable_output, PAIR_TIMEOUT)
+{
+	struct kcm_vm tgt;
+	uint32_t ev_len, olen = 4096;
+	void *ev, *ro;
+	int s, t;
+
+	kcm_vm_create(&tgt, SMALL_PAGES);
+	close(self->ssess);
+	s = kcm_session(self->dev, self->src.vm, KVM_COCO_MIG_ROLE_SOURCE);
+	self->ssess = s;
+	t = kcm_session(self->dev, tgt.vm, KVM_COCO_MIG_ROLE_TARGET);
+	ev = kcm_blob_out(t, KVM_COCO_MIG_GET_MIGRATION_DATA, NULL, 0, &ev_len);
+	ro = mmap(NULL, PAGE_SIZE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, ro);
+	EXPECT_EQ(-EFAULT, __kcm_blob(s, KVM_COCO_MIG_START, ev, ev_len, ro, &olen));
+	EXPECT_EQ(KVM_COCO_MIG_STATE_CREATED, kcm_status(s).state);
+	munmap(ro, PAGE_SIZE);
+	free(ev);
+	kcm_handshake(s, t);
+	kcm_transfer_all(s, t, SMALL_PAGES);
+	EXPECT_EQ(0, kcm_finish(s, t));
+	close(t);
+	kcm_vm_free(tgt.vm);
+}
+
+/* Item 11: a session refuses the ioctls of a process that is not the VM's. */
+TEST_F_TIMEOUT(pair, other_process_refused, PAIR_TIMEOUT)
+{
+	pid_t pid = fork();
+	int status;
+
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		struct kvm_coco_mig_status st = {};
+
+		_exit(ioctl(self->ssess, KVM_COCO_MIG_STATUS, &st) == -1 && errno == EIO ?
+		      0 : 1);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/*
+ * Item 11: a private page the guest never touched travels as a zero page
+ * (header flag 1), and packaging it does not allocate it: packaged twice,
+ * it is a zero page both times. Pages the guest wrote are not.
+ */
+TEST_F_TIMEOUT(pair, untouched_pages_travel_as_zero, PAIR_TIMEOUT)
+{
+	size_t psz = kcm_packet_size();
+	struct kcm_vm src, tgt;
+	uint16_t flags;
+	int round, i, s, t;
+
+	kcm_package(self->ssess, 0, 2, self->buf);
+	for (i = 0; i < 2; i++) {
+		memcpy(&flags, (uint8_t *)self->buf + i * psz + 2, 2);
+		EXPECT_EQ(0, flags);
+	}
+
+	kcm_vm_create(&src, 4);		/* its guest never runs */
+	kcm_vm_create(&tgt, 4);
+	s = kcm_session(self->dev, src.vm, KVM_COCO_MIG_ROLE_SOURCE);
+	t = kcm_session(self->dev, tgt.vm, KVM_COCO_MIG_ROLE_TARGET);
+	kcm_handshake(s, t);
+	for (round = 0; round < 2; round++) {
+		kcm_package(s, 0, 4, self->buf);
+		for (i = 0; i < 4; i++) {
+			memcpy(&flags, (uint8_t *)self->buf + i * psz + 2, 2);
+			EXPECT_EQ(1, flags) TH_LOG("round %d, page %d", round, i);
+		}
+		EXPECT_EQ(0, kcm_receive(t, 4, self->buf, NULL));
+	}
+	EXPECT_EQ(0, kcm_finish(s, t));
+	close(s);
+	close(t);
+	kcm_vm_free(src.vm);
+	kcm_vm_free(tgt.vm);
 }
 
 /*
@@ -633,6 +1292,11 @@ TEST_F_TIMEOUT(pair, calls_in_wrong_states, PAIR_TIMEOUT)
  */
 TEST_F_TIMEOUT(pair, close_at_each_stage, 300)
 {
+	static const uint32_t stage_state[] = {
+		KVM_COCO_MIG_STATE_CREATED, KVM_COCO_MIG_STATE_CREATED,
+		KVM_COCO_MIG_STATE_STREAMING, KVM_COCO_MIG_STATE_STREAMING,
+		KVM_COCO_MIG_STATE_FINISHED,
+	};
 	int stage, vm_first;
 
 	for (stage = 0; stage < 5; stage++) {
@@ -648,13 +1312,8 @@ TEST_F_TIMEOUT(pair, close_at_each_stage, 300)
 			if (stage >= 1)
 				free(kcm_blob_out(t, KVM_COCO_MIG_GET_MIGRATION_DATA,
 						  NULL, 0, &len));
-			if (stage >= 2) {
-				close(s);
-				s = kcm_session(self->dev, src.vm, KVM_COCO_MIG_ROLE_SOURCE);
-				close(t);
-				t = kcm_session(self->dev, tgt.vm, KVM_COCO_MIG_ROLE_TARGET);
+			if (stage >= 2)
 				kcm_handshake(s, t);
-			}
 			if (stage >= 3) {
 				kcm_package(s, 0, 2, self->buf);
 				ASSERT_EQ(0, kcm_receive(t, 1, self->buf, NULL));
@@ -665,8 +1324,12 @@ TEST_F_TIMEOUT(pair, close_at_each_stage, 300)
 				/* The sessions keep the VMs alive until closed. */
 				kvm_vm_release(src.vm);
 				kvm_vm_release(tgt.vm);
-				EXPECT_NE(0, kcm_status(s).state);
 			}
+			EXPECT_EQ(stage_state[stage], kcm_status(s).state);
+			EXPECT_EQ(stage == 4 ? KVM_COCO_MIG_STATE_FAILED :
+				  stage >= 2 ? KVM_COCO_MIG_STATE_STREAMING :
+				  stage == 1 ? KVM_COCO_MIG_STATE_KEY_PENDING :
+				  KVM_COCO_MIG_STATE_CREATED, kcm_status(t).state);
 			close(s);
 			close(t);
 			if (!vm_first) {
@@ -720,6 +1383,172 @@ TEST_F_TIMEOUT(handshake, evidence_forgery_refused, 60)
 	kcm_vm_free(src.vm);
 	kcm_vm_free(tgt.vm);
 	close(dev);
+}
+
+
+/*
+ * Item 1: a man in the middle who has seen the evidence (it crosses the
+ * network) but holds no platform key. With the target's public key he can
+ * wrap a transport key of his own choosing, exactly as the sw backend's
+ * source does (ECDH P-256, HKDF-SHA256 over the target nonce and a session
+ * id, AES-256-GCM under the KEK with a zero nonce, the additional data a
+ * SHA-256 of the blob's header, session id and public key), with BearSSL.
+ * Whatever follows in the blob (today: a MAC under the platform key) he
+ * fills with random bytes. ACCEPT must refuse it with EKEYREJECTED and
+ * change nothing: the genuine source's blob is accepted afterwards.
+ */
+#define EV_NONCE_OFF	8
+#define EV_PUB_OFF	24
+#define TR_SID_OFF	8
+#define TR_PUB_OFF	24
+#define TR_WRAP_OFF	88
+
+struct kcm_rng {
+	br_hmac_drbg_context drbg;
+};
+
+static void kcm_mitm_blob(const uint8_t *ev, uint8_t *tr, uint32_t tr_len)
+{
+	static const char info[] = "kvm-coco-mig v1 sw kek";
+	const br_ec_impl *ec = br_ec_get_default();
+	uint8_t seed[32], priv[32], pub[65], point[65], salt[32], kek[32];
+	uint8_t tk[32], aad[32], nonce[12] = {}, *tag;
+	br_ec_private_key sk;
+	br_hmac_drbg_context drbg;
+	br_hkdf_context hkdf;
+	br_sha256_context sha;
+	br_aes_ct_ctr_keys aes;
+	br_gcm_context gcm;
+	size_t xlen;
+	const uint8_t *x;
+
+	TEST_ASSERT_EQ(getrandom(seed, sizeof(seed), 0), sizeof(seed));
+	br_hmac_drbg_init(&drbg, &br_sha256_vtable, seed, sizeof(seed));
+	TEST_ASSERT(br_ec_keygen(&drbg.vtable, ec, &sk, priv, BR_EC_secp256r1) == 32,
+		    "EC key generation");
+	TEST_ASSERT(br_ec_compute_pub(ec, NULL, pub, &sk) == 65, "EC public key");
+
+	getrandom(tr, tr_len, 0);		/* everything he cannot compute */
+	tr[0] = 'K'; tr[1] = 'C'; tr[2] = 'M'; tr[3] = 'T';
+	tr[4] = 1;
+	memset(tr + 5, 0, 3);
+	memcpy(tr + TR_PUB_OFF, pub + 1, 64);	/* his key: X || Y */
+
+	/* The shared secret with the target's public key. */
+	point[0] = 0x04;
+	memcpy(point + 1, ev + EV_PUB_OFF, 64);
+	TEST_ASSERT(ec->mul(point, sizeof(point), priv, sizeof(priv), BR_EC_secp256r1),
+		    "ECDH");
+	x = point + ec->xoff(BR_EC_secp256r1, &xlen);
+	TEST_ASSERT_EQ(xlen, 32);
+
+	memcpy(salt, ev + EV_NONCE_OFF, 16);
+	memcpy(salt + 16, tr + TR_SID_OFF, 16);
+	br_hkdf_init(&hkdf, &br_sha256_vtable, salt, sizeof(salt));
+	br_hkdf_inject(&hkdf, x, 32);
+	br_hkdf_flip(&hkdf);
+	br_hkdf_produce(&hkdf, info, sizeof(info) - 1, kek, sizeof(kek));
+
+	br_sha256_init(&sha);
+	br_sha256_update(&sha, tr, TR_WRAP_OFF);
+	br_sha256_out(&sha, aad);
+
+	memset(tk, 0x42, sizeof(tk));		/* the key he will use */
+	memcpy(tr + TR_WRAP_OFF, tk, 32);
+	br_aes_ct_ctr_init(&aes, kek, sizeof(kek));
+	br_gcm_init(&gcm, &aes.vtable, br_ghash_ctmul);
+	br_gcm_reset(&gcm, nonce, sizeof(nonce));
+	br_gcm_aad_inject(&gcm, aad, sizeof(aad));
+	br_gcm_flip(&gcm);
+	br_gcm_run(&gcm, 1, tr + TR_WRAP_OFF, 32);
+	tag = tr + TR_WRAP_OFF + 32;
+	br_gcm_get_tag(&gcm, tag);
+}
+
+/* A pair of one-page VMs with sessions, the target's evidence fetched. */
+struct kcm_hs {
+	int dev, ssess, tsess;
+	struct kcm_vm src, tgt;
+	uint8_t *ev, *tr;
+	uint32_t ev_len, tr_len;
+};
+
+static void kcm_hs_setup(struct kcm_hs *h)
+{
+	h->dev = kcm_dev();
+	kcm_vm_create(&h->src, 1);
+	kcm_vm_create(&h->tgt, 1);
+	h->ssess = kcm_session(h->dev, h->src.vm, KVM_COCO_MIG_ROLE_SOURCE);
+	h->tsess = kcm_session(h->dev, h->tgt.vm, KVM_COCO_MIG_ROLE_TARGET);
+	h->ev = kcm_blob_out(h->tsess, KVM_COCO_MIG_GET_MIGRATION_DATA, NULL, 0,
+			     &h->ev_len);
+	h->tr = kcm_blob_out(h->ssess, KVM_COCO_MIG_START, h->ev, h->ev_len, &h->tr_len);
+}
+
+static void kcm_hs_teardown(struct kcm_hs *h)
+{
+	free(h->ev);
+	free(h->tr);
+	close(h->ssess);
+	close(h->tsess);
+	kcm_vm_free(h->src.vm);
+	kcm_vm_free(h->tgt.vm);
+	close(h->dev);
+}
+
+/* Quiet: at most 5 s (two VMs of one page, two handshakes). */
+TEST_F_TIMEOUT(handshake, man_in_the_middle_refused, 60)
+{
+	struct kcm_hs h;
+	uint8_t *mitm;
+
+	if (!kcm_sw_supported())
+		SKIP(return, "KVM_X86_SW_PROTECTED_VM is not supported");
+	kcm_hs_setup(&h);
+	ASSERT_GE(h.tr_len, TR_WRAP_OFF + 48);
+	mitm = malloc(h.tr_len);
+	kcm_mitm_blob(h.ev, mitm, h.tr_len);
+	EXPECT_EQ(-EKEYREJECTED, __kcm_blob(h.tsess, KVM_COCO_MIG_ACCEPT, mitm, h.tr_len,
+					    NULL, NULL));
+	EXPECT_EQ(KVM_COCO_MIG_STATE_KEY_PENDING, kcm_status(h.tsess).state);
+	/* Nothing changed: the genuine blob is accepted. */
+	EXPECT_EQ(0, __kcm_blob(h.tsess, KVM_COCO_MIG_ACCEPT, h.tr, h.tr_len, NULL, NULL));
+	EXPECT_EQ(KVM_COCO_MIG_STATE_STREAMING, kcm_status(h.tsess).state);
+	free(mitm);
+	kcm_hs_teardown(&h);
+}
+
+/*
+ * Item 1 and 10: a genuine blob altered on the way. A field the platform
+ * key authenticates (header, session id, public key, MAC): EKEYREJECTED,
+ * nothing changes. The wrapped key itself (authenticated by the key
+ * wrapping's AEAD): EBADMSG, and the session is poisoned.
+ */
+TEST_F_TIMEOUT(handshake, tampered_transport_blob, 60)
+{
+	static const unsigned int rejected[] = { 4, TR_SID_OFF + 3, TR_PUB_OFF + 5, ~0u };
+	struct kcm_hs h;
+	int i;
+
+	if (!kcm_sw_supported())
+		SKIP(return, "KVM_X86_SW_PROTECTED_VM is not supported");
+	kcm_hs_setup(&h);
+	for (i = 0; i < ARRAY_SIZE(rejected); i++) {
+		unsigned int off = rejected[i] == ~0u ? h.tr_len - 1 : rejected[i];
+
+		h.tr[off] ^= 0x10;
+		EXPECT_EQ(-EKEYREJECTED, __kcm_blob(h.tsess, KVM_COCO_MIG_ACCEPT, h.tr,
+						    h.tr_len, NULL, NULL))
+			TH_LOG("byte %u", off);
+		EXPECT_EQ(KVM_COCO_MIG_STATE_KEY_PENDING, kcm_status(h.tsess).state);
+		h.tr[off] ^= 0x10;
+	}
+	h.tr[TR_WRAP_OFF + 7] ^= 0x10;
+	EXPECT_EQ(-EBADMSG, __kcm_blob(h.tsess, KVM_COCO_MIG_ACCEPT, h.tr, h.tr_len,
+				       NULL, NULL));
+	EXPECT_EQ(KVM_COCO_MIG_STATE_FAILED, kcm_status(h.tsess).state);
+	EXPECT_EQ(KVM_COCO_MIG_VM_DEAD, kcm_status(h.tsess).vm);
+	kcm_hs_teardown(&h);
 }
 
 /* The whole flow on 64 MiB of private memory. */
