@@ -2,13 +2,16 @@
 /*
  * kvm-coco-mig dirty tracking of guest_memfd private memory, sw backend.
  *
- * live_precopy: a guest whose two vCPUs never stop writing a
- * sequence-stamped pattern into private memory, while vCPU 0 also converts
- * a range shared<->private now and then, is migrated live: a full pass,
- * pre-copy rounds of GET_DIRTY with the vCPUs running (also during the
- * last round), then a pause, the last dirty set and FINISH. The guest
- * resumes on the target and checks, itself, that every page holds the
- * last value it wrote on the source and that the converted range has the
+ * live_precopy: a guest whose two vCPUs never stop writing private
+ * memory, while vCPU 0 also converts a range shared<->private now and
+ * then, is migrated live: a full pass, pre-copy rounds of GET_DIRTY with
+ * the vCPUs running (also during the last round), then a pause, the last
+ * dirty set and FINISH. The pages stop being written class by class, one
+ * class per round, so that every round, the final one included, is the
+ * last chance of some pages' last version: a write any round missed is
+ * repaired by no later one. The guest publishes the version it last wrote
+ * to each page; it resumes on the target and checks, page by page, that
+ * each holds exactly that version, and that the converted range has the
  * attribute it last asked for.
  *
  * no_lost_write: a write the guest makes right after a GET_DIRTY returned
@@ -37,23 +40,45 @@
 #define DATA_GFN	(DATA_GPA / PAGE_SIZE)
 #define DATA_SLOT	10
 #define NPAGES		1024		/* 4 MiB of private memory */
-#define WRITE_PAGES	960		/* written by the vCPUs, alternately */
+#define WRITE_PAGES	960		/* written by the vCPUs, alternately: */
+#define REWRITE_PAGES	64		/* with the same bytes every time, then */
+					/* with a new version, class by class */
 #define TOGGLE_FIRST	960		/* converted by vCPU 0 ... */
 #define TOGGLE_PAGES	32		/* ... shared<->private */
 #define STATIC_FIRST	992		/* written once */
 #define NR_VCPUS	2
 #define TOGGLE_EVERY	2		/* sweeps of vCPU 0 between conversions */
 #define ROUNDS		4		/* pre-copy rounds before the pause */
+/*
+ * Class c of the versioned pages is written until the host starts round
+ * c + 1; the last class, until the pause.
+ */
+#define NCLASSES	(ROUNDS + 1)
+/* The version of the pages rewritten with the same bytes; never a sweep's. */
+#define REWRITE_SEQ	BIT_ULL(40)
 
-/* Guest globals, in shared memory: the host sets @verify on the target. */
+/*
+ * Guest globals, in shared memory: the host sets @verify on the target and
+ * @phase on the source (versioned pages of a class below it are no longer
+ * written); the guest publishes its sweeps in @progress and in @version the
+ * version it last wrote to each page.
+ */
 static uint64_t verify;
+static uint64_t phase;
 static uint64_t progress[NR_VCPUS];
+static uint64_t version[NPAGES];
 /* no_lost_write: the last value written, also to the private page. */
 static uint64_t last_written;
 
 static uint64_t kcm_pattern(uint64_t page, uint64_t seq)
 {
 	return ((page << 32) ^ seq) * 0x9e3779b97f4a7c15ull;
+}
+
+/* The class of versioned page @i; each vCPU has pages of every class. */
+static uint64_t kcm_class(uint64_t i)
+{
+	return (i / NR_VCPUS) % NCLASSES;
 }
 
 static uint64_t *guest_page(uint64_t i)
@@ -65,8 +90,15 @@ static void guest_page_check(uint64_t i, uint64_t seq)
 {
 	uint64_t *p = guest_page(i);
 
-	GUEST_ASSERT_EQ(p[0], seq);
-	GUEST_ASSERT_EQ(p[1], seq ? kcm_pattern(i, seq) : 0);
+	__GUEST_ASSERT(p[0] == seq && p[1] == (seq ? kcm_pattern(i, seq) : 0),
+		       "page %lu holds version %lu (%#lx), the guest last wrote %lu (%#lx)",
+		       i, p[0], p[1], seq, seq ? kcm_pattern(i, seq) : 0);
+}
+
+static void guest_page_write(uint64_t i, uint64_t seq)
+{
+	guest_page(i)[1] = kcm_pattern(i, seq);
+	guest_page(i)[0] = seq;
 }
 
 /* Convert the toggle range and stamp it, in the view now mapped. */
@@ -96,8 +128,13 @@ static void guest_live(uint64_t id)
 		for (i = id; i < WRITE_PAGES; i += NR_VCPUS) {
 			if (READ_ONCE(verify))
 				goto check;
-			guest_page(i)[1] = kcm_pattern(i, seq);
-			guest_page(i)[0] = seq;
+			if (i < REWRITE_PAGES) {
+				/* A write that leaves the page as it was. */
+				guest_page_write(i, REWRITE_SEQ);
+			} else if (kcm_class(i) >= READ_ONCE(phase)) {
+				guest_page_write(i, seq);
+				WRITE_ONCE(version[i], seq);
+			}
 		}
 		WRITE_ONCE(progress[id], seq);
 		if (!id && !(seq % TOGGLE_EVERY)) {
@@ -107,9 +144,12 @@ static void guest_live(uint64_t id)
 	}
 
 check:
-	/* Page i is the next to write: those before it have @seq. */
+	/*
+	 * A write the source paused in the middle of was completed here,
+	 * @version[i] with it, before the loop saw @verify.
+	 */
 	for (j = id; j < WRITE_PAGES; j += NR_VCPUS)
-		guest_page_check(j, j < i ? seq : seq - 1);
+		guest_page_check(j, j < REWRITE_PAGES ? REWRITE_SEQ : READ_ONCE(version[j]));
 	if (!id) {
 		/* The view now mapped is the one stamped last. */
 		for (j = 0; j < TOGGLE_PAGES; j++)
@@ -145,6 +185,9 @@ struct kcm_live {
 	pthread_mutex_t attr_lock;
 	bool private[NPAGES];
 	uint64_t conversions;
+	/* The target as the VMM saw it: gfns it received, packets it had before. */
+	bool installed[NPAGES];
+	uint64_t resent;
 };
 
 static void kcm_vm_pair(struct kcm_live *l, void *guest_code, int nr_vcpus)
@@ -256,8 +299,11 @@ static void kcm_wait_sweeps(struct kcm_live *l, uint64_t sweeps)
 	}
 }
 
-/* One round under the attribute lock: everything private, or the dirty set. */
-static uint64_t kcm_round(struct kcm_live *l, int ssess, int tsess, bool all)
+/*
+ * One round under the attribute lock: everything private, or the dirty set
+ * (then in @got, a flag per page, if not NULL).
+ */
+static uint64_t kcm_round(struct kcm_live *l, int ssess, int tsess, bool all, bool *got)
 {
 	uint64_t bitmap[NPAGES / 64], gfns[NPAGES], nr_dirty = 0;
 	uint32_t n = 0, i;
@@ -271,10 +317,14 @@ static uint64_t kcm_round(struct kcm_live *l, int ssess, int tsess, bool all)
 	for (i = 0; i < NPAGES; i++) {
 		bool want = all ? l->private[i] : bitmap[i / 64] & BIT_ULL(i % 64);
 
+		if (got)
+			got[i] = want;
 		if (want) {
 			/* The module reports private gfns only. */
 			TEST_ASSERT(l->private[i], "gfn %u reported, but it is shared", i);
 			gfns[n++] = DATA_GFN + i;
+			l->resent += l->installed[i];
+			l->installed[i] = true;
 		}
 	}
 	TEST_ASSERT(all || n == nr_dirty, "%u bits set, nr_dirty %lu", n, nr_dirty);
@@ -348,6 +398,48 @@ FIXTURE_TEARDOWN(dirty)
 {
 }
 
+/* What a harvest reported, against what the guest did before it. */
+struct kcm_round_check {
+	uint64_t missing, first_missing;	/* written since, not reported */
+	uint64_t extra, first_extra;		/* untouched since, reported */
+	uint64_t changed;			/* reported with a new version */
+};
+
+/*
+ * Harvest @k (1 to ROUNDS + 1) reported @got. The wait before it let every
+ * vCPU begin a sweep after harvest k - 1 (the full pass for k = 1)
+ * returned, with @phase at k - 1: each page rewritten with the same bytes
+ * and each versioned page of class k - 1 or above was written since, and
+ * must be reported; the versioned ones now hold a version newer than any
+ * packet of theirs so far. Class c stops at phase c + 1, set before
+ * harvest c + 1, and the sweeps of the wait before harvest c + 2 end after
+ * any write a vCPU had begun then: a versioned page of a class below
+ * k - 2 was not accessed since it was last reported, and a static page
+ * not since TRACK_START, so neither is reported (the tracker reports
+ * accesses; see "Dirty tracking" in the documentation).
+ */
+static struct kcm_round_check kcm_check_round(int k, const bool *got)
+{
+	struct kcm_round_check c = {};
+	uint64_t i;
+	bool want, never;
+
+	for (i = 0; i < NPAGES; i++) {
+		if (i >= TOGGLE_FIRST && i < STATIC_FIRST)
+			continue;	/* reported when they turn private */
+		want = i < REWRITE_PAGES || (i < WRITE_PAGES && kcm_class(i) + 1 >= k);
+		never = i >= STATIC_FIRST || (i >= REWRITE_PAGES && i < WRITE_PAGES &&
+					      kcm_class(i) + 2 < k);
+		if (want && !got[i] && !c.missing++)
+			c.first_missing = i;
+		if (never && got[i] && !c.extra++)
+			c.first_extra = i;
+		if (want && got[i] && i >= REWRITE_PAGES)
+			c.changed++;
+	}
+	return c;
+}
+
 /*
  * Quiet: at most 20 s (it passed within the harness's default 30 s in
  * quiet runs; it timed out at 30 s once under load, after four rounds).
@@ -356,11 +448,13 @@ TEST_F_TIMEOUT(dirty, live_precopy, 240)
 {
 	struct kvm_coco_mig_track tr = {};
 	struct kvm_coco_mig_status st, tst;
-	uint64_t sent, before, last_round = 0, reported = 0;
+	uint64_t sent, before, last_round = 0, reported = 0, changed = 0;
+	struct kcm_round_check c;
 	uint32_t slen, flen, olen;
 	void *state, *fin, *out;
 	struct kcm_live l = {};
 	int dev, ssess, tsess, r, k, round;
+	bool got[NPAGES];
 
 	if (!kcm_sw_supported())
 		SKIP(return, "KVM_X86_SW_PROTECTED_VM is not supported");
@@ -370,7 +464,10 @@ TEST_F_TIMEOUT(dirty, live_precopy, 240)
 	tsess = kcm_session(dev, l.tgt, KVM_COCO_MIG_ROLE_TARGET);
 	kcm_handshake(ssess, tsess);
 
+	phase = 0;
+	sync_global_to_guest(l.src, phase);
 	kcm_start_vcpus(&l, NR_VCPUS);
+	/* Every page is written once before tracking starts. */
 	kcm_wait_sweeps(&l, 1);
 
 	ASSERT_EQ(0, __kcm_track_start(ssess, &tr));
@@ -379,35 +476,43 @@ TEST_F_TIMEOUT(dirty, live_precopy, 240)
 	EXPECT_EQ(NPAGES, kcm_status(ssess).tracked);
 
 	/* Everything once, then the dirty set, round after round. */
-	sent = kcm_round(&l, ssess, tsess, true);
+	sent = kcm_round(&l, ssess, tsess, true, NULL);
 	ksft_print_msg("full pass: %lu pages\n", sent);
-	for (round = 1; round <= ROUNDS; round++) {
+	for (round = 1; round <= ROUNDS + 1; round++) {
 		/*
-		 * Never empty, however fast the guest runs: the second of
-		 * two sweeps began after the last harvest (TRACK_START or
-		 * GET_DIRTY) returned, so all of WRITE_PAGES is dirty again.
+		 * Two sweeps: the second began after the last harvest
+		 * returned, however fast the guest runs.
 		 */
 		kcm_wait_sweeps(&l, 2);
-		/* The guest keeps writing, also during the last round. */
+		if (round <= ROUNDS) {
+			/* Class round - 1 is no longer written, from now on. */
+			phase = round;
+			sync_global_to_guest(l.src, phase);
+		} else {
+			/* Stop-and-copy: pause, then the last dirty set. */
+			kcm_pause_vcpus(&l, NR_VCPUS);
+		}
+		/* Before the pause, the guest keeps writing during the round. */
 		before = kcm_progress(&l);
-		last_round = kcm_round(&l, ssess, tsess, false);
+		last_round = kcm_round(&l, ssess, tsess, false, got);
 		reported += last_round;
-		ksft_print_msg("round %d: %lu dirty pages, %lu sweeps during it\n",
-			       round, last_round, kcm_progress(&l) - before);
-		EXPECT_GE(last_round, WRITE_PAGES);
+		ksft_print_msg("round %d: %lu dirty pages (%.1f%%), %lu sweeps during it\n",
+			       round, last_round, 100.0 * last_round / NPAGES,
+			       kcm_progress(&l) - before);
+		c = kcm_check_round(round, got);
+		EXPECT_EQ(0, c.missing)
+			TH_LOG("round %d: %lu written pages not reported, the first %lu",
+			       round, c.missing, c.first_missing);
+		EXPECT_EQ(0, c.extra)
+			TH_LOG("round %d: %lu untouched pages reported, the first %lu",
+			       round, c.extra, c.first_extra);
+		changed += c.changed;
 	}
-
-	/* Stop-and-copy: pause, the last dirty set, shared memory, FINISH. */
-	kcm_wait_sweeps(&l, 2);		/* the last set is not empty either */
-	kcm_pause_vcpus(&l, NR_VCPUS);
-	last_round = kcm_round(&l, ssess, tsess, false);
-	reported += last_round;
-	ksft_print_msg("final round: %lu pages (%.1f%% of memory), %lu conversions\n",
-		       last_round, 100.0 * last_round / NPAGES, l.conversions);
-	EXPECT_GE(last_round, WRITE_PAGES);
+	ksft_print_msg("%lu conversions\n", l.conversions);
 	/*
 	 * vCPU 0 converts after every 2nd sweep and has done at least 11
-	 * sweeps (1 + 2 per round + 2): the conversions after sweeps 2 to 10.
+	 * sweeps (1, then 2 per round, the final one's included): the
+	 * conversions after sweeps 2 to 10.
 	 */
 	EXPECT_GE(l.conversions, 5);
 	kcm_copy_shared(l.src, l.tgt);
@@ -435,10 +540,16 @@ TEST_F_TIMEOUT(dirty, live_precopy, 240)
 	ksft_print_msg("target: %lu packets, %lu resent, %lu of them unchanged\n",
 		       (unsigned long)tst.pages, (unsigned long)tst.resent,
 		       (unsigned long)tst.unchanged);
+	/* Every packet the VMM sent, and of those for a gfn sent before. */
 	EXPECT_EQ(sent + reported, tst.pages);
-	/* Round 1 sent all of WRITE_PAGES again, after the full pass. */
-	EXPECT_GE(tst.resent, WRITE_PAGES);
-	EXPECT_LE(tst.unchanged, tst.resent);
+	EXPECT_EQ(l.resent, tst.resent);
+	/*
+	 * Every round re-sent each page rewritten with the same bytes, as it
+	 * was; and no packet of a versioned page that got a new version since
+	 * its last packet is unchanged.
+	 */
+	EXPECT_GE(tst.unchanged, REWRITE_PAGES * (ROUNDS + 1));
+	EXPECT_LE(tst.unchanged + changed, tst.resent);
 
 	/* Resume on the target and let the guest check its memory. */
 	verify = 1;

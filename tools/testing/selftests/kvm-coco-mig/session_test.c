@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -399,51 +400,130 @@ TEST_F_TIMEOUT(lifetime, many_cycles, 600)
 	}
 }
 
+#define RACERS		3
+#define RACE_WINS	1000	/* all racers race until this many creations won */
+
+/*
+ * Racers share @open, the number of sessions of the VM they hold, and
+ * publish in @tries how many attempts each has finished.
+ */
 struct kcm_race {
 	int dev;
 	int vm_fd;
+	int open;
+	int overlaps;		/* a session created while another was open */
+	int wins;
+	int tries[RACERS];
+	bool done[RACERS];
+};
+
+struct kcm_racer {
+	struct kcm_race *race;
+	pthread_t thread;
+	int id;
 	int won;
 	int busy;
 };
 
+/*
+ * @r won, with session @sfd: hold it while probing. The winner's own
+ * second creation is refused, and so is every attempt of the others that
+ * starts after the win: the winner keeps the session until each other
+ * racer has finished two more attempts (the second began after the win),
+ * or has finished altogether. Polls, no deadline: a racer that stopped is
+ * ended by the test's timeout.
+ */
+static void kcm_race_hold(struct kcm_racer *r, int sfd)
+{
+	struct kcm_race *race = r->race;
+	struct kvm_coco_mig_status st;
+	int snap[RACERS], j, fd;
+
+	for (j = 0; j < RACERS; j++)
+		snap[j] = __atomic_load_n(&race->tries[j], __ATOMIC_ACQUIRE);
+	fd = __kcm_create(race->dev, race->vm_fd, KVM_COCO_MIG_ROLE_TARGET, NULL);
+	if (fd >= 0) {
+		__atomic_fetch_add(&race->overlaps, 1, __ATOMIC_SEQ_CST);
+		close(fd);
+	} else {
+		TEST_ASSERT(fd == -EBUSY, "create while holding: %s", strerror(-fd));
+	}
+	TEST_ASSERT(!__kcm_status(sfd, &st), "STATUS: %s", strerror(errno));
+	TEST_ASSERT_EQ(st.state, KVM_COCO_MIG_STATE_CREATED);
+
+	for (j = 0; j < RACERS; j++) {
+		if (j == r->id)
+			continue;
+		while (__atomic_load_n(&race->tries[j], __ATOMIC_ACQUIRE) < snap[j] + 2 &&
+		       !__atomic_load_n(&race->done[j], __ATOMIC_ACQUIRE))
+			sched_yield();
+	}
+}
+
 static void *kcm_race_thread(void *arg)
 {
-	struct kcm_race *r = arg;
+	struct kcm_racer *r = arg;
+	struct kcm_race *race = r->race;
 	int i, fd;
 
-	for (i = 0; i < 2000; i++) {
-		fd = __kcm_create(r->dev, r->vm_fd, KVM_COCO_MIG_ROLE_SOURCE, NULL);
+	for (i = 0; __atomic_load_n(&race->wins, __ATOMIC_ACQUIRE) < RACE_WINS; i++) {
+		fd = __kcm_create(race->dev, race->vm_fd, KVM_COCO_MIG_ROLE_SOURCE, NULL);
 		if (fd >= 0) {
 			r->won++;
+			__atomic_fetch_add(&race->wins, 1, __ATOMIC_SEQ_CST);
+			/*
+			 * Counted open from after it was created to before it
+			 * is closed (within its binding): whichever of two
+			 * sessions open at once counts itself second sees the
+			 * other, as the first holds on until then.
+			 */
+			if (__atomic_fetch_add(&race->open, 1, __ATOMIC_SEQ_CST))
+				__atomic_fetch_add(&race->overlaps, 1, __ATOMIC_SEQ_CST);
+			else
+				kcm_race_hold(r, fd);
+			__atomic_fetch_sub(&race->open, 1, __ATOMIC_SEQ_CST);
 			close(fd);
 		} else {
 			TEST_ASSERT(fd == -EBUSY, "racing create: %s", strerror(-fd));
 			r->busy++;
 		}
+		__atomic_store_n(&race->tries[r->id], i + 1, __ATOMIC_RELEASE);
 	}
+	__atomic_store_n(&race->done[r->id], true, __ATOMIC_RELEASE);
 	return NULL;
 }
 
 /*
- * Threads racing to bind one VM: each call either wins or gets EBUSY.
- * Quiet: at most 10 s (6000 session creations on two CPUs).
+ * Threads racing to bind one VM: each call either wins or gets EBUSY, and
+ * never do two sessions of the VM exist at once. Each winner holds its
+ * session until the other racers have tried again (see kcm_race_hold()),
+ * so a VM that took a second session fails at the first win; when no
+ * session is held, the racers' creations run concurrently, so a check of
+ * the binding that is not atomic with the binding shows as two winners
+ * holding at once. All race until RACE_WINS creations were won in all: a
+ * VM that no racer can bind is ended by the timeout. Quiet: at most 20 s
+ * (1000 sessions created, the losers' tens of thousands of EBUSY attempts
+ * meanwhile, on two CPUs; 17 s measured beside another QEMU boot).
  */
-TEST_F_TIMEOUT(lifetime, racing_creates, 120)
+TEST_F_TIMEOUT(lifetime, racing_creates, 240)
 {
-	struct kcm_race r[3];
-	pthread_t t[3];
-	int i, vm_fd = kcm_raw_sw_vm(self->kvm_fd);
+	struct kcm_race race = { .dev = self->dev };
+	struct kcm_racer r[RACERS];
+	int i;
 
-	for (i = 0; i < 3; i++) {
-		r[i] = (struct kcm_race){ .dev = self->dev, .vm_fd = vm_fd };
-		ASSERT_EQ(0, pthread_create(&t[i], NULL, kcm_race_thread, &r[i]));
+	race.vm_fd = kcm_raw_sw_vm(self->kvm_fd);
+	for (i = 0; i < RACERS; i++) {
+		r[i] = (struct kcm_racer){ .race = &race, .id = i };
+		ASSERT_EQ(0, pthread_create(&r[i].thread, NULL, kcm_race_thread, &r[i]));
 	}
-	for (i = 0; i < 3; i++) {
-		pthread_join(t[i], NULL);
-		EXPECT_EQ(2000, r[i].won + r[i].busy);
+	for (i = 0; i < RACERS; i++) {
+		ASSERT_EQ(0, pthread_join(r[i].thread, NULL));
+		ksft_print_msg("racer %d: %d won, %d busy\n", i, r[i].won, r[i].busy);
 	}
-	kcm_assert_vm_free_for_session(self->dev, vm_fd);
-	close(vm_fd);
+	EXPECT_EQ(0, race.overlaps)
+		TH_LOG("%d sessions created while another was open", race.overlaps);
+	kcm_assert_vm_free_for_session(self->dev, race.vm_fd);
+	close(race.vm_fd);
 }
 
 TEST_HARNESS_MAIN
