@@ -196,9 +196,9 @@ const char *cm_strerror(enum cm_op op, int err)
 		return "not a KVM VM file descriptor";
 	case EBUSY:
 		if (op == CM_FINISH)
-			return "pages written since the last GET_DIRTY, or a vCPU still in KVM_RUN: pause, collect them";
+			return "written since the last GET_DIRTY, or a vCPU in KVM_RUN: pause";
 		if (op == CM_CREATE)
-			return "the VM already has a migration session, or (target) its vCPUs have run";
+			return "the VM already has a session, or (target) its vCPUs have run";
 		return "the VM already has a migration session";
 	case EOPNOTSUPP:
 		return "no backend for this VM type in this build";
@@ -206,13 +206,13 @@ const char *cm_strerror(enum cm_op op, int err)
 		return "the session is not in a state that allows this call";
 	case EIO:
 		if (op == CM_CREATE)
-			return "the VM is dead (migrated away, or a failed target), or not this process's";
-		return "the session failed (tampering or a failed FINISH), or the VM is not this process's";
+			return "the VM is dead (migrated away, a failed target) or not ours";
+		return "the session failed (tampering, a failed FINISH), or not our VM";
 	case EBADMSG:
 		return "a packet or blob failed authentication: the session is poisoned";
 	case EKEYREJECTED:
 		if (op == CM_ACCEPT)
-			return "the transport blob is not from a host with our platform key, for our evidence";
+			return "the transport blob is not from a host with our platform key";
 		return "the target's evidence did not verify (different platform key?)";
 	case ESTALE:
 		if (op == CM_FINISH || op == CM_GET_DIRTY)

@@ -91,7 +91,7 @@ static const struct kcm_malformed_case kcm_malformed_cases[] = {
 	{ "type 0", 1, 0, -EBADMSG },
 	{ "type final", 1, KCM_PKT_FINAL, -EBADMSG },
 	{ "type 3", 1, 3, -EBADMSG },
-	{ "flags bit 0", 2, 0x01, -EBADMSG },
+	{ "flags bit 1", 2, 0x02, -EBADMSG },
 	{ "flags bit 15", 3, 0x80, -EBADMSG },
 	{ "len 4097", 4, 0x01, -EBADMSG },
 	{ "len 0", 5, 0x00, -EBADMSG },
@@ -116,6 +116,20 @@ static void pkt_decode_malformed_header(struct kunit *test)
 
 	((u8 *)&t->h)[c->offset] = c->value;
 	KUNIT_EXPECT_EQ(test, kcm_pkt_decode(t, sizeof(*t), KCM_PKT_PAGE, PAGE_SIZE, &p), c->err);
+}
+
+/* ZERO marks a page packet only, and comes back decoded. */
+static void pkt_decode_zero_flag(struct kunit *test)
+{
+	struct kcm_test_pkt *t = kcm_test_pkt_new(test);
+	struct kcm_pkt p;
+
+	t->h.flags = cpu_to_le16(KCM_PKT_F_ZERO);
+	KUNIT_ASSERT_EQ(test, kcm_pkt_decode(t, sizeof(*t), KCM_PKT_PAGE, PAGE_SIZE, &p), 0);
+	KUNIT_EXPECT_EQ(test, p.flags, KCM_PKT_F_ZERO);
+	t->h.type = KCM_PKT_FINAL;
+	KUNIT_EXPECT_EQ(test, kcm_pkt_decode(t, sizeof(*t), KCM_PKT_FINAL, PAGE_SIZE, &p),
+			-EBADMSG);
 }
 
 static void pkt_decode_other_type_and_len(struct kunit *test)
@@ -282,6 +296,7 @@ static struct kunit_case kcm_packet_cases[] = {
 	KUNIT_CASE(pkt_decode_unaligned),
 	KUNIT_CASE(pkt_decode_truncated),
 	KUNIT_CASE_PARAM(pkt_decode_malformed_header, kcm_malformed_gen_params),
+	KUNIT_CASE(pkt_decode_zero_flag),
 	KUNIT_CASE(pkt_decode_other_type_and_len),
 	KUNIT_CASE(pkt_decode_seq_bounds),
 	KUNIT_CASE(pkt_nonce_is_unique_per_seq_and_type),

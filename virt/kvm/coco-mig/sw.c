@@ -427,7 +427,6 @@ static int kcm_sw_accept(struct kcm_session *s, const void *in, u32 in_len)
 	u8 tk[KCM_AEAD_KEY_SIZE], mac[SHA256_DIGEST_SIZE];
 	int ret;
 
-
 	if (in_len != sizeof(t))
 		return -EINVAL;
 	memcpy(&t, in, sizeof(t));

@@ -437,7 +437,7 @@ int main(int argc, char **argv)
 	close(ssess);
 	close(tsess);
 	kvm_vm_free(src);
-	kvm_vm_free(tgt);
+	kcm_vm_free(tgt);	/* closed before FINISH: dead */
 	close(dev);
 	ksft_finished();
 }

@@ -462,14 +462,14 @@ TEST_F_TIMEOUT(dirty, live_precopy, 240)
 	kcm_vm_pair(&l, guest_live, NR_VCPUS);
 	ssess = kcm_session(dev, l.src, KVM_COCO_MIG_ROLE_SOURCE);
 	tsess = kcm_session(dev, l.tgt, KVM_COCO_MIG_ROLE_TARGET);
-	kcm_handshake(ssess, tsess);
 
 	phase = 0;
 	sync_global_to_guest(l.src, phase);
 	kcm_start_vcpus(&l, NR_VCPUS);
-	/* Every page is written once before tracking starts. */
+	/* Every page is written once before tracking starts (at START). */
 	kcm_wait_sweeps(&l, 1);
 
+	kcm_handshake(ssess, tsess);
 	ASSERT_EQ(0, __kcm_track_start(ssess, &tr));
 	EXPECT_EQ(1, tr.nr_slots);
 	EXPECT_EQ(NPAGES, tr.nr_gfns);
@@ -605,7 +605,7 @@ TEST_F_TIMEOUT(dirty, no_lost_write, 120)
 	close(ssess);
 	close(tsess);
 	kvm_vm_free(l.src);
-	kvm_vm_free(l.tgt);
+	kcm_vm_free(l.tgt);	/* closed before FINISH: dead */
 	close(dev);
 }
 
@@ -688,7 +688,9 @@ TEST_F_TIMEOUT(track, wrong_role_and_state, TRACK_TIMEOUT)
 	EXPECT_EQ(0, __kcm_track_start(self->ssess, &tr));
 	EXPECT_EQ(-EBUSY, __kcm_track_start(self->ssess, &tr));
 	EXPECT_EQ(0, ioctl(self->ssess, KVM_COCO_MIG_TRACK_STOP, 0));
-	EXPECT_EQ(0, kcm_status(self->ssess).tracked);
+	/* TRACK_STOP ends the reports; tracking itself runs from START on. */
+	EXPECT_EQ(-EBADFD, __kcm_get_dirty(self->ssess, DATA_GFN, NPAGES, bitmap, NULL));
+	EXPECT_EQ(NPAGES, kcm_status(self->ssess).tracked);
 	EXPECT_EQ(0, __kcm_track_start(self->ssess, &tr));
 	/* After CANCEL: tracking is over with the session. */
 	EXPECT_EQ(0, ioctl(self->ssess, KVM_COCO_MIG_CANCEL, 0));
@@ -717,7 +719,9 @@ TEST_F_TIMEOUT(track, reserved_fields, TRACK_TIMEOUT)
 			EXPECT_EQ(-EINVAL, __kcm_track_start(self->ssess, &tr));
 		}
 	}
-	EXPECT_EQ(0, kcm_status(self->ssess).tracked);
+	/* Tracked since START; a refused TRACK_START changed nothing. */
+	EXPECT_EQ(NPAGES, kcm_status(self->ssess).tracked);
+	EXPECT_EQ(-EBADFD, __kcm_get_dirty(self->ssess, DATA_GFN, NPAGES, bitmap, NULL));
 	memset(&tr, 0, sizeof(tr));
 	ASSERT_EQ(0, __kcm_track_start(self->ssess, &tr));
 
@@ -816,14 +820,16 @@ TEST_F_TIMEOUT(track, finish_refuses_unmigrated, TRACK_TIMEOUT)
 {
 	struct kvm_coco_mig_track tr = {};
 	uint64_t bitmap[NPAGES / 64], gfns[NPAGES], nr;
-	uint32_t len = 1 << 16;
+	uint8_t state[8] = "vcpu st", back[8];
+	uint32_t len = 1 << 16, olen;
 	void *out = malloc(len), *fin;
 	int i;
 
 	kcm_handshake(self->ssess, self->tsess);
 	ASSERT_EQ(0, __kcm_track_start(self->ssess, &tr));
 	/* Every private page is unsent until packaged. */
-	EXPECT_EQ(-ENODATA, __kcm_blob(self->ssess, KVM_COCO_MIG_FINISH, NULL, 0, out, &len));
+	EXPECT_EQ(-ENODATA, __kcm_blob(self->ssess, KVM_COCO_MIG_FINISH, state, sizeof(state),
+				       out, &len));
 	EXPECT_EQ(KVM_COCO_MIG_STATE_STREAMING, kcm_status(self->ssess).state);
 	for (i = 0; i < NPAGES; i++)
 		gfns[i] = DATA_GFN + i;
@@ -832,28 +838,33 @@ TEST_F_TIMEOUT(track, finish_refuses_unmigrated, TRACK_TIMEOUT)
 	/* Written since, not collected: -EBUSY, and the source lives. */
 	kcm_run_sync(self->l.svcpu[0]);
 	len = 1 << 16;
-	EXPECT_EQ(-EBUSY, __kcm_blob(self->ssess, KVM_COCO_MIG_FINISH, NULL, 0, out, &len));
+	EXPECT_EQ(-EBUSY, __kcm_blob(self->ssess, KVM_COCO_MIG_FINISH, state, sizeof(state),
+				     out, &len));
 	/* Collected, not packaged: -ENODATA. */
 	ASSERT_EQ(0, __kcm_get_dirty(self->ssess, DATA_GFN, NPAGES, bitmap, &nr));
 	EXPECT_EQ(NPAGES, nr);
 	len = 1 << 16;
-	EXPECT_EQ(-ENODATA, __kcm_blob(self->ssess, KVM_COCO_MIG_FINISH, NULL, 0, out, &len));
+	EXPECT_EQ(-ENODATA, __kcm_blob(self->ssess, KVM_COCO_MIG_FINISH, state, sizeof(state),
+				       out, &len));
 	free(out);
 	kcm_xfer(self->ssess, self->tsess, gfns, NPAGES);
 	EXPECT_EQ(NPAGES, kcm_status(self->tsess).resent);
 	EXPECT_EQ(0, kcm_status(self->tsess).unchanged);	/* each page changed */
 
 	/* Complete now: FINISH, and the target checks it. */
-	fin = kcm_blob_out(self->ssess, KVM_COCO_MIG_FINISH, NULL, 0, &len);
-	EXPECT_EQ(0, __kcm_blob(self->tsess, KVM_COCO_MIG_FINISH, fin, len, NULL, NULL));
+	fin = kcm_blob_out(self->ssess, KVM_COCO_MIG_FINISH, state, sizeof(state), &len);
+	olen = sizeof(back);
+	EXPECT_EQ(0, __kcm_blob(self->tsess, KVM_COCO_MIG_FINISH, fin, len, back, &olen));
+	EXPECT_EQ(0, memcmp(back, state, sizeof(state)));
 	free(fin);
 }
 
 /* A private gfn on the source that is shared on the target fails FINISH. */
 TEST_F_TIMEOUT(track, attribute_mismatch_fails_target, TRACK_TIMEOUT)
 {
+	uint8_t state[8] = "vcpu st", back[8];
 	uint64_t gfns[NPAGES];
-	uint32_t len;
+	uint32_t len, olen = sizeof(back);
 	void *fin;
 	int i;
 
@@ -862,9 +873,10 @@ TEST_F_TIMEOUT(track, attribute_mismatch_fails_target, TRACK_TIMEOUT)
 		gfns[i] = DATA_GFN + i;
 	kcm_xfer(self->ssess, self->tsess, gfns, NPAGES);
 	vm_set_memory_attributes(self->l.tgt, DATA_GPA + 5 * PAGE_SIZE, PAGE_SIZE, 0);
-	fin = kcm_blob_out(self->ssess, KVM_COCO_MIG_FINISH, NULL, 0, &len);
-	EXPECT_EQ(-ENODATA, __kcm_blob(self->tsess, KVM_COCO_MIG_FINISH, fin, len, NULL, NULL));
+	fin = kcm_blob_out(self->ssess, KVM_COCO_MIG_FINISH, state, sizeof(state), &len);
+	EXPECT_EQ(-ENODATA, __kcm_blob(self->tsess, KVM_COCO_MIG_FINISH, fin, len, back, &olen));
 	EXPECT_EQ(KVM_COCO_MIG_STATE_FAILED, kcm_status(self->tsess).state);
+	EXPECT_EQ(KVM_COCO_MIG_VM_DEAD, kcm_status(self->tsess).vm);
 	free(fin);
 }
 

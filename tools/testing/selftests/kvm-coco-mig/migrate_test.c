@@ -639,7 +639,8 @@ TEST_F_TIMEOUT(pair, two_threads_one_session, PAIR_TIMEOUT)
 
 		for (i = 0; i < SMALL_PAGES; i++) {
 			memcpy(&seq, (uint8_t *)self->buf + i * kcm_packet_size() + 16, 8);
-			ASSERT_TRUE(seq >= 1 && seq <= SMALL_PAGES) TH_LOG("seq %lu", (unsigned long)seq);
+			ASSERT_TRUE(seq >= 1 && seq <= SMALL_PAGES)
+				TH_LOG("seq %lu", (unsigned long)seq);
 			EXPECT_EQ(0, seen[seq]++) TH_LOG("seq %lu used twice", (unsigned long)seq);
 		}
 	}
@@ -697,7 +698,6 @@ TEST_F_TIMEOUT(pair, calls_in_wrong_states, PAIR_TIMEOUT)
 	kcm_vm_free(v.vm);
 	self->ssess = kcm_session(self->dev, self->src.vm, KVM_COCO_MIG_ROLE_SOURCE);
 }
-
 
 /* What STATUS says of the session's VM. */
 static uint32_t kcm_vm_state(int sess)
@@ -1040,8 +1040,8 @@ TEST_F_TIMEOUT(pair, final_record_forgeries_refused, PAIR_TIMEOUT)
 
 	for (i = 0; i < ARRAY_SIZE(cases); i++) {
 		struct kcm_vm src, tgt;
+		uint32_t flen, off;
 		uint8_t *fin;
-		uint32_t flen;
 		int s, t;
 
 		kcm_vm_create(&src, 2);
@@ -1053,7 +1053,10 @@ TEST_F_TIMEOUT(pair, final_record_forgeries_refused, PAIR_TIMEOUT)
 		ASSERT_EQ(0, kcm_receive(t, 2, self->buf, NULL));
 		ASSERT_EQ(0, kcm_source_finish(s, kcm_dummy_state, sizeof(kcm_dummy_state),
 					       (void **)&fin, &flen));
-		fin[cases[i].off == ~0u ? flen - 1 : cases[i].off] ^= 0x01;
+		off = cases[i].off;
+		if (off == ~0u)
+			off = flen - 1;	/* the tag's last byte */
+		fin[off] ^= 0x01;
 		EXPECT_EQ(-EBADMSG, kcm_target_finish(t, fin, flen))
 			TH_LOG("final record's %s", cases[i].what);
 		EXPECT_EQ(KVM_COCO_MIG_STATE_FAILED, kcm_status(t).state);
@@ -1123,10 +1126,12 @@ struct kcm_rewriter {
 	uint64_t flips;
 };
 
-static bool kcm_filled(volatile uint8_t *p)
+/* Whether the 4 bytes at @p still hold the fill (the kernel writes them). */
+static bool kcm_filled(uint8_t *p)
 {
-	return p[0] == REWRITE_FILL && p[1] == REWRITE_FILL && p[2] == REWRITE_FILL &&
-	       p[3] == REWRITE_FILL;
+	uint32_t v = __atomic_load_n((uint32_t *)p, __ATOMIC_RELAXED);
+
+	return v == REWRITE_FILL * 0x01010101u;
 }
 
 static void *kcm_rewriter_thread(void *arg)
@@ -1136,7 +1141,7 @@ static void *kcm_rewriter_thread(void *arg)
 	uint32_t k = 0, g;
 
 	while (!__atomic_load_n(&rw->stop, __ATOMIC_ACQUIRE)) {
-		volatile uint8_t *pkt;
+		uint8_t *pkt;
 
 		/* The packet being sealed: the first without its tag. */
 		while (k < rw->nr && !kcm_filled(rw->buf + k * psz + psz - 16))
@@ -1147,7 +1152,8 @@ static void *kcm_rewriter_thread(void *arg)
 		for (g = 0; g + 1 < PAGE_SIZE / 128; g++) {
 			if (!kcm_filled(CT_BLOCK(pkt, 8 * g + 7)) &&
 			    kcm_filled(CT_BLOCK(pkt, 8 * g + 8))) {
-				CT_BLOCK(pkt, 8 * g + 7)[5] ^= 0x5a;
+				__atomic_fetch_xor(CT_BLOCK(pkt, 8 * g + 7) + 5, 0x5a,
+						   __ATOMIC_RELAXED);
 				rw->flips++;
 				k++;	/* one flip per packet */
 				break;
@@ -1384,7 +1390,6 @@ TEST_F_TIMEOUT(handshake, evidence_forgery_refused, 60)
 	kcm_vm_free(tgt.vm);
 	close(dev);
 }
-
 
 /*
  * Item 1: a man in the middle who has seen the evidence (it crosses the

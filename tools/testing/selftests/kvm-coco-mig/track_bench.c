@@ -223,18 +223,33 @@ struct kcm_conv {
 	uint64_t final, resent, unchanged;
 };
 
-static void kcm_sessions(int dev, struct kvm_vm *src, struct kvm_vm *tgt,
-			 int *ssess, int *tsess)
+/*
+ * A source session in STREAMING, and a fresh target VM with its session.
+ * Tracking runs from START; a target closed before its FINISH is dead, so
+ * each use takes a new one (kcm_sessions_end() frees it).
+ */
+static struct kvm_vm *kcm_sessions(int dev, struct kvm_vm *src, int *ssess, int *tsess)
 {
+	struct kvm_vcpu *tvcpu;
+	struct kvm_vm *tgt = kcm_vm(&tvcpu);
+
 	*ssess = kcm_session(dev, src, KVM_COCO_MIG_ROLE_SOURCE);
 	*tsess = kcm_session(dev, tgt, KVM_COCO_MIG_ROLE_TARGET);
 	kcm_handshake(*ssess, *tsess);
+	return tgt;
+}
+
+static void kcm_sessions_end(int ssess, int tsess, struct kvm_vm *tgt)
+{
+	close(ssess);
+	close(tsess);
+	kcm_vm_free(tgt);
 }
 
 /* A pre-copy of the running guest with a hot set of @c->hot pages. */
-static void kcm_converge(int dev, struct kvm_vm *src, struct kvm_vm *tgt,
-			 struct kcm_conv *c)
+static void kcm_converge(int dev, struct kvm_vm *src, struct kcm_conv *c)
 {
+	struct kvm_vm *tgt;
 	uint64_t bitmap[NPAGES / 64], gfns[NPAGES], nr, t0;
 	struct kvm_coco_mig_track tr = {};
 	struct kvm_coco_mig_status st;
@@ -244,7 +259,7 @@ static void kcm_converge(int dev, struct kvm_vm *src, struct kvm_vm *tgt,
 	hot = c->hot;
 	sync_global_to_guest(src, hot);
 	usleep(200000);
-	kcm_sessions(dev, src, tgt, &ssess, &tsess);
+	tgt = kcm_sessions(dev, src, &ssess, &tsess);
 	TEST_ASSERT(!__kcm_track_start(ssess, &tr), "TRACK_START: %s", strerror(errno));
 
 	for (i = 0; i < NPAGES; i++)
@@ -278,8 +293,7 @@ static void kcm_converge(int dev, struct kvm_vm *src, struct kvm_vm *tgt,
 	c->resent = st.resent;
 	c->unchanged = st.unchanged;
 	TEST_ASSERT(!ioctl(ssess, KVM_COCO_MIG_CANCEL, 0), "CANCEL: %s", strerror(errno));
-	close(ssess);
-	close(tsess);
+	kcm_sessions_end(ssess, tsess, tgt);
 }
 
 /*
@@ -303,30 +317,31 @@ static void kcm_set_reads(struct kvm_vm *vm, uint64_t n)
 	usleep(200000);
 }
 
-/* Our tracker: off and on alternate, so that drift hits both. */
-static void kcm_overhead_tracker(int dev, struct kvm_vm *src, struct kvm_vm *tgt,
-				 struct kcm_overhead *o)
+/*
+ * Our tracker: off and on alternate, so that drift hits both. Tracking
+ * runs from START to the session's end, so "off" is a guest with no
+ * session and "on" one with a source session in STREAMING, reporting.
+ */
+static void kcm_overhead_tracker(int dev, struct kvm_vm *src, struct kcm_overhead *o)
 {
 	struct kvm_coco_mig_track tr = {};
 	int ssess, tsess, i;
+	struct kvm_vm *tgt;
 	double idle;
 
 	kcm_set_reads(src, o->reads);
-	kcm_sessions(dev, src, tgt, &ssess, &tsess);
 	for (i = 0; i < OVERHEAD_PAIRS; i++) {
 		o->off[i] = kcm_write_rate(src, -1, false, SETTLE_MS, OVERHEAD_MS, &idle);
+		tgt = kcm_sessions(dev, src, &ssess, &tsess);
 		TEST_ASSERT(!__kcm_track_start(ssess, &tr), "TRACK_START: %s", strerror(errno));
 		o->on[i] = kcm_write_rate(src, ssess, false, SETTLE_MS, OVERHEAD_MS,
 					  &o->busy[i]);
-		TEST_ASSERT(!ioctl(ssess, KVM_COCO_MIG_TRACK_STOP, 0), "TRACK_STOP: %s",
-			    strerror(errno));
+		TEST_ASSERT(!ioctl(ssess, KVM_COCO_MIG_CANCEL, 0), "CANCEL: %s", strerror(errno));
+		kcm_sessions_end(ssess, tsess, tgt);
 		o->ratio[i] = o->on[i] / o->off[i];
 		ksft_print_msg(KCM_PAIR_FMT, o->reads, "overhead", i + 1, o->off[i], o->on[i],
 			       o->ratio[i]);
 	}
-	TEST_ASSERT(!ioctl(ssess, KVM_COCO_MIG_CANCEL, 0), "CANCEL: %s", strerror(errno));
-	close(ssess);
-	close(tsess);
 }
 
 /* KVM's own dirty logging of the plain VM's data memslot, the same way. */
@@ -389,9 +404,9 @@ int main(int argc, char **argv)
 {
 	static struct kcm_overhead ov[NMODES];
 	static struct kcm_conv conv[NRATES];
-	struct kvm_vcpu *svcpu, *tvcpu, *pvcpu;
+	struct kvm_vcpu *svcpu, *pvcpu;
 	struct kcm_runner runner;
-	struct kvm_vm *src, *tgt, *plain;
+	struct kvm_vm *src, *plain;
 	int dev, i, r;
 
 	ksft_print_header();
@@ -400,13 +415,12 @@ int main(int argc, char **argv)
 	ksft_set_plan(2);
 	dev = kcm_dev();
 	src = kcm_vm(&svcpu);
-	tgt = kcm_vm(&tvcpu);
 	kcm_runner_start(&runner, svcpu, kcm_guest_exit, NULL);
 	usleep(500000);
 
 	for (i = 0; i < NMODES; i++) {
 		ov[i].reads = kcm_read_sets[i];
-		kcm_overhead_tracker(dev, src, tgt, &ov[i]);
+		kcm_overhead_tracker(dev, src, &ov[i]);
 	}
 
 	/* The baseline, with the source guest paused so as not to compete. */
@@ -424,7 +438,7 @@ int main(int argc, char **argv)
 
 	for (i = 0; i < NRATES; i++) {
 		conv[i].hot = kcm_hot_sets[i];
-		kcm_converge(dev, src, tgt, &conv[i]);
+		kcm_converge(dev, src, &conv[i]);
 		ksft_print_msg("hot set %u: %u rounds, final %lu pages\n", conv[i].hot,
 			       conv[i].rounds, conv[i].final);
 	}
@@ -464,7 +478,6 @@ int main(int argc, char **argv)
 	fflush(stdout);
 
 	kvm_vm_free(src);
-	kvm_vm_free(tgt);
 	close(dev);
 	ksft_finished();
 }
