@@ -17,12 +17,15 @@
  *   Binds a new session to the VM referred to by @vm_fd in the given @role
  *   and returns the session fd (O_RDWR | O_CLOEXEC). The session holds a
  *   reference on the VM: the VM fd may be closed before the session fd.
- *   At most one session exists per VM at a time.
+ *   At most one session exists per VM at a time. A target's vCPUs cannot
+ *   enter the guest until its FINISH succeeds; a target whose session
+ *   fails or is closed before that is dead, as is a source after FINISH.
  *   Errors: EFAULT (argument not readable or writable), EINVAL (non-zero
  *   @flags or reserved field, unknown @role, a VM that is not a
  *   confidential VM, or a SEV VM not yet initialised), EBADF (@vm_fd is not
  *   an open KVM VM fd), EOPNOTSUPP (no backend for this VM type in this
- *   build), EBUSY (the VM already has a session), ENOMEM, EMFILE.
+ *   build), EIO (a dead VM, or another process's), EBUSY (the VM already
+ *   has a session; a target whose vCPUs have run), ENOMEM, EMFILE.
  *
  * Session ioctls (on the fd returned by KVM_COCO_MIG_CREATE_SESSION):
  *

@@ -355,12 +355,29 @@ TEST_F_TIMEOUT(lifetime, close_vm_first, SMALL_TIMEOUT)
 TEST_F_TIMEOUT(lifetime, close_session_first, SMALL_TIMEOUT)
 {
 	int vm_fd = kcm_raw_sw_vm(self->kvm_fd);
+	int sfd = kcm_create(self->dev, vm_fd, KVM_COCO_MIG_ROLE_SOURCE);
+
+	close(sfd);
+	/* A source VM still works and takes a new session. */
+	EXPECT_LE(0, ioctl(vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_USER_MEMORY));
+	kcm_assert_vm_free_for_session(self->dev, vm_fd);
+	close(vm_fd);
+}
+
+TEST_F_TIMEOUT(lifetime, close_target_session_first, SMALL_TIMEOUT)
+{
+	int vm_fd = kcm_raw_sw_vm(self->kvm_fd);
 	int sfd = kcm_create(self->dev, vm_fd, KVM_COCO_MIG_ROLE_TARGET);
 
 	close(sfd);
-	/* The VM still works and takes a new session. */
-	EXPECT_LE(0, ioctl(vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_USER_MEMORY));
-	kcm_assert_vm_free_for_session(self->dev, vm_fd);
+	/*
+	 * A target closed before its FINISH may hold part of a guest: its VM
+	 * is dead, to KVM and to a new session alike.
+	 */
+	EXPECT_EQ(-1, ioctl(vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_USER_MEMORY));
+	EXPECT_EQ(EIO, errno);
+	EXPECT_EQ(-EIO, __kcm_create(self->dev, vm_fd,
+				     KVM_COCO_MIG_ROLE_TARGET, NULL));
 	close(vm_fd);
 }
 
