@@ -3,34 +3,78 @@
  * kvm-coco-mig on x86: catching writes to guest_memfd private memory.
  *
  * KVM refuses KVM_MEM_LOG_DIRTY_PAGES on guest_memfd memslots, so writes to
- * private memory are caught here with what kvm.ko exports: the mappings of
- * a tracked gfn are zapped (kvm_zap_gfn_range()), and the next access to it
- * takes a nested page fault, which passes the kvm_page_fault tracepoint
- * before KVM maps anything. The probe marks the gfn dirty. Any fault counts
- * as a write, because KVM maps private memory writable on a read fault too.
+ * private memory are caught here with what kvm.ko offers a module: the
+ * mappings of a tracked gfn are zapped (kvm_zap_gfn_range()), and a probe
+ * on the TDP MMU's kvm_tdp_mmu_spte_changed tracepoint marks the gfn dirty
+ * whenever a leaf mapping of it is installed again, whatever installed it:
+ * a nested page fault, KVM_PRE_FAULT_MEMORY (which maps memory without a
+ * fault) or any other path through the TDP MMU. Any mapping counts as a
+ * write, because KVM maps private memory writable on a read fault too.
  *
  * Why no write is missed (Documentation/virt/kvm/coco-migration.rst has the
  * whole argument):
  *  - Private memory is only ever mapped by the TDP MMU (KVM offers
  *    KVM_X86_SW_PROTECTED_VM and the SEV types only with TDP), always at 4K
- *    (guest_memfd in 6.12 hands out order-0 folios only), never
- *    prefetched; and nothing but the guest writes it through a mapping.
- *  - The tracepoint fires in npf_interception() under kvm->srcu, before
- *    kvm_mmu_page_fault() installs a mapping under the same srcu section.
- *    A harvest clears the bits it reports, waits for kvm->srcu (every fault
- *    that set a bit before the clear has installed its mapping), and only
- *    then zaps the reported gfns: a mapping made by a fault that raced with
- *    the clear is zapped too, and the next write faults and is marked again.
- *  - A fault of a nested guest carries an L2 address: the tracker cannot
- *    tell which gfn it maps, so it reports everything from then on.
+ *    (guest_memfd in 6.12 hands out order-0 folios only); every change of
+ *    a TDP MMU SPTE passes the tracepoint, and the fast page fault path
+ *    that changes SPTEs without it is never taken for private memory
+ *    (page_fault_can_be_fast()). Nothing but the guest writes private
+ *    memory through a mapping.
+ *  - The tracepoint fires under kvm->srcu (faults and pre-faults take it),
+ *    right after the SPTE is set. A harvest clears the bits it reports,
+ *    waits for kvm->srcu, and only then zaps the reported gfns: a mapping
+ *    installed before the clear is zapped, and one that raced with it has
+ *    marked its gfn again for the next harvest.
+ *  - A mapping is installed by a vCPU of the VM (kvm_get_running_vcpu()
+ *    says which VM); one installed with no vCPU running cannot be
+ *    attributed and makes every tracker overflow (a full resend).
+ *  - A nested guest whose L1 uses nested paging has its faults mapped by
+ *    a shadow MMU over L1's nested page tables, not by the TDP MMU. The
+ *    kvm_page_fault tracepoint sees them; the tracker cannot tell which
+ *    gfn they map, so it overflows: the next harvest reports every private
+ *    gfn (kcm_tracker_fold()). Without nested paging, L2 runs on L1's
+ *    physical addresses, through the TDP MMU, and is tracked like L1.
  */
 #include <linux/kvm_host.h>
 #include <linux/tracepoint.h>
 
-#include "kvm_cache_regs.h"
+#include "mmu/spte.h"
 #include "trace.h"
 #include "coco_mig.h"
 #include "dirty.h"
+
+/* kvm.ko's kvm_tdp_mmu_spte_changed, which it does not export. */
+static struct tracepoint *kcm_spte_tp;
+
+/*
+ * The TDP MMU changed an SPTE: if it now maps memory of the tracker's VM,
+ * the gfns it maps may be written without a fault.
+ */
+static void kcm_track_spte(void *data, int as_id, gfn_t gfn, int level,
+			   u64 old_spte, u64 new_spte)
+{
+	struct kcm_tracker *t = data;
+	struct kvm_vcpu *vcpu;
+
+	if (!is_shadow_present_pte(new_spte) || !is_last_spte(new_spte, level))
+		return;
+	/*
+	 * A mapping that stays, and gains no write access (its accessed bit
+	 * cleared by aging, a write-protection): nothing new can be written.
+	 * The TDP MMU never changes a present leaf's pfn in place.
+	 */
+	if (is_shadow_present_pte(old_spte) && is_last_spte(old_spte, level) &&
+	    (is_writable_pte(old_spte) || !is_writable_pte(new_spte)))
+		return;
+	vcpu = kvm_get_running_vcpu();
+	if (unlikely(!vcpu)) {
+		WRITE_ONCE(t->overflow, true);
+		return;
+	}
+	if (vcpu->kvm != t->kvm)
+		return;
+	kcm_tracker_mark_range(t, gfn, KVM_PAGES_PER_HPAGE(level));
+}
 
 static void kcm_track_fault(void *data, struct kvm_vcpu *vcpu,
 			    u64 fault_address, u64 error_code)
@@ -39,21 +83,38 @@ static void kcm_track_fault(void *data, struct kvm_vcpu *vcpu,
 
 	if (vcpu->kvm != t->kvm)
 		return;
-	if (unlikely(is_guest_mode(vcpu))) {
+	/*
+	 * A fault that maps through the TDP MMU (L1's, or L2's when L1 does
+	 * not use nested paging: L2 then runs on L1's physical addresses) is
+	 * kcm_track_spte()'s. Only a nested MMU's is not.
+	 */
+	if (unlikely(vcpu->arch.mmu != &vcpu->arch.root_mmu))
 		WRITE_ONCE(t->overflow, true);
-		return;
-	}
-	kcm_tracker_mark(t, gpa_to_gfn(fault_address));
 }
 
 /**
- * kcm_arch_track_register - start counting @t->kvm's faults in @t
+ * kcm_arch_track_init - find what tracking hooks
+ *
+ * Return: 0, or -EOPNOTSUPP if this kvm.ko has no kvm_tdp_mmu_spte_changed
+ * tracepoint.
+ */
+int kcm_arch_track_init(void)
+{
+	kcm_spte_tp = kcm_kvm_tracepoint("kvm_tdp_mmu_spte_changed");
+	if (!kcm_spte_tp) {
+		pr_err("kvm.ko has no kvm_tdp_mmu_spte_changed tracepoint: private memory cannot be tracked\n");
+		return -EOPNOTSUPP;
+	}
+	return 0;
+}
+
+/**
+ * kcm_arch_track_register - start counting @t->kvm's mappings in @t
  * @t: a sorted tracker; it must stay allocated until
  *	kcm_arch_track_unregister() returns
  *
- * On return, every fault that has not yet mapped anything is either
- * counted or will have finished before the first zap (the caller zaps
- * after this returns).
+ * On return, every mapping is either counted or was installed before the
+ * first zap (the caller zaps after this returns).
  *
  * Context: process context, not in a kvm->srcu read section.
  * Return: 0, or the error of the tracepoint registration.
@@ -62,16 +123,24 @@ int kcm_arch_track_register(struct kcm_tracker *t)
 {
 	int ret;
 
-	ret = register_trace_kvm_page_fault(kcm_track_fault, t);
+	ret = tracepoint_probe_register(kcm_spte_tp, kcm_track_spte, t);
 	if (ret)
 		return ret;
-	/* A fault that passed the tracepoint before the probe was there. */
+	ret = register_trace_kvm_page_fault(kcm_track_fault, t);
+	if (ret)
+		goto e_unregister_spte;
+	/* A mapping made before the probes were there: zapped after this. */
 	synchronize_srcu(&t->kvm->srcu);
 	return 0;
+
+e_unregister_spte:
+	tracepoint_probe_unregister(kcm_spte_tp, kcm_track_spte, t);
+	tracepoint_synchronize_unregister();
+	return ret;
 }
 
 /**
- * kcm_arch_track_unregister - stop counting faults in @t
+ * kcm_arch_track_unregister - stop counting mappings in @t
  * @t: a tracker kcm_arch_track_register() registered
  *
  * On return the probe no longer runs, on any CPU: @t may be freed.
@@ -81,6 +150,7 @@ int kcm_arch_track_register(struct kcm_tracker *t)
 void kcm_arch_track_unregister(struct kcm_tracker *t)
 {
 	unregister_trace_kvm_page_fault(kcm_track_fault, t);
+	tracepoint_probe_unregister(kcm_spte_tp, kcm_track_spte, t);
 	tracepoint_synchronize_unregister();
 }
 

@@ -140,6 +140,7 @@ void kcm_sw_module_exit(void);
 struct kcm_tracker;
 
 /* arch: dirty tracking of private memory (x86: coco_mig_track.c). */
+int kcm_arch_track_init(void);
 int kcm_arch_track_register(struct kcm_tracker *t);
 void kcm_arch_track_unregister(struct kcm_tracker *t);
 void kcm_arch_track_rearm(struct kvm *kvm, u64 first, const unsigned long *bits,

@@ -48,6 +48,9 @@ static int __init kcm_init(void)
 	ret = kcm_arch_fence_init();
 	if (ret)
 		return ret;
+	ret = kcm_arch_track_init();
+	if (ret)
+		return ret;
 	ret = kcm_sw_module_init();
 	if (ret)
 		return ret;

@@ -154,62 +154,6 @@ VISIBLE_IF_KUNIT int kcm_dirty_args_check(const struct kvm_coco_mig_dirty *d)
 EXPORT_SYMBOL_IF_KUNIT(kcm_dirty_args_check);
 
 /*
- * A tracker for every guest_memfd memslot @kvm has now, each private gfn
- * marked unsent. -ENOENT: the VM has no guest_memfd memory.
- */
-static struct kcm_tracker *kcm_tracker_build(struct kvm *kvm)
-{
-	struct kvm_memory_slot *slot;
-	struct kvm_memslots *slots;
-	struct kcm_tracker *t;
-	int idx, bkt, ret;
-	u32 n = 0, i = 0;
-
-	idx = srcu_read_lock(&kvm->srcu);
-	slots = kvm_memslots(kvm);
-	kvm_for_each_memslot(slot, bkt, slots)
-		if (kvm_slot_can_be_private(slot))
-			n++;
-	if (!n) {
-		ret = -ENOENT;
-		goto e_unlock;
-	}
-	t = kcm_tracker_alloc(kvm, n);
-	if (!t) {
-		ret = -ENOMEM;
-		goto e_unlock;
-	}
-	kvm_for_each_memslot(slot, bkt, slots) {
-		if (!kvm_slot_can_be_private(slot))
-			continue;
-		ret = kcm_tracker_set_slot(t, i++, slot->base_gfn, slot->npages);
-		if (ret)
-			goto e_free_tracker;
-	}
-	srcu_read_unlock(&kvm->srcu, idx);
-
-	ret = kcm_tracker_sort(t);
-	if (ret)
-		goto e_free_unlocked;
-	for (i = 0; i < t->nr_slots; i++) {
-		struct kcm_dirty_slot *ds = &t->slots[i];
-
-		kcm_private_bits(kvm, ds->base_gfn, ds->npages, ds->priv);
-		bitmap_copy(ds->unsent, ds->priv, ds->npages);
-	}
-	return t;
-
-e_free_tracker:
-	srcu_read_unlock(&kvm->srcu, idx);
-e_free_unlocked:
-	kcm_tracker_free(t);
-	return ERR_PTR(ret);
-e_unlock:
-	srcu_read_unlock(&kvm->srcu, idx);
-	return ERR_PTR(ret);
-}
-
-/*
  * Dirty tracking runs from START to the end of the session (or FINISH, or
  * CANCEL): FINISH needs it to know that every private gfn was packaged
  * since it was last written. TRACK_START and TRACK_STOP only switch
@@ -317,6 +261,11 @@ static int kcm_get_dirty(struct kcm_session *s,
 	if (ret)
 		goto out_unlock;
 
+	/* A guest_memfd memslot changed under the tracker: start over. */
+	ret = kcm_tracker_check_slots(s->tracker);
+	if (ret)
+		goto out_unlock;
+
 	first = d.first_gfn;
 	nr = d.nr_gfns;
 	ret = kcm_dirty_range(s->tracker, &first, &nr, &slot);
@@ -332,16 +281,19 @@ static int kcm_get_dirty(struct kcm_session *s,
 	}
 
 	words = BITS_TO_LONGS(nr);
-	cur = kvcalloc(2 * words, sizeof(*cur), GFP_KERNEL_ACCOUNT);
+	/* One bit per gfn of the range: the harvest works in place. */
+	cur = kvcalloc(words, sizeof(*cur), GFP_KERNEL_ACCOUNT);
 	if (!cur) {
 		ret = -ENOMEM;
 		goto out_unlock;
 	}
-	out = cur + words;
+	out = cur;
 
-	kcm_private_bits(s->kvm, first, nr, cur);
-	d.nr_dirty = kcm_dirty_harvest(slot, first - slot->base_gfn, nr, cur,
-				       READ_ONCE(s->tracker->overflow), out);
+	ret = kcm_private_bits(s->tracker->attrs, first, nr, cur);
+	if (ret)
+		goto e_free_bitmaps;
+	d.nr_dirty = kcm_dirty_harvest(s->tracker, slot, first - slot->base_gfn,
+				       nr, cur, out);
 	kcm_arch_track_rearm(s->kvm, first, out, nr);
 
 	if (copy_to_user(u64_to_user_ptr(d.bitmap_uaddr), out,
@@ -364,28 +316,18 @@ out_unlock:
 
 /*
  * Source FINISH with tracking on: 0 if every private gfn is migrated and
- * clean; -EBUSY if one was written (or turned private) since the last
- * GET_DIRTY, -ENODATA if one was reported and not packaged since.
+ * clean; -ESTALE if a guest_memfd memslot changed since tracking began,
+ * -EBUSY if a private gfn was written (or turned private) since the last
+ * GET_DIRTY, -ENODATA if one was reported and not packaged since, -EINTR.
  */
 static int kcm_track_check_complete(struct kcm_session *s)
 {
-	struct kcm_tracker *t = s->tracker;
-	unsigned long *cur;
-	int ret = 0;
-	u32 i;
+	int ret;
 
 	lockdep_assert_held(&s->lock);
-	for (i = 0; i < t->nr_slots && !ret; i++) {
-		struct kcm_dirty_slot *ds = &t->slots[i];
-
-		cur = kvcalloc(BITS_TO_LONGS(ds->npages), sizeof(*cur),
-			       GFP_KERNEL_ACCOUNT);
-		if (!cur)
-			return -ENOMEM;
-		kcm_private_bits(s->kvm, ds->base_gfn, ds->npages, cur);
-		ret = kcm_dirty_pending(ds, cur, READ_ONCE(t->overflow));
-		kvfree(cur);
-	}
+	ret = kcm_tracker_check_slots(s->tracker);
+	if (!ret)
+		ret = kcm_dirty_pending(s->tracker);
 	return ret;
 }
 

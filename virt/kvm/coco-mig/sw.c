@@ -814,9 +814,12 @@ static int kcm_sw_finish_source(struct kcm_session *s, const void *in,
 		return -ENOMEM;
 	rec->pages = cpu_to_le64(sw->map.pages);
 	kcm_seq_digest(&sw->map, rec->digest);
-	kcm_private_digest(s->kvm, rec->private_digest);
+	ret = kcm_private_digest(kcm_kvm_attrs(s->kvm), rec->private_digest);
+	if (ret)
+		goto out_free_rec;
 	memcpy(rec->vcpu_state, in, in_len);
 	ret = kcm_sw_seal(sw, KCM_PKT_FINAL, 0, 0, rec, rec_len, out);
+out_free_rec:
 	kfree_sensitive(rec);
 	return ret;
 }
@@ -859,8 +862,9 @@ static int kcm_sw_finish_target(struct kcm_session *s, const void *in,
 	}
 	if (!ret) {
 		/* A gfn private on one side and shared on the other? */
-		kcm_private_digest(s->kvm, digest);
-		if (crypto_memneq(digest, rec->private_digest, sizeof(digest)))
+		ret = kcm_private_digest(kcm_kvm_attrs(s->kvm), digest);
+		if (!ret && crypto_memneq(digest, rec->private_digest,
+					  sizeof(digest)))
 			ret = -ENODATA;
 	}
 	/* A private gfn this session never installed? */
