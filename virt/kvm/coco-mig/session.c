@@ -360,7 +360,21 @@ struct kcm_uout {
 	size_t len;
 };
 
-static int kcm_uout_pin(struct kcm_uout *o, u64 uaddr, size_t len)
+static void kcm_uout_unpin(struct kcm_uout *o, bool written)
+{
+	if (!o->pages)
+		return;
+	unpin_user_pages_dirty_lock(o->pages, o->nr, written);
+	kvfree(o->pages);
+	o->pages = NULL;
+}
+
+/*
+ * Pin @len bytes at @uaddr for writing and report @len in @len_uaddr:
+ * once this succeeds, delivering the output cannot fail.
+ */
+static int kcm_uout_pin(struct kcm_uout *o, u64 uaddr, u32 len,
+			__u32 __user *len_uaddr)
 {
 	unsigned long first = uaddr & PAGE_MASK;
 	int ret;
@@ -372,8 +386,12 @@ static int kcm_uout_pin(struct kcm_uout *o, u64 uaddr, size_t len)
 	if (!o->pages)
 		return -ENOMEM;
 	ret = pin_user_pages_fast(first, o->nr, FOLL_WRITE, o->pages);
-	if (ret == o->nr)
-		return 0;
+	if (ret == o->nr) {
+		if (!put_user(len, len_uaddr))
+			return 0;
+		kcm_uout_unpin(o, false);
+		return -EFAULT;
+	}
 	if (ret > 0)
 		unpin_user_pages(o->pages, ret);
 	kvfree(o->pages);
@@ -391,15 +409,6 @@ static void kcm_uout_write(struct kcm_uout *o, const void *src)
 		memcpy_to_page(o->pages[i], off, src + done, n);
 		done += n;
 	}
-}
-
-static void kcm_uout_unpin(struct kcm_uout *o, bool written)
-{
-	if (!o->pages)
-		return;
-	unpin_user_pages_dirty_lock(o->pages, o->nr, written);
-	kvfree(o->pages);
-	o->pages = NULL;
 }
 
 /*
@@ -443,13 +452,9 @@ static int kcm_finish_source(struct kcm_session *s, struct kvm_coco_mig_blob *b,
 	struct kcm_uout o;
 	int ret;
 
-	ret = kcm_uout_pin(&o, b->out_uaddr, need);
+	ret = kcm_uout_pin(&o, b->out_uaddr, need, &uarg->out_len);
 	if (ret)
 		return ret;
-	if (put_user(need, &uarg->out_len)) {
-		ret = -EFAULT;
-		goto out_unpin;
-	}
 	if (mutex_lock_killable(&kvm->lock)) {
 		ret = -EINTR;
 		goto out_unpin;
@@ -497,20 +502,15 @@ static int kcm_finish_target(struct kcm_session *s, struct kvm_coco_mig_blob *b,
 	struct kcm_uout o;
 	int ret;
 
-	ret = kcm_uout_pin(&o, b->out_uaddr, need);
+	ret = kcm_uout_pin(&o, b->out_uaddr, need, &uarg->out_len);
 	if (ret)
 		return ret;
-	if (put_user(need, &uarg->out_len)) {
-		ret = -EFAULT;
-		goto out_unpin;
-	}
 	ret = s->backend->finish(s, in, b->in_len, out);
 	if (!ret) {
 		kcm_uout_write(&o, out);
 		kcm_arch_unfence(s->kvm);
 		s->fenced = false;
 	}
-out_unpin:
 	kcm_uout_unpin(&o, !ret);
 	return ret;
 }

@@ -67,16 +67,9 @@ static void guest_writer(void)
 	}
 }
 
-static void kcm_run_sync(struct kvm_vcpu *vcpu, uint64_t want)
+static void kcm_run_to(struct kvm_vcpu *vcpu, uint64_t want)
 {
-	struct ucall uc;
-
-	vcpu_run(vcpu);
-	TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_IO);
-	if (get_ucall(vcpu, &uc) == UCALL_ABORT)
-		REPORT_GUEST_ASSERT(uc);
-	TEST_ASSERT_EQ(uc.cmd, UCALL_SYNC);
-	TEST_ASSERT_EQ(uc.args[1], want);
+	TEST_ASSERT_EQ(kcm_run_sync(vcpu), want);
 }
 
 /*
@@ -197,7 +190,7 @@ FIXTURE_SETUP(bypass)
 		SKIP(return, "KVM_X86_SW_PROTECTED_VM is not supported");
 	self->p.src = kcm_gmem_vm(guest_writer, &self->p.svcpu, &self->p.smemfd);
 	self->p.tgt = kcm_gmem_vm(guest_writer, &self->p.tvcpu, &self->p.tmemfd);
-	kcm_run_sync(self->p.svcpu, 0);		/* at its first sync */
+	kcm_run_to(self->p.svcpu, 0);		/* at its first sync */
 	kcm_pair_start(&self->p);
 }
 
@@ -214,7 +207,7 @@ static void kcm_guest_write(struct kcm_pair *p, uint64_t page)
 	stamp++;
 	sync_global_to_guest(p->src, which);
 	sync_global_to_guest(p->src, stamp);
-	kcm_run_sync(p->svcpu, 0);
+	kcm_run_to(p->svcpu, 0);
 }
 
 static void kcm_prefault(struct kvm_vcpu *vcpu, uint64_t gpa, uint64_t size)
@@ -458,7 +451,7 @@ FIXTURE_SETUP(nested)
 	if (variant->npt)
 		ncr3 = kcm_identity_npt(self->p.src);
 	vcpu_args_set(self->p.svcpu, 2, svm_gva, ncr3);
-	kcm_run_sync(self->p.svcpu, 1);
+	kcm_run_to(self->p.svcpu, 1);
 	kcm_pair_start(&self->p);
 }
 
@@ -480,7 +473,7 @@ TEST_F_TIMEOUT(nested, l2_write_reported, BYPASS_TIMEOUT)
 {
 	uint64_t bitmap[NPAGES / 64], nr;
 
-	kcm_run_sync(self->p.svcpu, 2);
+	kcm_run_to(self->p.svcpu, 2);
 	ASSERT_EQ(0, __kcm_get_dirty(self->p.ssess, DATA_GFN, NPAGES, bitmap, &nr));
 	ksft_print_msg("after L2 wrote one page: %lu reported\n", nr);
 	EXPECT_TRUE(bitmap[L2_PAGE / 64] & BIT_ULL(L2_PAGE % 64));

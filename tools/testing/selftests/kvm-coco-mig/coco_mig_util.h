@@ -133,6 +133,19 @@ static inline int __kcm_pages(int sess, unsigned long ioc, uint64_t *gfns,
 	return r ? -errno : 0;
 }
 
+/* Run @vcpu to its next GUEST_SYNC; returns the sync's value. */
+static inline uint64_t kcm_run_sync(struct kvm_vcpu *vcpu)
+{
+	struct ucall uc;
+
+	vcpu_run(vcpu);
+	TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_IO);
+	if (get_ucall(vcpu, &uc) == UCALL_ABORT)
+		REPORT_GUEST_ASSERT(uc);
+	TEST_ASSERT_EQ(uc.cmd, UCALL_SYNC);
+	return uc.args[1];
+}
+
 /* A VM that the module made dead refuses the library's cleanup ioctls. */
 static inline void kcm_vm_free(struct kvm_vm *vm)
 {

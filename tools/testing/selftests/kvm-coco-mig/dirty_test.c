@@ -634,17 +634,6 @@ static void guest_once(uint64_t id)
 	GUEST_DONE();
 }
 
-static void kcm_run_sync(struct kvm_vcpu *vcpu)
-{
-	struct ucall uc;
-
-	vcpu_run(vcpu);
-	TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_IO);
-	if (get_ucall(vcpu, &uc) == UCALL_ABORT)
-		REPORT_GUEST_ASSERT(uc);
-	TEST_ASSERT_EQ(uc.cmd, UCALL_SYNC);
-}
-
 FIXTURE_SETUP(track)
 {
 	if (!kcm_sw_supported())
