@@ -32,21 +32,46 @@
 
 static struct tracepoint *kcm_fpu_tp;
 
+/*
+ * The fenced VMs, for the probe. The probe is registered once, at module
+ * load, not per fence: registering a probe patches the tracepoint's call
+ * sites while vCPUs run through them. Written under kcm_fences_lock; read
+ * by the probe, which runs with preemption disabled (an RCU read section).
+ */
+struct kcm_fence {
+	struct list_head node;
+	struct kvm *kvm;
+};
+
+static LIST_HEAD(kcm_fences);
+static DEFINE_SPINLOCK(kcm_fences_lock);
+
 static void kcm_fence_probe(void *data, int load)
 {
+	struct kcm_fence *f;
 	struct kvm_vcpu *vcpu;
 
-	if (!load)
+	if (!load || list_empty(&kcm_fences))
 		return;
 	vcpu = kvm_get_running_vcpu();
-	if (vcpu && vcpu->kvm == data)
-		kvm_make_request(KVM_REQ_VM_DEAD, vcpu);
+	if (!vcpu)
+		return;
+	list_for_each_entry_rcu(f, &kcm_fences, node) {
+		if (f->kvm == vcpu->kvm) {
+			kvm_make_request(KVM_REQ_VM_DEAD, vcpu);
+			return;
+		}
+	}
 }
 
 /**
- * kcm_arch_fence_init - find what the fence hooks
+ * kcm_arch_fence_init - hook what the fence needs
  *
- * Return: 0, or -EOPNOTSUPP if this kvm.ko has no kvm_fpu tracepoint.
+ * The probe does nothing until a VM is fenced.
+ *
+ * Context: module load, before any session exists.
+ * Return: 0; -EOPNOTSUPP if this kvm.ko has no kvm_fpu tracepoint; or the
+ * error of the probe's registration.
  */
 int kcm_arch_fence_init(void)
 {
@@ -55,7 +80,18 @@ int kcm_arch_fence_init(void)
 		pr_err("kvm.ko has no kvm_fpu tracepoint: target VMs cannot be fenced\n");
 		return -EOPNOTSUPP;
 	}
-	return 0;
+	return tracepoint_probe_register(kcm_fpu_tp, kcm_fence_probe, NULL);
+}
+
+/**
+ * kcm_arch_fence_exit - unhook what kcm_arch_fence_init() hooked
+ *
+ * Context: module unload (or a failed load), no VM fenced.
+ */
+void kcm_arch_fence_exit(void)
+{
+	tracepoint_probe_unregister(kcm_fpu_tp, kcm_fence_probe, NULL);
+	tracepoint_synchronize_unregister();
 }
 
 /**
@@ -66,16 +102,24 @@ int kcm_arch_fence_init(void)
  * kcm_arch_unfence().
  *
  * Context: process context.
- * Return: 0, or the error of the probe's registration.
+ * Return: 0, or -ENOMEM.
  */
 int kcm_arch_fence(struct kvm *kvm)
 {
-	int ret;
+	struct kcm_fence *f;
 
-	ret = tracepoint_probe_register(kcm_fpu_tp, kcm_fence_probe, kvm);
-	if (ret)
-		return ret;
-	/* KVM_REQUEST_WAIT: a vCPU in the guest has left it on return. */
+	f = kzalloc(sizeof(*f), GFP_KERNEL_ACCOUNT);
+	if (!f)
+		return -ENOMEM;
+	f->kvm = kvm;
+	spin_lock(&kcm_fences_lock);
+	list_add_tail_rcu(&f->node, &kcm_fences);
+	spin_unlock(&kcm_fences_lock);
+	/*
+	 * A KVM_RUN that passed the probe before it saw @f: the request
+	 * reaches it before its next entry. KVM_REQUEST_WAIT: a vCPU in the
+	 * guest has left it on return.
+	 */
 	kvm_make_all_cpus_request(kvm, KVM_REQ_VM_DEAD);
 	return 0;
 }
@@ -88,12 +132,25 @@ int kcm_arch_fence(struct kvm *kvm)
  */
 void kcm_arch_unfence(struct kvm *kvm)
 {
+	struct kcm_fence *f, *found = NULL;
 	struct kvm_vcpu *vcpu;
 	unsigned long i;
 
-	tracepoint_probe_unregister(kcm_fpu_tp, kcm_fence_probe, kvm);
-	tracepoint_synchronize_unregister();
-	/* No probe runs now: take back the requests it made. */
+	spin_lock(&kcm_fences_lock);
+	list_for_each_entry(f, &kcm_fences, node) {
+		if (f->kvm == kvm) {
+			list_del_rcu(&f->node);
+			found = f;
+			break;
+		}
+	}
+	spin_unlock(&kcm_fences_lock);
+	if (WARN_ON_ONCE(!found))
+		return;
+	/* The probe runs with preemption disabled: an RCU read section. */
+	synchronize_rcu();
+	kfree(found);
+	/* No probe fences @kvm now: take back the requests it made. */
 	if (!READ_ONCE(kvm->vm_dead))
 		kvm_for_each_vcpu(i, vcpu, kvm)
 			kvm_clear_request(KVM_REQ_VM_DEAD, vcpu);

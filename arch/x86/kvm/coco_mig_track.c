@@ -14,12 +14,16 @@
  * Why no write is missed (Documentation/virt/kvm/coco-migration.rst has the
  * whole argument):
  *  - Private memory is only ever mapped by the TDP MMU (KVM offers
- *    KVM_X86_SW_PROTECTED_VM and the SEV types only with TDP), always at 4K
- *    (guest_memfd in 6.12 hands out order-0 folios only); every change of
- *    a TDP MMU SPTE passes the tracepoint, and the fast page fault path
- *    that changes SPTEs without it is never taken for private memory
- *    (page_fault_can_be_fast()). Nothing but the guest writes private
- *    memory through a mapping.
+ *    KVM_X86_SW_PROTECTED_VM only with it; SEV needs only NPT, so a
+ *    backend that tracks SEV memory must check tdp_mmu_enabled), always at 4K
+ *    (guest_memfd in 6.12 hands out order-0 folios only). Every change of
+ *    a TDP MMU SPTE from not present to present passes the tracepoint.
+ *    The paths that change a present SPTE without it (the fast page fault
+ *    path restoring an access-tracked SPTE or setting the write bit of an
+ *    MMU-writable one; a huge page split) all start from a present SPTE,
+ *    which was installed through the tracepoint after the last zap, and
+ *    so is marked, or removed by the next zap. Nothing but the guest
+ *    writes private memory through a mapping.
  *  - The tracepoint fires under kvm->srcu (faults and pre-faults take it),
  *    right after the SPTE is set. A harvest clears the bits it reports,
  *    waits for kvm->srcu, and only then zaps the reported gfns: a mapping
@@ -47,15 +51,47 @@
 static struct tracepoint *kcm_spte_tp;
 
 /*
- * The TDP MMU changed an SPTE: if it now maps memory of the tracker's VM,
- * the gfns it maps may be written without a fault.
+ * The trackers of the sessions that track, for the probes. The probes are
+ * registered once, at module load, not per session: registering a probe
+ * patches the tracepoint's call sites, and kvm_tdp_mmu_spte_changed fires
+ * on every SPTE change of every VM. Written under kcm_trackers_lock; read
+ * by the probes, which run with preemption disabled (an RCU read section).
+ */
+static LIST_HEAD(kcm_trackers);
+static DEFINE_SPINLOCK(kcm_trackers_lock);
+
+/* A mapping of @kvm's that no tracker can attribute: a full resend. */
+static void kcm_track_overflow_all(void)
+{
+	struct kcm_tracker *t;
+
+	list_for_each_entry_rcu(t, &kcm_trackers, node)
+		WRITE_ONCE(t->overflow, true);
+}
+
+static struct kcm_tracker *kcm_tracker_of(struct kvm *kvm)
+{
+	struct kcm_tracker *t;
+
+	list_for_each_entry_rcu(t, &kcm_trackers, node)
+		if (t->kvm == kvm)
+			return t;
+	return NULL;
+}
+
+/*
+ * The TDP MMU changed an SPTE: if it now maps memory of a tracked VM, the
+ * gfns it maps may be written without a fault.
  */
 static void kcm_track_spte(void *data, int as_id, gfn_t gfn, int level,
 			   u64 old_spte, u64 new_spte)
 {
-	struct kcm_tracker *t = data;
+	struct kvm_memory_slot *slot;
+	struct kcm_tracker *t;
 	struct kvm_vcpu *vcpu;
 
+	if (list_empty(&kcm_trackers))
+		return;
 	if (!is_shadow_present_pte(new_spte) || !is_last_spte(new_spte, level))
 		return;
 	/*
@@ -68,44 +104,89 @@ static void kcm_track_spte(void *data, int as_id, gfn_t gfn, int level,
 		return;
 	vcpu = kvm_get_running_vcpu();
 	if (unlikely(!vcpu)) {
+		kcm_track_overflow_all();
+		return;
+	}
+	t = kcm_tracker_of(vcpu->kvm);
+	if (!t)
+		return;
+	/* The fault or pre-fault holds kvm->srcu; @as_id is the SPTE's. */
+	slot = search_memslots(__kvm_memslots(t->kvm, as_id), gfn, false);
+	if (!slot || !kvm_slot_can_be_private(slot))
+		return;		/* not guest_memfd memory: not tracked */
+	/*
+	 * A guest_memfd memslot that is not the tracked one at these gfns
+	 * (bound since START, and perhaps gone again before the next check
+	 * of the memslots) may write a file's pages the tracker knows at
+	 * other gfns: only a full resend covers that.
+	 */
+	if (unlikely(!kcm_dirty_slot_is(kcm_tracker_find(t, gfn), slot))) {
 		WRITE_ONCE(t->overflow, true);
 		return;
 	}
-	if (vcpu->kvm != t->kvm)
-		return;
 	kcm_tracker_mark_range(t, gfn, KVM_PAGES_PER_HPAGE(level));
 }
 
 static void kcm_track_fault(void *data, struct kvm_vcpu *vcpu,
 			    u64 fault_address, u64 error_code)
 {
-	struct kcm_tracker *t = data;
+	struct kcm_tracker *t;
 
-	if (vcpu->kvm != t->kvm)
-		return;
 	/*
 	 * A fault that maps through the TDP MMU (L1's, or L2's when L1 does
 	 * not use nested paging: L2 then runs on L1's physical addresses) is
 	 * kcm_track_spte()'s. Only a nested MMU's is not.
 	 */
-	if (unlikely(vcpu->arch.mmu != &vcpu->arch.root_mmu))
+	if (likely(vcpu->arch.mmu == &vcpu->arch.root_mmu) ||
+	    list_empty(&kcm_trackers))
+		return;
+	t = kcm_tracker_of(vcpu->kvm);
+	if (t)
 		WRITE_ONCE(t->overflow, true);
 }
 
 /**
- * kcm_arch_track_init - find what tracking hooks
+ * kcm_arch_track_init - hook the tracepoints tracking needs
  *
- * Return: 0, or -EOPNOTSUPP if this kvm.ko has no kvm_tdp_mmu_spte_changed
- * tracepoint.
+ * The probes do nothing until a tracker is registered.
+ *
+ * Context: module load, before any session exists.
+ * Return: 0; -EOPNOTSUPP if this kvm.ko has no kvm_tdp_mmu_spte_changed
+ * tracepoint; or the error of a probe's registration.
  */
 int kcm_arch_track_init(void)
 {
+	int ret;
+
 	kcm_spte_tp = kcm_kvm_tracepoint("kvm_tdp_mmu_spte_changed");
 	if (!kcm_spte_tp) {
 		pr_err("kvm.ko has no kvm_tdp_mmu_spte_changed tracepoint: private memory cannot be tracked\n");
 		return -EOPNOTSUPP;
 	}
+	ret = tracepoint_probe_register(kcm_spte_tp, kcm_track_spte, NULL);
+	if (ret)
+		return ret;
+	ret = register_trace_kvm_page_fault(kcm_track_fault, NULL);
+	if (ret)
+		goto e_unregister_spte;
 	return 0;
+
+e_unregister_spte:
+	tracepoint_probe_unregister(kcm_spte_tp, kcm_track_spte, NULL);
+	tracepoint_synchronize_unregister();
+	return ret;
+}
+
+/**
+ * kcm_arch_track_exit - unhook what kcm_arch_track_init() hooked
+ *
+ * Context: module unload (or a failed load), no tracker registered.
+ */
+void kcm_arch_track_exit(void)
+{
+	unregister_trace_kvm_page_fault(kcm_track_fault, NULL);
+	tracepoint_probe_unregister(kcm_spte_tp, kcm_track_spte, NULL);
+	tracepoint_synchronize_unregister();
 }
 
 /**
@@ -117,41 +198,33 @@ int kcm_arch_track_init(void)
  * first zap (the caller zaps after this returns).
  *
  * Context: process context, not in a kvm->srcu read section.
- * Return: 0, or the error of the tracepoint registration.
+ * Return: 0.
  */
 int kcm_arch_track_register(struct kcm_tracker *t)
 {
-	int ret;
-
-	ret = tracepoint_probe_register(kcm_spte_tp, kcm_track_spte, t);
-	if (ret)
-		return ret;
-	ret = register_trace_kvm_page_fault(kcm_track_fault, t);
-	if (ret)
-		goto e_unregister_spte;
-	/* A mapping made before the probes were there: zapped after this. */
+	spin_lock(&kcm_trackers_lock);
+	list_add_tail_rcu(&t->node, &kcm_trackers);
+	spin_unlock(&kcm_trackers_lock);
+	/* A mapping made before the probes saw @t: zapped after this. */
 	synchronize_srcu(&t->kvm->srcu);
 	return 0;
-
-e_unregister_spte:
-	tracepoint_probe_unregister(kcm_spte_tp, kcm_track_spte, t);
-	tracepoint_synchronize_unregister();
-	return ret;
 }
 
 /**
  * kcm_arch_track_unregister - stop counting mappings in @t
  * @t: a tracker kcm_arch_track_register() registered
  *
- * On return the probe no longer runs, on any CPU: @t may be freed.
+ * On return no probe uses @t, on any CPU: @t may be freed.
  *
  * Context: process context.
  */
 void kcm_arch_track_unregister(struct kcm_tracker *t)
 {
-	unregister_trace_kvm_page_fault(kcm_track_fault, t);
-	tracepoint_probe_unregister(kcm_spte_tp, kcm_track_spte, t);
-	tracepoint_synchronize_unregister();
+	spin_lock(&kcm_trackers_lock);
+	list_del_rcu(&t->node);
+	spin_unlock(&kcm_trackers_lock);
+	/* The probes run with preemption disabled: an RCU read section. */
+	synchronize_rcu();
 }
 
 /**
@@ -174,7 +247,8 @@ void kcm_arch_track_rearm(struct kvm *kvm, u64 first, const unsigned long *bits,
 
 	synchronize_srcu(&kvm->srcu);
 	while (kcm_dirty_next_run(bits, nbits, end, PTRS_PER_PTE, &start, &end)) {
-		kvm_zap_gfn_range(kvm, first + start, first + end);
+		if (start < end)
+			kvm_zap_gfn_range(kvm, first + start, first + end);
 		cond_resched();
 	}
 }

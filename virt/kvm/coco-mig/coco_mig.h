@@ -141,6 +141,7 @@ struct kcm_tracker;
 
 /* arch: dirty tracking of private memory (x86: coco_mig_track.c). */
 int kcm_arch_track_init(void);
+void kcm_arch_track_exit(void);
 int kcm_arch_track_register(struct kcm_tracker *t);
 void kcm_arch_track_unregister(struct kcm_tracker *t);
 void kcm_arch_track_rearm(struct kvm *kvm, u64 first, const unsigned long *bits,
@@ -148,6 +149,7 @@ void kcm_arch_track_rearm(struct kvm *kvm, u64 first, const unsigned long *bits,
 
 /* arch: fencing a target's vCPUs, and stopping a source's (x86: coco_mig_fence.c). */
 int kcm_arch_fence_init(void);
+void kcm_arch_fence_exit(void);
 int kcm_arch_fence(struct kvm *kvm);
 void kcm_arch_unfence(struct kvm *kvm);
 int kcm_arch_vcpus_have_run(struct kvm *kvm);

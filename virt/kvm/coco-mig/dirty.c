@@ -226,8 +226,14 @@ struct kcm_tracker *kcm_tracker_build(struct kvm *kvm)
 		ret = kcm_tracker_set_slot(t, i, slot->base_gfn, slot->npages);
 		if (ret)
 			goto e_free_tracker;
-		/* NULL if the file is being released: the check then fails. */
+		/*
+		 * NULL if the file is being released: its memory is going
+		 * away without a memslot change, so the tracker is stale
+		 * from the start. Held, the file cannot be released later.
+		 */
 		t->slots[i].file = get_file_active(&slot->gmem.file);
+		if (!t->slots[i].file)
+			t->stale = true;
 		t->slots[i].pgoff = slot->gmem.pgoff;
 		i++;
 	}
@@ -256,6 +262,24 @@ e_unlock:
 	return ERR_PTR(ret);
 }
 
+/**
+ * kcm_dirty_slot_is - is @ds the tracked state of memslot @slot?
+ * @ds: a tracked slot, or NULL
+ * @slot: a guest_memfd memslot
+ *
+ * The same gfns, bound to the same file at the same offset.
+ *
+ * Context: any, also the mapping hook; @slot protected by kvm->srcu.
+ */
+bool kcm_dirty_slot_is(const struct kcm_dirty_slot *ds,
+		       const struct kvm_memory_slot *slot)
+{
+	return ds && ds->base_gfn == slot->base_gfn &&
+	       ds->npages == slot->npages &&
+	       ds->file == READ_ONCE(slot->gmem.file) &&
+	       ds->pgoff == slot->gmem.pgoff;
+}
+
 /*
  * Whether @slots holds exactly the guest_memfd memslots of @t: the same
  * gfns, bound to the same file at the same offset.
@@ -272,10 +296,7 @@ static bool kcm_tracker_slots_match(struct kcm_tracker *t,
 		if (!kvm_slot_can_be_private(slot))
 			continue;
 		ds = kcm_tracker_find(t, slot->base_gfn);
-		if (!ds || ds->base_gfn != slot->base_gfn ||
-		    ds->npages != slot->npages ||
-		    ds->file != READ_ONCE(slot->gmem.file) ||
-		    ds->pgoff != slot->gmem.pgoff)
+		if (!kcm_dirty_slot_is(ds, slot))
 			return false;
 		n++;
 	}
@@ -293,8 +314,11 @@ static bool kcm_tracker_slots_match(struct kcm_tracker *t,
  * such a change is seen, the tracker is stale for good: the VMM must start
  * over. A memslot deleted and created again exactly as it was (the same
  * gfns, file and offset) between two checks is not a change: its contents
- * are the file's, and every mapping made since went through the hook.
- * Other memslots (without guest_memfd) may change freely.
+ * are the file's, and every mapping made since went through the hook. A
+ * mapping made meanwhile through a guest_memfd memslot the tracker does
+ * not know (the same file bound at other gfns, say) could have changed
+ * the file's contents: the hook overflows the tracker for it (a full
+ * resend). Other memslots (without guest_memfd) may change freely.
  *
  * Cost: nothing if the memslots generation is the one last checked, else
  * one pass over the VM's memslots.
@@ -404,7 +428,18 @@ void kcm_tracker_mark_range(struct kcm_tracker *t, u64 gfn, u64 nr)
 
 		from = max(gfn, s->base_gfn) - s->base_gfn;
 		to = min(end, s->base_gfn + s->npages) - s->base_gfn;
-		for (b = from; b < to; b++)
+		b = from;
+		/* Bit by bit to a word boundary, then a word at a time. */
+		for (; b < to && b % BITS_PER_LONG; b++)
+			if (!test_bit(b, s->dirty))
+				set_bit(b, s->dirty);
+		for (; b + BITS_PER_LONG <= to; b += BITS_PER_LONG) {
+			unsigned long *w = &s->dirty[b / BITS_PER_LONG];
+
+			if (~READ_ONCE(*w))
+				atomic_long_or(~0L, (atomic_long_t *)w);
+		}
+		for (; b < to; b++)
 			if (!test_bit(b, s->dirty))
 				set_bit(b, s->dirty);
 	}
@@ -616,8 +651,10 @@ EXPORT_SYMBOL_IF_KUNIT(kcm_dirty_restore);
  * is not present. Merging runs a few gfns apart turns a scattered report
  * into a few calls instead of one per run. Re-arming a gfn that is not in
  * the report is harmless: at worst it faults once more, and is counted.
- * A range is cut at KCM_RUN_MAX bits, so that the caller, which reschedules
- * between calls, never runs long without doing so.
+ * A call looks at no more than KCM_RUN_MAX bits from @from to find a run
+ * and KCM_RUN_MAX to end it, so that the caller, which reschedules between
+ * calls, never runs long without doing so: with none set in the first
+ * KCM_RUN_MAX, it returns an empty range (@start == @end) to go on from.
  *
  * Context: any.
  * Return: false if no bit at or after @from is set.
@@ -627,9 +664,17 @@ bool kcm_dirty_next_run(const unsigned long *bits, u64 nbits, u64 from,
 {
 	u64 s, e, next, limit;
 
-	s = find_next_bit(bits, nbits, from);
-	if (s >= nbits)
+	if (from >= nbits)
 		return false;
+	limit = min(nbits, from + KCM_RUN_MAX);
+	s = find_next_bit(bits, limit, from);
+	if (s >= limit) {
+		if (limit >= nbits)
+			return false;
+		*start = limit;
+		*end = limit;
+		return true;
+	}
 	limit = min(nbits, s + KCM_RUN_MAX);
 	e = find_next_zero_bit(bits, limit, s);
 	while (e < limit) {

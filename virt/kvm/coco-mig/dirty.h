@@ -9,11 +9,13 @@
 
 #include <linux/atomic.h>
 #include <linux/bits.h>
+#include <linux/list.h>
 #include <linux/types.h>
 #include <crypto/sha2.h>
 
 struct file;
 struct kvm;
+struct kvm_memory_slot;
 struct xarray;
 
 /*
@@ -67,6 +69,7 @@ struct kcm_dirty_slot {
  * @scratch: KCM_RESCHED_GFNS bits for the completeness check. Session lock.
  * @nr_slots: entries of @slots
  * @nr_pages: gfns tracked, over all slots
+ * @node: in the list of trackers the mapping hook looks at (arch code)
  * @slots: the slots, sorted by @base_gfn, not overlapping
  *
  * Memory: 3 bits per tracked gfn, plus 8 KiB.
@@ -80,6 +83,7 @@ struct kcm_tracker {
 	unsigned long *scratch;
 	u32 nr_slots;
 	u64 nr_pages;
+	struct list_head node;
 	struct kcm_dirty_slot slots[] __counted_by(nr_slots);
 };
 
@@ -90,6 +94,8 @@ int kcm_tracker_sort(struct kcm_tracker *t);
 void kcm_tracker_free(struct kcm_tracker *t);
 struct kcm_tracker *kcm_tracker_build(struct kvm *kvm);
 int kcm_tracker_check_slots(struct kcm_tracker *t);
+bool kcm_dirty_slot_is(const struct kcm_dirty_slot *ds,
+		       const struct kvm_memory_slot *slot);
 
 struct kcm_dirty_slot *kcm_tracker_find(struct kcm_tracker *t, u64 gfn);
 bool kcm_tracker_mark(struct kcm_tracker *t, u64 gfn);

@@ -142,6 +142,15 @@ static void tracker_mark_range_covers_mapping(struct kunit *test)
 	kcm_tracker_mark_range(t, 900, 101);	/* ends on the slot's first gfn */
 	KUNIT_EXPECT_TRUE(test, test_bit(0, t->slots[1].dirty));
 	KUNIT_EXPECT_EQ(test, bitmap_weight(t->slots[1].dirty, 200), 11);
+
+	/* Unaligned at both ends, a whole word between: exactly the range. */
+	t = kcm_test_tracker(test);
+	kcm_tracker_mark_range(t, 64 + 5, 100);	/* slot 0: gfns 64 to 191 */
+	KUNIT_EXPECT_EQ(test, bitmap_weight(t->slots[0].dirty, 128), 100);
+	KUNIT_EXPECT_FALSE(test, test_bit(4, t->slots[0].dirty));
+	KUNIT_EXPECT_TRUE(test, test_bit(5, t->slots[0].dirty));
+	KUNIT_EXPECT_TRUE(test, test_bit(104, t->slots[0].dirty));
+	KUNIT_EXPECT_FALSE(test, test_bit(105, t->slots[0].dirty));
 }
 
 static void tracker_rejects_bad_slots(struct kunit *test)
@@ -454,6 +463,23 @@ static void dirty_next_run_merges_close_runs(struct kunit *test)
 	for (start = 0; kcm_dirty_next_run(big, n, end, 8, &start, &end); )
 		KUNIT_ASSERT_LE(test, end - start, KCM_RUN_MAX);
 	KUNIT_EXPECT_EQ(test, end, n - 1);
+
+	/*
+	 * Only the last bit set: no call looks at more than KCM_RUN_MAX bits
+	 * to find it; those that find nothing return an empty range.
+	 */
+	bitmap_zero(big, n);
+	__set_bit(n - 1, big);
+	KUNIT_ASSERT_TRUE(test, kcm_dirty_next_run(big, n, 0, 8, &start, &end));
+	KUNIT_EXPECT_EQ(test, start, KCM_RUN_MAX);
+	KUNIT_EXPECT_EQ(test, end, KCM_RUN_MAX);
+	KUNIT_ASSERT_TRUE(test, kcm_dirty_next_run(big, n, end, 8, &start, &end));
+	KUNIT_EXPECT_EQ(test, start, 2 * KCM_RUN_MAX);
+	KUNIT_EXPECT_EQ(test, end, 2 * KCM_RUN_MAX);
+	KUNIT_ASSERT_TRUE(test, kcm_dirty_next_run(big, n, end, 8, &start, &end));
+	KUNIT_EXPECT_EQ(test, start, n - 1);
+	KUNIT_EXPECT_EQ(test, end, n);
+	KUNIT_EXPECT_FALSE(test, kcm_dirty_next_run(big, n, end, 8, &start, &end));
 }
 
 /* The private bits and runs of [first, first + n), from xa_load() per gfn. */

@@ -50,10 +50,10 @@ static int __init kcm_init(void)
 		return ret;
 	ret = kcm_arch_track_init();
 	if (ret)
-		return ret;
+		goto e_fence_exit;
 	ret = kcm_sw_module_init();
 	if (ret)
-		return ret;
+		goto e_track_exit;
 
 	ret = misc_register(&kcm_dev);
 	if (ret) {
@@ -64,6 +64,10 @@ static int __init kcm_init(void)
 
 e_sw_exit:
 	kcm_sw_module_exit();
+e_track_exit:
+	kcm_arch_track_exit();
+e_fence_exit:
+	kcm_arch_fence_exit();
 	return ret;
 }
 
@@ -71,6 +75,8 @@ static void __exit kcm_exit(void)
 {
 	misc_deregister(&kcm_dev);
 	kcm_sw_module_exit();
+	kcm_arch_track_exit();
+	kcm_arch_fence_exit();
 }
 
 module_init(kcm_init);

@@ -10,7 +10,8 @@
  * bypass.slot_*: a guest_memfd memslot added, deleted, moved or bound to
  * another file or offset after tracking began refuses GET_DIRTY and
  * FINISH with ESTALE, the guest alive; other memslot changes, and a
- * guest_memfd memslot created again exactly as it was, do not.
+ * guest_memfd memslot created again exactly as it was, do not (but a
+ * write through the file bound elsewhere meanwhile costs a full resend).
  *
  * nested.*: a write by a nested (L2) guest, with and without nested paging
  * in L1, is reported like any other, and FINISH succeeds once it is sent.
@@ -57,13 +58,21 @@ static uint64_t *guest_page(uint64_t i)
 	return (uint64_t *)(DATA_GPA + i * PAGE_SIZE);
 }
 
-/* After each sync, write page @which (if any) with @stamp. */
+/*
+ * After each sync, write page @which (if any) with @stamp; a @which of
+ * NPAGES or more (but not NO_PAGE) is the gpa to write instead.
+ */
 static void guest_writer(void)
 {
 	for (;;) {
+		uint64_t w;
+
 		GUEST_SYNC(0);
-		if (READ_ONCE(which) < NPAGES)
-			WRITE_ONCE(guest_page(READ_ONCE(which))[0], READ_ONCE(stamp));
+		w = READ_ONCE(which);
+		if (w < NPAGES)
+			WRITE_ONCE(guest_page(w)[0], READ_ONCE(stamp));
+		else if (w != NO_PAGE)
+			WRITE_ONCE(*(uint64_t *)w, READ_ONCE(stamp));
 	}
 }
 
@@ -333,6 +342,39 @@ TEST_F_TIMEOUT(bypass, slot_rebound_file, BYPASS_TIMEOUT)
 		   KVM_MEM_GUEST_MEMFD, memfd, 0);
 	close(memfd);
 	kcm_expect_stale(_metadata, &self->p);
+}
+
+/*
+ * The tracked memslot's file bound at other gfns for a while, written
+ * there, and the memslot created again as it was before any check: the
+ * memslots match again, but the file's pages changed behind the tracked
+ * gfns. The next report is a full resend, which carries the write.
+ */
+TEST_F_TIMEOUT(bypass, slot_rebound_in_between, BYPASS_TIMEOUT)
+{
+	uint64_t bitmap[NPAGES / 64], nr;
+
+	vm_mem_region_delete(self->p.src, DATA_SLOT);
+	vm_mem_add(self->p.src, VM_MEM_SRC_ANONYMOUS, OTHER_GPA, EXTRA_SLOT, NPAGES,
+		   KVM_MEM_GUEST_MEMFD, self->p.smemfd, 0);
+	vm_mem_set_private(self->p.src, OTHER_GPA, NPAGES * PAGE_SIZE);
+	virt_map(self->p.src, OTHER_GPA, OTHER_GPA, NPAGES);
+	/* File page 5, which the tracker knows as DATA_GFN + 5. */
+	kcm_guest_write(&self->p, OTHER_GPA + 5 * PAGE_SIZE);
+	vm_mem_region_delete(self->p.src, EXTRA_SLOT);
+	/* Private on the source only, those gfns would fail the target. */
+	vm_mem_set_shared(self->p.src, OTHER_GPA, NPAGES * PAGE_SIZE);
+	vm_mem_add(self->p.src, VM_MEM_SRC_ANONYMOUS, DATA_GPA, DATA_SLOT, NPAGES,
+		   KVM_MEM_GUEST_MEMFD, self->p.smemfd, 0);
+
+	EXPECT_EQ(-EBUSY, kcm_try_finish(self->p.ssess));
+	ASSERT_EQ(0, __kcm_get_dirty(self->p.ssess, DATA_GFN, NPAGES, bitmap, &nr));
+	EXPECT_EQ(NPAGES, nr);
+	EXPECT_TRUE(bitmap[0] & BIT_ULL(5));
+	kcm_send_bitmap(&self->p, bitmap);
+	ASSERT_EQ(0, __kcm_get_dirty(self->p.ssess, DATA_GFN, NPAGES, bitmap, &nr));
+	EXPECT_EQ(0, nr);
+	kcm_finish_both(&self->p);
 }
 
 /*
