@@ -156,11 +156,13 @@ struct kvm_coco_mig_pages {
 };
 
 /*
- * KVM_COCO_MIG_TRACK_START: start tracking writes to the private memory of
- * every guest_memfd memslot the VM has now. From then on each of their
- * private gfns counts as unsent until packaged; a source FINISH fails
- * while a private gfn is dirty or unsent. Tracking ends with TRACK_STOP,
- * FINISH, CANCEL or the session's end.
+ * KVM_COCO_MIG_TRACK_START: turn on GET_DIRTY's reports. Writes to the
+ * private memory of every guest_memfd memslot the VM had at START are
+ * tracked from START to FINISH, CANCEL or the session's end, reports on or
+ * off: each private gfn counts as unsent until packaged, and a source
+ * FINISH fails while one is dirty (EBUSY) or unsent (ENODATA), or once a
+ * guest_memfd memslot has changed (ESTALE). TRACK_STOP turns the reports
+ * off again.
  */
 struct kvm_coco_mig_track {
 	__u32 flags;		/* in: must be zero */
