@@ -98,6 +98,14 @@ else
 	result FAIL static:sparse "see build/check/sparse.log"
 fi
 
+# The documentation is the contract: it must at least parse.
+if timed docs /usr/bin/python3 scripts/check-rst.py $(git ls-files 'Documentation/*.rst' 2>/dev/null ||
+	find Documentation -name '*.rst'); then
+	result PASS docs:rst
+else
+	result FAIL docs:rst "see build/check/docs.log"
+fi
+
 wait "$qpid"
 qrc=$?
 times+=("qemu $(($(date +%s) - qstart))s")

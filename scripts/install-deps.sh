@@ -8,7 +8,7 @@ set -euo pipefail
 
 pkgs=(
 	build-essential bc bison flex libelf-dev libssl-dev libbearssl-dev kmod cpio xz-utils
-	python3 busybox-static qemu-system-x86 sparse codespell
+	python3 python3-docutils busybox-static qemu-system-x86 sparse codespell
 	iproute2 rsync linux-source-6.12
 )
 
