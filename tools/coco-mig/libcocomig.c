@@ -23,10 +23,20 @@ int cm_open(void)
 	int fd = open("/dev/kvm-coco-mig", O_RDWR | O_CLOEXEC);
 	long v;
 
+	struct kvm_coco_mig_caps c = {};
+
 	if (fd < 0)
 		return -errno;
-	v = ioctl(fd, KVM_COCO_MIG_GET_API_VERSION, 0);
-	if (v != KVM_COCO_MIG_API_VERSION) {
+	/* What the module can do decides, not its version. */
+	if (!ioctl(fd, KVM_COCO_MIG_GET_CAPS, &c)) {
+		if (c.nr_backends)
+			return fd;
+		close(fd);
+		return -EOPNOTSUPP;
+	}
+	/* A module from before GET_CAPS: only version 1 is known. */
+	v = errno == ENOTTY ? ioctl(fd, KVM_COCO_MIG_GET_API_VERSION, 0) : -1;
+	if (v != 1) {
 		close(fd);
 		return -EPROTO;
 	}
@@ -191,7 +201,7 @@ const char *cm_strerror(enum cm_op op, int err)
 	case EPERM:
 		return "not permitted: opening /dev/kvm-coco-mig needs root (or its group)";
 	case EPROTO:
-		return "the kvm_coco_mig module speaks another API version";
+		return "the kvm_coco_mig module has no GET_CAPS and speaks another API version";
 	case EBADF:
 		return "not a KVM VM file descriptor";
 	case EBUSY:
@@ -201,6 +211,8 @@ const char *cm_strerror(enum cm_op op, int err)
 			return "the VM already has a session, or (target) its vCPUs have run";
 		return "the VM already has a migration session";
 	case EOPNOTSUPP:
+		if (op == CM_OPEN)
+			return "the kvm_coco_mig module has no backend in this build";
 		return "no backend for this VM type in this build";
 	case EBADFD:
 		return "the session is not in a state that allows this call";

@@ -11,7 +11,21 @@
  * Device ioctls (on /dev/kvm-coco-mig):
  *
  * KVM_COCO_MIG_GET_API_VERSION
- *   Returns KVM_COCO_MIG_API_VERSION. A VMM refuses to run on any other.
+ *   Returns KVM_COCO_MIG_API_VERSION, the revision of this header the
+ *   module implements. A VMM decides what it can use with GET_CAPS, not by
+ *   matching the version.
+ *
+ * KVM_COCO_MIG_GET_CAPS (struct kvm_coco_mig_caps, in/out)
+ *   Reports the backends this build has and, for each, what it can do and
+ *   its limits, as an array of struct kvm_coco_mig_backend_caps entries of
+ *   @entry_size bytes each (the caller's size of the struct: the kernel
+ *   writes the fields it knows and zeroes the rest, so a zero field means
+ *   "not supported"). At most @nr_backends entries are written;
+ *   @nr_backends comes back as the number this build has (a larger one
+ *   means there were more), @entry_size as the kernel's size of the struct.
+ *   @nr_backends 0 is a query: nothing is written but the header.
+ *   Errors: EFAULT, EINVAL (non-zero @flags or reserved field; @entry_size
+ *   below 8 or above 4096 with @nr_backends non-zero).
  *
  * KVM_COCO_MIG_CREATE_SESSION (struct kvm_coco_mig_create, in/out)
  *   Binds a new session to the VM referred to by @vm_fd in the given @role
@@ -144,6 +158,33 @@ struct kvm_coco_mig_blob {
 /* Largest batch of one PACKAGE_PAGES or RECEIVE_PAGES call. */
 #define KVM_COCO_MIG_MAX_BATCH		1024
 
+/* Features of a backend, in struct kvm_coco_mig_backend_caps. */
+#define KVM_COCO_MIG_F_DIRTY_TRACKING	(1ULL << 0)	/* TRACK_*, GET_DIRTY */
+#define KVM_COCO_MIG_F_ZERO_PAGES	(1ULL << 1)	/* untouched pages as a flag */
+#define KVM_COCO_MIG_F_MUTUAL_AUTH	(1ULL << 2)	/* ACCEPT authenticates the source */
+
+struct kvm_coco_mig_backend_caps {
+	__u32 backend;		/* KVM_COCO_MIG_BACKEND_* */
+	__u32 vm_type;		/* the KVM_X86_*_VM type it migrates */
+	__u64 features;		/* KVM_COCO_MIG_F_* */
+	__u32 packet_size;	/* bytes of one page packet on the wire */
+	__u32 max_batch;	/* pages per PACKAGE_PAGES / RECEIVE_PAGES */
+	__u32 max_blob;		/* bytes of the largest blob input */
+	__u32 max_final;	/* bytes of the largest final record */
+	__u32 max_streams;	/* streams per session */
+	__u32 pad;		/* zero */
+	__u64 reserved[3];	/* zero */
+};
+
+struct kvm_coco_mig_caps {
+	__u32 flags;		/* in: must be zero */
+	__u32 api_version;	/* out: KVM_COCO_MIG_API_VERSION */
+	__u32 nr_backends;	/* in: entries at @backends_uaddr; out: the number */
+	__u32 entry_size;	/* in: bytes per entry; out: the kernel's size */
+	__u64 backends_uaddr;	/* in: the entries */
+	__u64 reserved[5];	/* in: must be zero */
+};
+
 struct kvm_coco_mig_pages {
 	__u32 flags;		/* in: must be zero */
 	__u32 nr_pages;		/* in: gfns to package / packets to receive */
@@ -195,6 +236,8 @@ struct kvm_coco_mig_dirty {
 #define KVM_COCO_MIG_GET_API_VERSION	_IO(KVM_COCO_MIG_IO, 0x00)
 #define KVM_COCO_MIG_CREATE_SESSION	_IOWR(KVM_COCO_MIG_IO, 0x01, \
 					      struct kvm_coco_mig_create)
+#define KVM_COCO_MIG_GET_CAPS		_IOWR(KVM_COCO_MIG_IO, 0x02, \
+					      struct kvm_coco_mig_caps)
 
 /* Session ioctls. */
 #define KVM_COCO_MIG_STATUS		_IOWR(KVM_COCO_MIG_IO, 0x10, \

@@ -38,6 +38,7 @@ enum kcm_blob_in {
  *	FINISH (whose input is the VMM's vCPU state)
  * @max_record_len: the largest final record, the target FINISH's input: one
  *	made from a vCPU state of @max_in_len bytes
+ * @features: KVM_COCO_MIG_F_*, reported by KVM_COCO_MIG_GET_CAPS
  * @session_init: set up backend state for a new session. Called before the
  *	session is visible to userspace; a failure fails the creation.
  * @session_destroy: undo @session_init, destroying every key. Called once,
@@ -70,6 +71,7 @@ struct kcm_backend {
 	size_t packet_size;
 	u32 max_in_len;
 	u32 max_record_len;
+	u64 features;
 	int (*session_init)(struct kcm_session *s);
 	void (*session_destroy)(struct kcm_session *s);
 	long (*out_size)(struct kcm_session *s, enum kcm_op op, const void *in,
@@ -158,6 +160,8 @@ void kcm_arch_unlock_vcpus(struct kvm *kvm);
 
 /* arch: the backend for a VM, or an ERR_PTR with the errno to report. */
 const struct kcm_backend *kcm_arch_select_backend(struct kvm *kvm);
+/* arch: the @i-th backend this build has and its VM type, or NULL. */
+const struct kcm_backend *kcm_arch_backend(u32 i, u32 *vm_type);
 
 struct tracepoint;
 struct tracepoint *kcm_kvm_tracepoint(const char *name);

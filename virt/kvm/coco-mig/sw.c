@@ -902,6 +902,9 @@ const struct kcm_backend kcm_sw_backend = {
 	.id			= KVM_COCO_MIG_BACKEND_SW,
 	.packet_size		= KCM_SW_PACKET_SIZE,
 	.max_in_len		= KVM_COCO_MIG_MAX_BLOB,
+	.features		= KVM_COCO_MIG_F_DIRTY_TRACKING |
+				  KVM_COCO_MIG_F_ZERO_PAGES |
+				  KVM_COCO_MIG_F_MUTUAL_AUTH,
 	.max_record_len		= kcm_pkt_wire_size(sizeof(struct kcm_sw_final) +
 						    KVM_COCO_MIG_MAX_BLOB),
 	.session_init		= kcm_sw_session_init,

@@ -242,6 +242,8 @@ static void uapi_layout_is_fixed(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, sizeof(struct kvm_coco_mig_pages), 64);
 	KUNIT_EXPECT_EQ(test, sizeof(struct kvm_coco_mig_track), 64);
 	KUNIT_EXPECT_EQ(test, sizeof(struct kvm_coco_mig_dirty), 64);
+	KUNIT_EXPECT_EQ(test, sizeof(struct kvm_coco_mig_caps), 64);
+	KUNIT_EXPECT_EQ(test, sizeof(struct kvm_coco_mig_backend_caps), 64);
 }
 
 static struct kunit_case kcm_uapi_cases[] = {

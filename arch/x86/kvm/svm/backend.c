@@ -9,6 +9,29 @@
 #include "svm.h"
 #include "coco_mig.h"
 
+/* The backends of this build, by the VM type each migrates. */
+static const struct {
+	u32 vm_type;
+	const struct kcm_backend *backend;
+} kcm_backends[] = {
+	{ KVM_X86_SW_PROTECTED_VM, &kcm_sw_backend },
+};
+
+/**
+ * kcm_arch_backend - the @i-th backend of this build
+ * @i: from 0
+ * @vm_type: out: the KVM_X86_*_VM type it migrates
+ *
+ * Return: the backend, or NULL past the last.
+ */
+const struct kcm_backend *kcm_arch_backend(u32 i, u32 *vm_type)
+{
+	if (i >= ARRAY_SIZE(kcm_backends))
+		return NULL;
+	*vm_type = kcm_backends[i].vm_type;
+	return kcm_backends[i].backend;
+}
+
 /**
  * kcm_backend_for_vm_type - the backend for a KVM_X86_*_VM type
  * @vm_type: the type the VM was created with
@@ -19,9 +42,12 @@
  */
 VISIBLE_IF_KUNIT const struct kcm_backend *kcm_backend_for_vm_type(unsigned long vm_type)
 {
+	u32 i;
+
+	for (i = 0; i < ARRAY_SIZE(kcm_backends); i++)
+		if (kcm_backends[i].vm_type == vm_type)
+			return kcm_backends[i].backend;
 	switch (vm_type) {
-	case KVM_X86_SW_PROTECTED_VM:
-		return &kcm_sw_backend;
 	case KVM_X86_SEV_VM:
 	case KVM_X86_SEV_ES_VM:
 	case KVM_X86_SNP_VM:

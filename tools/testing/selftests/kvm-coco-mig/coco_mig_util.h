@@ -65,6 +65,25 @@ static inline size_t kcm_packet_size(void)
 	return 24 + PAGE_SIZE + 16;
 }
 
+/* The sw backend's entry of KVM_COCO_MIG_GET_CAPS. */
+static inline struct kvm_coco_mig_backend_caps kcm_sw_caps(int dev)
+{
+	struct kvm_coco_mig_backend_caps e[8] = {};
+	struct kvm_coco_mig_caps c = {
+		.nr_backends = 8, .entry_size = sizeof(e[0]),
+		.backends_uaddr = (uintptr_t)e,
+	};
+	uint32_t i;
+
+	TEST_ASSERT(!ioctl(dev, KVM_COCO_MIG_GET_CAPS, &c), "GET_CAPS: %s",
+		    strerror(errno));
+	for (i = 0; i < c.nr_backends && i < 8; i++)
+		if (e[i].backend == KVM_COCO_MIG_BACKEND_SW)
+			return e[i];
+	TEST_FAIL("GET_CAPS: no sw backend");
+	return e[0];
+}
+
 static inline int kcm_session(int dev, struct kvm_vm *vm, uint32_t role)
 {
 	struct kvm_coco_mig_create c = { .vm_fd = vm->fd, .role = role };

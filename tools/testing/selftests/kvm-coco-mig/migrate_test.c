@@ -305,6 +305,8 @@ TEST_F_TIMEOUT(pair, migrate_small, PAIR_TIMEOUT)
 	EXPECT_EQ(KVM_COCO_MIG_STATE_FINISHED, st.state);
 	EXPECT_EQ(SMALL_PAGES, st.pages);
 	EXPECT_EQ(SMALL_PAGES * kcm_packet_size(), st.bytes);
+	/* GET_CAPS reports the packet size PACKAGE writes. */
+	EXPECT_EQ(kcm_packet_size(), kcm_sw_caps(self->dev).packet_size);
 	st = kcm_status(self->tsess);
 	EXPECT_EQ(KVM_COCO_MIG_STATE_FINISHED, st.state);
 	EXPECT_EQ(SMALL_PAGES, st.pages);
@@ -1017,6 +1019,8 @@ TEST_F_TIMEOUT(pair, largest_vcpu_state_end_to_end, PAIR_TIMEOUT)
 	ASSERT_EQ(0, kcm_source_finish(self->ssess, state, KVM_COCO_MIG_MAX_BLOB, &fin,
 				       &flen));
 	EXPECT_GT(flen, KVM_COCO_MIG_MAX_BLOB);
+	/* The limit GET_CAPS reports is the record a full state makes. */
+	EXPECT_EQ(kcm_sw_caps(self->dev).max_final, flen);
 	olen = 0;
 	ASSERT_EQ(0, __kcm_blob(self->tsess, KVM_COCO_MIG_FINISH, fin, flen, NULL, &olen));
 	EXPECT_EQ(KVM_COCO_MIG_MAX_BLOB, olen);

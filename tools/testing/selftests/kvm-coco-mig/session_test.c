@@ -124,6 +124,115 @@ TEST_F_TIMEOUT(session, api_version, SMALL_TIMEOUT)
 	EXPECT_EQ(EINVAL, errno);
 }
 
+static int __kcm_caps(int dev, struct kvm_coco_mig_caps *c)
+{
+	return ioctl(dev, KVM_COCO_MIG_GET_CAPS, c) ? -errno : 0;
+}
+
+/* The query, then the entries: the sw backend and its limits. */
+TEST_F_TIMEOUT(session, caps_report_the_sw_backend, SMALL_TIMEOUT)
+{
+	struct kvm_coco_mig_backend_caps e[4];
+	struct kvm_coco_mig_caps c = {};
+	uint32_t i, n;
+
+	ASSERT_EQ(0, __kcm_caps(self->dev, &c));
+	EXPECT_EQ(KVM_COCO_MIG_API_VERSION, c.api_version);
+	EXPECT_EQ(sizeof(e[0]), c.entry_size);
+	n = c.nr_backends;
+	ASSERT_LE(1, n);
+	ASSERT_GE(ARRAY_SIZE(e), n);
+
+	memset(e, 0xa5, sizeof(e));
+	c.nr_backends = ARRAY_SIZE(e);
+	c.entry_size = sizeof(e[0]);
+	c.backends_uaddr = (uintptr_t)e;
+	ASSERT_EQ(0, __kcm_caps(self->dev, &c));
+	EXPECT_EQ(n, c.nr_backends);
+	for (i = 0; i < n; i++)
+		if (e[i].backend == KVM_COCO_MIG_BACKEND_SW)
+			break;
+	ASSERT_LT(i, n);
+	EXPECT_EQ(KVM_X86_SW_PROTECTED_VM, e[i].vm_type);
+	EXPECT_EQ(KVM_COCO_MIG_F_DIRTY_TRACKING | KVM_COCO_MIG_F_ZERO_PAGES |
+		  KVM_COCO_MIG_F_MUTUAL_AUTH, e[i].features);
+	EXPECT_EQ(24 + 4096 + 16, e[i].packet_size);
+	EXPECT_EQ(KVM_COCO_MIG_MAX_BATCH, e[i].max_batch);
+	EXPECT_EQ(KVM_COCO_MIG_MAX_BLOB, e[i].max_blob);
+	EXPECT_LT(KVM_COCO_MIG_MAX_BLOB, e[i].max_final);
+	EXPECT_EQ(1, e[i].max_streams);
+	EXPECT_EQ(0, e[i].pad);
+	for (n = 0; n < ARRAY_SIZE(e[i].reserved); n++)
+		EXPECT_EQ(0, e[i].reserved[n]);
+	/* Entries past the number reported are left alone. */
+	EXPECT_EQ(0xa5a5a5a5u, e[c.nr_backends].backend);
+}
+
+/*
+ * Another entry size: a smaller one (an older VMM) gets the fields it
+ * knows and nothing past them; a larger one (a newer VMM) gets the rest
+ * zeroed. Fewer entries than there are: only those, and the number.
+ */
+TEST_F_TIMEOUT(session, caps_in_the_callers_entry_size, SMALL_TIMEOUT)
+{
+	uint8_t buf[2 * 128];
+	struct kvm_coco_mig_backend_caps *e = (void *)buf;
+	struct kvm_coco_mig_caps c = {
+		.nr_backends = 1, .entry_size = 8, .backends_uaddr = (uintptr_t)buf,
+	};
+	uint32_t i;
+
+	memset(buf, 0xa5, sizeof(buf));
+	ASSERT_EQ(0, __kcm_caps(self->dev, &c));
+	EXPECT_LE(1, c.nr_backends);
+	EXPECT_NE(0, e->backend);
+	EXPECT_NE(0, e->vm_type);
+	for (i = 8; i < sizeof(buf); i++)
+		ASSERT_EQ(0xa5, buf[i]) TH_LOG("byte %u written", i);
+
+	memset(buf, 0xa5, sizeof(buf));
+	c = (struct kvm_coco_mig_caps){
+		.nr_backends = 1, .entry_size = 128, .backends_uaddr = (uintptr_t)buf,
+	};
+	ASSERT_EQ(0, __kcm_caps(self->dev, &c));
+	EXPECT_NE(0, e->packet_size);
+	for (i = sizeof(*e); i < 128; i++)
+		ASSERT_EQ(0, buf[i]) TH_LOG("byte %u not zeroed", i);
+	for (i = 128; i < sizeof(buf); i++)
+		ASSERT_EQ(0xa5, buf[i]) TH_LOG("byte %u written", i);
+}
+
+TEST_F_TIMEOUT(session, caps_reject_bad_arguments, SMALL_TIMEOUT)
+{
+	struct kvm_coco_mig_backend_caps e[4];
+	struct kvm_coco_mig_caps c;
+	int i, bit;
+
+	for (bit = 0; bit < 32; bit++) {
+		c = (struct kvm_coco_mig_caps){ .flags = 1u << bit };
+		EXPECT_EQ(-EINVAL, __kcm_caps(self->dev, &c));
+	}
+	for (i = 0; i < ARRAY_SIZE(c.reserved); i++) {
+		for (bit = 0; bit < 64; bit++) {
+			c = (struct kvm_coco_mig_caps){};
+			c.reserved[i] = 1ull << bit;
+			EXPECT_EQ(-EINVAL, __kcm_caps(self->dev, &c))
+				TH_LOG("reserved[%d] bit %d", i, bit);
+		}
+	}
+	c = (struct kvm_coco_mig_caps){
+		.nr_backends = 1, .entry_size = 7, .backends_uaddr = (uintptr_t)e,
+	};
+	EXPECT_EQ(-EINVAL, __kcm_caps(self->dev, &c));
+	c.entry_size = 4097;
+	EXPECT_EQ(-EINVAL, __kcm_caps(self->dev, &c));
+	c.entry_size = sizeof(e[0]);
+	c.backends_uaddr = 0;
+	EXPECT_EQ(-EFAULT, __kcm_caps(self->dev, &c));
+	EXPECT_EQ(-1, ioctl(self->dev, KVM_COCO_MIG_GET_CAPS, NULL));
+	EXPECT_EQ(EFAULT, errno);
+}
+
 TEST_F_TIMEOUT(session, create_each_role, SMALL_TIMEOUT)
 {
 	static const uint32_t roles[] = {
