@@ -426,6 +426,7 @@ static int run_target(const char *listen_addr)
 {
 	void *buf = NULL, *ev = NULL, *state = NULL;
 	uint32_t len, ev_len, slen, n, done;
+	uint64_t plen;
 	struct kvm_coco_mig_status st;
 	long received = 0;
 	int lfd, fd, dev, sess, r, one = 1, ok;
@@ -511,14 +512,17 @@ static int run_target(const char *listen_addr)
 		if (hd.type != MSG_PAGES || hd.len < 4)
 			return target_fail(fd, EXIT_MIGRATION, "unexpected message");
 		memcpy(&n, buf, 4);
-		if (hd.len != 4 + n * cm_packet_size(sess))
+		if (n > BATCH)
 			return target_fail(fd, EXIT_MIGRATION, "bad PAGES length");
+		plen = hd.len - 4;
 		/* For tests: die the way a killed VMM does, at a known point. */
 		if (opt.die >= 0 && received + n > opt.die)
 			kill(getpid(), SIGKILL);
 		received += n;
-		r = cm_receive(sess, (uint8_t *)buf + 4, n, &done);
+		r = cm_receive(sess, (uint8_t *)buf + 4, &plen, n, &done);
 		free(buf);
+		if (!r && plen != hd.len - 4)
+			r = -EINVAL;	/* bytes after the last packet */
 		if (r) {
 			snprintf(err, sizeof(err), "RECEIVE_PAGES refused packet %u of a batch: %s",
 				 done, cm_strerror(CM_RECEIVE, r));
@@ -581,23 +585,28 @@ static int send_pages(int fd, int sess, uint64_t *gfns, uint64_t n, uint8_t *buf
 		      struct stats *s, char *err, size_t err_len)
 {
 	static long packet_no;
-	size_t psize = cm_packet_size(sess);
-	uint32_t b, done, alen;
-	uint64_t off;
+	uint32_t b, done, alen, i;
+	uint64_t off, len;
+	uint8_t *pkt;
 	void *ack;
 	int r;
 
 	for (off = 0; off < n; off += b) {
 		b = n - off < BATCH ? n - off : BATCH;
-		r = cm_package(sess, gfns + off, b, buf, &done);
+		r = cm_package(sess, gfns + off, b, buf, &len, &done);
 		if (r) {
 			snprintf(err, err_len, "PACKAGE_PAGES: %s", cm_strerror(CM_PACKAGE, r));
 			return r;
 		}
-		if (opt.corrupt >= packet_no && opt.corrupt < packet_no + b)
-			buf[(opt.corrupt - packet_no) * psize + 100] ^= 0x40;
+		if (opt.corrupt >= packet_no && opt.corrupt < packet_no + b) {
+			pkt = buf;
+			for (i = 0; i < opt.corrupt - packet_no; i++)
+				pkt += ((struct kvm_coco_mig_pkt_hdr *)pkt)->len;
+			/* A byte of the header: every packet has one. */
+			pkt[8] ^= 0x40;
+		}
 		packet_no += b;
-		r = msg_send(fd, MSG_PAGES, &b, 4, buf, b * psize);
+		r = msg_send(fd, MSG_PAGES, &b, 4, buf, len);
 		if (!r)
 			r = msg_recv(fd, MSG_ACK, &ack, &alen, err, err_len);
 		if (r) {
@@ -607,7 +616,7 @@ static int send_pages(int fd, int sess, uint64_t *gfns, uint64_t n, uint8_t *buf
 		}
 		free(ack);
 		s->pages += b;
-		s->bytes += b * psize;
+		s->bytes += len;
 	}
 	return 0;
 }
@@ -732,7 +741,7 @@ static int run_source(const char *connect_addr, uint64_t npages, uint32_t nvcpus
 		snprintf(err, sizeof(err), "%s", cm_strerror(CM_CREATE, sess));
 		return source_abort(&v, -1, &s, err);
 	}
-	psize = cm_packet_size(sess);
+	psize = cm_max_packet(sess);
 	buf = malloc(BATCH * psize);
 	if (msg_send(fd, MSG_HELLO, &h, sizeof(h), NULL, 0) ||
 	    msg_recv(fd, MSG_EVIDENCE, &ev, &len, err, sizeof(err))) {

@@ -11,7 +11,7 @@
 
 #include "libcocomig.h"
 
-#define CM_PACKET_OVERHEAD	(24 + 16)	/* header, tag */
+#define CM_PACKET_OVERHEAD	(sizeof(struct kvm_coco_mig_pkt_hdr) + 16)	/* header, tag */
 
 static int cm_ioctl(int fd, unsigned long req, void *arg)
 {
@@ -100,34 +100,37 @@ int cm_accept(int sess, const void *blob, uint32_t len)
 	return cm_blob(sess, KVM_COCO_MIG_ACCEPT, blob, len, NULL, NULL);
 }
 
-size_t cm_packet_size(int sess)
+size_t cm_max_packet(int sess)
 {
 	/* Every backend so far packs a page as header, page, tag. */
 	(void)sess;
 	return CM_PACKET_OVERHEAD + 4096;
 }
 
-int cm_package(int sess, const uint64_t *gfns, uint32_t n, void *buf, uint32_t *done)
+int cm_package(int sess, const uint64_t *gfns, uint32_t n, void *buf,
+	       uint64_t *len, uint32_t *done)
 {
 	struct kvm_coco_mig_pages p = {
 		.nr_pages = n, .gfns_uaddr = (uintptr_t)gfns,
-		.buf_uaddr = (uintptr_t)buf, .buf_len = n * cm_packet_size(sess),
+		.buf_uaddr = (uintptr_t)buf, .buf_len = n * cm_max_packet(sess),
 	};
 	int r = cm_ioctl(sess, KVM_COCO_MIG_PACKAGE_PAGES, &p);
 
 	*done = p.done;
+	*len = p.buf_len;
 	return r;
 }
 
-int cm_receive(int sess, const void *buf, uint32_t n, uint32_t *done)
+int cm_receive(int sess, const void *buf, uint64_t *len, uint32_t n,
+	       uint32_t *done)
 {
 	struct kvm_coco_mig_pages p = {
-		.nr_pages = n, .buf_uaddr = (uintptr_t)buf,
-		.buf_len = n * cm_packet_size(sess),
+		.nr_pages = n, .buf_uaddr = (uintptr_t)buf, .buf_len = *len,
 	};
 	int r = cm_ioctl(sess, KVM_COCO_MIG_RECEIVE_PAGES, &p);
 
 	*done = p.done;
+	*len = p.buf_len;
 	return r;
 }
 

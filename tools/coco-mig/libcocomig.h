@@ -29,10 +29,18 @@ int cm_get_migration_data(int sess, void **ev, uint32_t *len);
 int cm_start(int sess, const void *ev, uint32_t ev_len, void **blob, uint32_t *len);
 int cm_accept(int sess, const void *blob, uint32_t len);
 
-/* Wire bytes of one page packet of the session's backend. */
-size_t cm_packet_size(int sess);
-int cm_package(int sess, const uint64_t *gfns, uint32_t n, void *buf, uint32_t *done);
-int cm_receive(int sess, const void *buf, uint32_t n, uint32_t *done);
+/*
+ * Pages, as back-to-back packets of varying length (each starts with
+ * struct kvm_coco_mig_pkt_hdr, whose @len frames it). cm_max_packet(): the
+ * largest packet the session's backend makes. cm_package() needs room for
+ * @n of them at @buf and returns the bytes written in @len; cm_receive()
+ * takes @n packets in the @len bytes at @buf, and returns the bytes used.
+ */
+size_t cm_max_packet(int sess);
+int cm_package(int sess, const uint64_t *gfns, uint32_t n, void *buf,
+	       uint64_t *len, uint32_t *done);
+int cm_receive(int sess, const void *buf, uint64_t *len, uint32_t n,
+	       uint32_t *done);
 
 /* Pre-copy. */
 int cm_track_start(int sess, uint32_t *nr_slots, uint64_t *nr_gfns);

@@ -78,7 +78,7 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
-#define KVM_COCO_MIG_API_VERSION	1
+#define KVM_COCO_MIG_API_VERSION	2
 
 /*
  * Not registered: 0xBC is free in Linux 6.12's ioctl-number.rst and no
@@ -115,7 +115,9 @@ struct kvm_coco_mig_create {
 	__u32 role;		/* in: KVM_COCO_MIG_ROLE_* */
 	__u32 flags;		/* in: must be zero */
 	__u32 backend;		/* out: KVM_COCO_MIG_BACKEND_* */
-	__u64 reserved[6];	/* in: must be zero */
+	__u32 nr_streams;	/* in: streams, 1..max_streams; 0 means 1 */
+	__u32 pad;		/* in: must be zero */
+	__u64 reserved[5];	/* in: must be zero */
 };
 
 struct kvm_coco_mig_status {
@@ -132,8 +134,9 @@ struct kvm_coco_mig_status {
 	__u64 resent;		/* out: packets for a gfn installed before (target) */
 	__u64 unchanged;	/* out: of those, identical to what was installed */
 	__u32 vm;		/* out: KVM_COCO_MIG_VM_* */
-	__u32 pad;		/* out: zero */
-	__u64 reserved[5];	/* out: zero */
+	__u32 nr_streams;	/* out: the session's streams */
+	__u64 superseded;	/* out: authentic packets older than the gfn's (target) */
+	__u64 reserved[4];	/* out: zero */
 };
 
 /*
@@ -158,6 +161,9 @@ struct kvm_coco_mig_blob {
 /* Largest batch of one PACKAGE_PAGES or RECEIVE_PAGES call. */
 #define KVM_COCO_MIG_MAX_BATCH		1024
 
+/* Most streams a session may have; a backend may allow fewer. */
+#define KVM_COCO_MIG_MAX_STREAMS	16
+
 /* Features of a backend, in struct kvm_coco_mig_backend_caps. */
 #define KVM_COCO_MIG_F_DIRTY_TRACKING	(1ULL << 0)	/* TRACK_*, GET_DIRTY */
 #define KVM_COCO_MIG_F_ZERO_PAGES	(1ULL << 1)	/* untouched pages as a flag */
@@ -167,7 +173,7 @@ struct kvm_coco_mig_backend_caps {
 	__u32 backend;		/* KVM_COCO_MIG_BACKEND_* */
 	__u32 vm_type;		/* the KVM_X86_*_VM type it migrates */
 	__u64 features;		/* KVM_COCO_MIG_F_* */
-	__u32 packet_size;	/* bytes of one page packet on the wire */
+	__u32 max_packet;	/* bytes of the largest packet PACKAGE_PAGES makes */
 	__u32 max_batch;	/* pages per PACKAGE_PAGES / RECEIVE_PAGES */
 	__u32 max_blob;		/* bytes of the largest blob input */
 	__u32 max_final;	/* bytes of the largest final record */
@@ -185,15 +191,55 @@ struct kvm_coco_mig_caps {
 	__u64 reserved[5];	/* in: must be zero */
 };
 
+/*
+ * PACKAGE_PAGES and RECEIVE_PAGES work on one stream each; calls on
+ * different streams of a session run in parallel. PACKAGE writes one
+ * packet per gfn, back to back; @buf_len must have room for @nr_pages
+ * packets of max_packet bytes (a zero @buf_len asks for that size, a
+ * smaller one fails with ENOSPC and the size), and comes back as the bytes
+ * written. RECEIVE takes @nr_pages packets, back to back, in the first
+ * @buf_len bytes at @buf_uaddr, and returns in @buf_len the bytes of the
+ * packets it installed or skipped.
+ */
 struct kvm_coco_mig_pages {
 	__u32 flags;		/* in: must be zero */
 	__u32 nr_pages;		/* in: gfns to package / packets to receive */
 	__u64 gfns_uaddr;	/* in: PACKAGE: __u64 gfn[nr_pages]; RECEIVE: 0 */
 	__u64 buf_uaddr;	/* PACKAGE: out: packets; RECEIVE: in: packets */
-	__u64 buf_len;		/* in: room / bytes; PACKAGE out: written/needed */
-	__u32 done;		/* out: pages packaged / packets installed */
-	__u32 pad;		/* in: must be zero */
+	__u64 buf_len;		/* in: room / bytes; out: bytes written / used */
+	__u32 done;		/* out: packets made / taken */
+	__u32 stream;		/* in: the stream, below the session's nr_streams */
 	__u64 reserved[3];	/* in: must be zero */
+};
+
+/*
+ * The wire format. Every packet starts with this header, little endian;
+ * what follows it is the backend's (for sw: the AES-256-GCM ciphertext of
+ * the payload, then the 16-byte tag). @len frames the packet: a VMM that
+ * forwards packets reads it, nothing else. Every field is authenticated by
+ * the backend, and a packet any byte of which was changed is refused.
+ */
+#define KVM_COCO_MIG_WIRE_VERSION	2
+
+#define KVM_COCO_MIG_PKT_PAGE		1	/* a private page */
+#define KVM_COCO_MIG_PKT_FINAL		2	/* the source's final record */
+
+/* A page the guest never wrote: no payload, the page reads as zeros. */
+#define KVM_COCO_MIG_PKT_F_ZERO		0x0001
+
+/* The stream of the records FINISH and the vCPU ioctls make. */
+#define KVM_COCO_MIG_CTL_STREAM		0xffff
+
+struct kvm_coco_mig_pkt_hdr {
+	__u8 version;		/* KVM_COCO_MIG_WIRE_VERSION */
+	__u8 type;		/* KVM_COCO_MIG_PKT_* */
+	__u16 flags;		/* KVM_COCO_MIG_PKT_F_* */
+	__u32 len;		/* bytes of the packet, this header included */
+	__u64 gfn;		/* PAGE: the gfn; else 0 */
+	__u64 seq;		/* its number in its stream, from 1 */
+	__u64 gen;		/* PAGE: the page's version: newer is larger */
+	__u16 stream;		/* the stream that made it */
+	__u16 reserved[3];	/* zero */
 };
 
 /*

@@ -12,15 +12,36 @@
 #ifndef __KVM_COCO_MIG_H
 #define __KVM_COCO_MIG_H
 
+#include <linux/atomic.h>
 #include <linux/fs.h>
 #include <linux/kvm_host.h>
 #include <linux/mutex.h>
+#include <linux/rwsem.h>
 #include <linux/types.h>
 #include <linux/kvm_coco_mig.h>
 
 #include "state.h"
 
 struct kcm_session;
+
+/**
+ * struct kcm_batch - what one PACKAGE_PAGES or RECEIVE_PAGES call did
+ * @done: packets made (source) or taken (target), also on error
+ * @bytes: their bytes on the wire
+ * @refused: target: packets refused
+ * @resent: target: packets installed for a gfn installed before
+ * @unchanged: target: of those, packets whose page was already up to date
+ * @superseded: target: authentic packets skipped, older than the version
+ *	of their gfn another stream installed
+ */
+struct kcm_batch {
+	u32 done;
+	u64 bytes;
+	u64 refused;
+	u64 resent;
+	u64 unchanged;
+	u64 superseded;
+};
 
 /* Whether a blob ioctl takes an input blob. */
 enum kcm_blob_in {
@@ -33,7 +54,8 @@ enum kcm_blob_in {
  * struct kcm_backend - the VM-type-specific half of a migration session
  * @name: short name, as in the documentation ("sw", "sev", "svsm")
  * @id: KVM_COCO_MIG_BACKEND_* reported to userspace
- * @packet_size: wire bytes of one page packet
+ * @max_packet: wire bytes of the largest page packet
+ * @max_streams: streams a session may have, at most KVM_COCO_MIG_MAX_STREAMS
  * @max_in_len: the largest input blob of START, ACCEPT and the source's
  *	FINISH (whose input is the VMM's vCPU state)
  * @max_record_len: the largest final record, the target FINISH's input: one
@@ -50,8 +72,10 @@ enum kcm_blob_in {
  * @start: source: check the target's data @in against the session policy,
  *	agree the transport key, write it wrapped to @out
  * @accept: target: unwrap the transport key in @in
- * @package: source: write one packet per gfn of @gfns to @ubuf
- * @receive: target: verify and install @nr packets from @ubuf
+ * @package: source, stream @stream: write one packet per gfn of @gfns to
+ *	@ubuf, which has room for @nr packets of @max_packet bytes
+ * @receive: target, stream @stream: verify and install @nr packets from the
+ *	@len bytes at @ubuf
  * @finish: source: write the final record, which seals the VMM's vCPU
  *	state @in, to @out (kernel memory). Called with every vCPU stopped;
  *	the VM is still alive and the core kills it only once this
@@ -60,15 +84,19 @@ enum kcm_blob_in {
  *	it carries to @out; a record that fails poisons the session.
  * @cancel: source: destroy the keys; the VM keeps running
  *
- * Every operation is called with the session's lock held, in a state the
- * state machine allows. @package and @receive report in @done how many
- * pages they completed, also on error. An operation that detects
- * tampering calls kcm_session_fail().
+ * Every operation but @package and @receive is called with the session's
+ * @lock held and @data_sem held for writing, in a state the state machine
+ * allows. @package and @receive are called with @data_sem held for
+ * reading and their stream's lock: calls on different streams run at
+ * once. They report in @b what they did, also on error. An operation that
+ * detects tampering calls kcm_session_fail(); the core then calls @cancel
+ * with every stream excluded.
  */
 struct kcm_backend {
 	const char *name;
 	u32 id;
-	size_t packet_size;
+	size_t max_packet;
+	u32 max_streams;
 	u32 max_in_len;
 	u32 max_record_len;
 	u64 features;
@@ -80,13 +108,22 @@ struct kcm_backend {
 	int (*start)(struct kcm_session *s, const void *in, u32 in_len,
 		     void *out);
 	int (*accept)(struct kcm_session *s, const void *in, u32 in_len);
-	int (*package)(struct kcm_session *s, const u64 *gfns, u32 nr,
-		       u8 __user *ubuf, u32 *done);
-	int (*receive)(struct kcm_session *s, const u8 __user *ubuf, u32 nr,
-		       u32 *done);
+	int (*package)(struct kcm_session *s, u32 stream, const u64 *gfns,
+		       u32 nr, u8 __user *ubuf, struct kcm_batch *b);
+	int (*receive)(struct kcm_session *s, u32 stream, const u8 __user *ubuf,
+		       u64 len, u32 nr, struct kcm_batch *b);
 	int (*finish)(struct kcm_session *s, const void *in, u32 in_len,
 		      void *out);
 	void (*cancel)(struct kcm_session *s);
+};
+
+/**
+ * struct kcm_stream - the core's half of one stream of a session
+ * @lock: one PACKAGE_PAGES or RECEIVE_PAGES at a time on the stream; held
+ *	with @data_sem read, and protects the backend's state of the stream
+ */
+struct kcm_stream {
+	struct mutex lock;	/* one call at a time on the stream */
 };
 
 /**
@@ -95,42 +132,56 @@ struct kcm_backend {
  * @vm_file: the reference that keeps @kvm and its vendor module alive
  * @backend: the backend chosen for @kvm's type
  * @role: KVM_COCO_MIG_ROLE_SOURCE or KVM_COCO_MIG_ROLE_TARGET
+ * @nr_streams: entries of @streams, fixed at creation
  * @node: entry in the table of VMs that have a session (kcm_vm_lock)
- * @lock: serialises the session's ioctls; protects everything below
- * @state: KVM_COCO_MIG_STATE_*
- * @pages: pages packaged or installed
- * @bytes: packet bytes produced or consumed
- * @refused: packets the target refused
- * @resent: target: packets for a gfn installed before
- * @unchanged: target: of those, packets whose page was already up to date
+ * @lock: serialises the session's ioctls but PACKAGE_PAGES and
+ *	RECEIVE_PAGES; protects what follows it unless said otherwise
+ * @data_sem: the data path's lock: PACKAGE_PAGES and RECEIVE_PAGES hold
+ *	it for reading, every ioctl that changes what they depend on (the
+ *	state, the keys, the tracker's bitmaps) for writing, inside @lock.
+ * @state: KVM_COCO_MIG_STATE_*; written with @lock and @data_sem held for
+ *	writing, or by kcm_session_fail(); read under either lock
+ * @reaped: a failed session's keys and tracker are gone
+ * @pages, @bytes, @refused, @resent, @unchanged, @superseded: counters
+ *	for STATUS, added to once per call
  * @fenced: target: the VM's vCPUs are kept out of the guest until FINISH
  * @tracker: source: dirty tracking of private memory from START on, or
- *	NULL (before START, or a VM without guest_memfd memory)
+ *	NULL (before START, or a VM without guest_memfd memory). Set and
+ *	cleared with @data_sem held for writing.
  * @reporting: source: GET_DIRTY reports (TRACK_START to TRACK_STOP)
  * @rounds: source: GET_DIRTY calls that reported
  * @reported: source: gfns GET_DIRTY reported
  * @priv: the backend's state
+ * @streams: per-stream locks
+ *
+ * Lock order: @lock, @data_sem, a stream's lock, then KVM's locks
+ * (kvm->lock, the vCPUs' mutexes, kvm->slots_lock, kvm->srcu).
  */
 struct kcm_session {
 	struct kvm *kvm;
 	struct file *vm_file;
 	const struct kcm_backend *backend;
 	u32 role;
+	u32 nr_streams;
 	struct hlist_node node;
 
-	struct mutex lock;	/* serialises ioctls, protects what follows */
+	struct mutex lock;	/* see above */
+	struct rw_semaphore data_sem;
 	u32 state;
-	u64 pages;
-	u64 bytes;
-	u64 refused;
-	u64 resent;
-	u64 unchanged;
+	bool reaped;
+	atomic64_t pages;
+	atomic64_t bytes;
+	atomic64_t refused;
+	atomic64_t resent;
+	atomic64_t unchanged;
+	atomic64_t superseded;
 	bool fenced;
 	struct kcm_tracker *tracker;
 	bool reporting;
 	u64 rounds;
 	u64 reported;
 	void *priv;
+	struct kcm_stream streams[] __counted_by(nr_streams);
 };
 
 void kcm_session_fail(struct kcm_session *s);
@@ -176,7 +227,7 @@ int kcm_status_args_check(const struct kvm_coco_mig_status *args);
 int kcm_blob_args_check(const struct kvm_coco_mig_blob *b, enum kcm_blob_in in,
 			bool has_out, u32 max_in);
 int kcm_pages_args_check(const struct kvm_coco_mig_pages *p, bool package,
-			 size_t packet_size);
+			 u32 nr_streams);
 int kcm_track_args_check(const struct kvm_coco_mig_track *t);
 int kcm_dirty_args_check(const struct kvm_coco_mig_dirty *d);
 #endif

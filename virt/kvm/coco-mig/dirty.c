@@ -489,14 +489,15 @@ EXPORT_SYMBOL_IF_KUNIT(kcm_tracker_fold);
  * @t: the tracker
  * @gfn: the gfn
  *
- * Context: the session lock.
+ * Context: the session's data_sem, read (streams run at once: atomic
+ * bitops); the harvest and the completeness check hold it for writing.
  */
 void kcm_tracker_sent(struct kcm_tracker *t, u64 gfn)
 {
 	struct kcm_dirty_slot *s = kcm_tracker_find(t, gfn);
 
 	if (s)
-		__clear_bit(gfn - s->base_gfn, s->unsent);
+		clear_bit(gfn - s->base_gfn, s->unsent);
 }
 EXPORT_SYMBOL_IF_KUNIT(kcm_tracker_sent);
 
@@ -506,7 +507,7 @@ EXPORT_SYMBOL_IF_KUNIT(kcm_tracker_sent);
  * @gfns: the gfns packaged
  * @nr: their number (a PACKAGE_PAGES batch)
  *
- * Context: the session lock.
+ * Context: as kcm_tracker_sent().
  */
 void kcm_tracker_sent_batch(struct kcm_tracker *t, const u64 *gfns, u32 nr)
 {

@@ -41,7 +41,8 @@ struct xarray;
  * @dirty: a bit per gfn that may have been written since it was last
  *	reported. Set by the mapping hook with atomic bitops, taken with xchg().
  * @unsent: a bit per gfn reported (or, at the start, private) and not
- *	packaged since. Session lock.
+ *	packaged since. Cleared by the streams with atomic bitops under the
+ *	session's data_sem (read); set under it (write).
  * @priv: the private attribute of each gfn as of the last harvest. Session
  *	lock.
  */

@@ -24,11 +24,11 @@ static void kcm_backend_caps(const struct kcm_backend *b, u32 vm_type,
 	e->backend = b->id;
 	e->vm_type = vm_type;
 	e->features = b->features;
-	e->packet_size = b->packet_size;
+	e->max_packet = b->max_packet;
 	e->max_batch = KVM_COCO_MIG_MAX_BATCH;
 	e->max_blob = b->max_in_len;
 	e->max_final = b->max_record_len;
-	e->max_streams = 1;
+	e->max_streams = b->max_streams;
 }
 
 /*

@@ -1,35 +1,39 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * kvm-coco-mig wire format, version 1 (see "Wire format" in
+ * kvm-coco-mig wire format, version 2 (see "Wire format" in
  * Documentation/virt/kvm/coco-migration.rst).
  *
- * A page packet is a 24-byte header, the page's ciphertext and a 16-byte
- * AES-256-GCM tag: 40 bytes of overhead per 4096-byte page (0.98 %). The
- * header is authenticated as additional data, together with the session
- * id, which is agreed at key exchange and never sent: a packet moved to
- * another gfn, renumbered, or taken from another session fails to open.
+ * A packet is the 40-byte common header of the uAPI (struct
+ * kvm_coco_mig_pkt_hdr), then the sw backend's payload: the AES-256-GCM
+ * ciphertext and a 16-byte tag. A page packet carries 4096 bytes (56 bytes
+ * of overhead, 1.37 %), a zero page none. The header is authenticated as
+ * additional data, together with the session id, which is agreed at key
+ * exchange and never sent: a packet moved to another gfn, stream or
+ * version, renumbered, or taken from another session fails to open.
  */
 #ifndef __KVM_COCO_MIG_PACKET_H
 #define __KVM_COCO_MIG_PACKET_H
 
 #include <linux/build_bug.h>
+#include <linux/stddef.h>
 #include <linux/types.h>
+#include <linux/kvm_coco_mig.h>
 
-#define KCM_WIRE_VERSION	1
-#define KCM_PKT_PAGE		1	/* a private page, len PAGE_SIZE */
-#define KCM_PKT_FINAL		2	/* the source's final record */
-/*
- * Header flags. ZERO: a page packet of a page the guest never touched; its
- * payload is a page of zeros, still sealed (the v1 wire has one packet
- * size), and the source did not allocate the page to send it.
- */
-#define KCM_PKT_F_ZERO		0x0001
+#define KCM_WIRE_VERSION	KVM_COCO_MIG_WIRE_VERSION
+#define KCM_PKT_PAGE		KVM_COCO_MIG_PKT_PAGE
+#define KCM_PKT_FINAL		KVM_COCO_MIG_PKT_FINAL
+/* A page the guest never touched: no payload, not allocated to be sent. */
+#define KCM_PKT_F_ZERO		KVM_COCO_MIG_PKT_F_ZERO
+#define KCM_PKT_CTL_STREAM	KVM_COCO_MIG_CTL_STREAM
 #define KCM_PKT_TAG_SIZE	16
 #define KCM_SESSION_ID_SIZE	16
-/* Sequence numbers start at 1 and stay below 2^62 (they are xarray values). */
+/*
+ * Sequence numbers and page versions start at 1 and stay below 2^62 (they
+ * are xarray values).
+ */
 #define KCM_SEQ_MAX		((1ULL << 62) - 1)
 
-/* On the wire, little endian. */
+/* On the wire, little endian: struct kvm_coco_mig_pkt_hdr. */
 struct kcm_pkt_hdr {
 	u8 version;
 	u8 type;
@@ -37,17 +41,27 @@ struct kcm_pkt_hdr {
 	__le32 len;
 	__le64 gfn;
 	__le64 seq;
+	__le64 gen;
+	__le16 stream;
+	__le16 reserved[3];
 };
 
-static_assert(sizeof(struct kcm_pkt_hdr) == 24);
+static_assert(sizeof(struct kcm_pkt_hdr) == 40);
+static_assert(sizeof(struct kcm_pkt_hdr) == sizeof(struct kvm_coco_mig_pkt_hdr));
+static_assert(offsetof(struct kcm_pkt_hdr, len) ==
+	      offsetof(struct kvm_coco_mig_pkt_hdr, len));
+static_assert(offsetof(struct kcm_pkt_hdr, stream) ==
+	      offsetof(struct kvm_coco_mig_pkt_hdr, stream));
 
-/* A decoded, validated header. */
+/* A decoded, validated header; @len is the payload's length. */
 struct kcm_pkt {
 	u8 type;
 	u16 flags;
 	u32 len;
 	u64 gfn;
 	u64 seq;
+	u64 gen;
+	u16 stream;
 };
 
 #define KCM_PKT_AAD_SIZE	(KCM_SESSION_ID_SIZE + sizeof(struct kcm_pkt_hdr))
@@ -58,9 +72,10 @@ struct kcm_pkt {
 	(sizeof(struct kcm_pkt_hdr) + (size_t)(len) + KCM_PKT_TAG_SIZE)
 
 void kcm_pkt_encode(struct kcm_pkt_hdr *h, const struct kcm_pkt *p);
+int kcm_pkt_frame(const void *buf, size_t avail, size_t max, u32 *wire_len);
 int kcm_pkt_decode(const void *buf, size_t avail, u8 type, u32 len,
 		   struct kcm_pkt *p);
-void kcm_pkt_nonce(u8 nonce[KCM_PKT_NONCE_SIZE], u8 type, u64 seq);
+void kcm_pkt_nonce(u8 nonce[KCM_PKT_NONCE_SIZE], u8 type, u16 stream, u64 seq);
 void kcm_pkt_aad(u8 aad[KCM_PKT_AAD_SIZE],
 		 const u8 session_id[KCM_SESSION_ID_SIZE],
 		 const struct kcm_pkt_hdr *h);

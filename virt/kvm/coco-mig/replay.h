@@ -7,22 +7,35 @@
 #ifndef __KVM_COCO_MIG_REPLAY_H
 #define __KVM_COCO_MIG_REPLAY_H
 
+#include <linux/atomic.h>
+#include <linux/mutex.h>
 #include <linux/types.h>
 #include <linux/xarray.h>
 
 #define KCM_DIGEST_SIZE	32
+#define KCM_SEQ_LOCKS	16
 
 /**
- * struct kcm_seq_map - latest sequence number per gfn
- * @xa: gfn -> xa_mk_value(seq)
+ * struct kcm_seq_map - newest version per gfn
+ * @xa: gfn -> xa_mk_value(version)
  * @pages: number of distinct gfns recorded
+ * @locks: hashed by gfn; the one of a gfn serialises whatever a stream
+ *	does with that gfn's entry (and, on the target, with its page): a
+ *	check, the page's install and the record. The streams of a session
+ *	run in parallel and may carry versions of the same gfn.
  *
- * Not locked: the owning session's lock serialises every access.
+ * kcm_seq_digest() and kcm_seq_map_destroy() run with every stream
+ * excluded by the owning session.
  */
 struct kcm_seq_map {
 	struct xarray xa;
-	u64 pages;
+	atomic64_t pages;
+	struct mutex locks[KCM_SEQ_LOCKS];	/* hashed by gfn, see above */
 };
+
+void kcm_seq_lock(struct kcm_seq_map *m, u64 gfn);
+void kcm_seq_unlock(struct kcm_seq_map *m, u64 gfn);
+u64 kcm_seq_pages(struct kcm_seq_map *m);
 
 int kcm_seq_next(u64 *seq);
 void kcm_seq_map_init(struct kcm_seq_map *m);

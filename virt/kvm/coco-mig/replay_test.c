@@ -13,6 +13,17 @@ static void kcm_seq_map_exit(void *data)
 	kcm_seq_map_destroy(data);
 }
 
+/* kcm_seq_record() as a stream calls it: under the gfn's lock. */
+static int kcm_test_record(struct kcm_seq_map *m, u64 gfn, u64 seq)
+{
+	int ret;
+
+	kcm_seq_lock(m, gfn);
+	ret = kcm_seq_record(m, gfn, seq);
+	kcm_seq_unlock(m, gfn);
+	return ret;
+}
+
 static struct kcm_seq_map *kcm_test_map(struct kunit *test)
 {
 	struct kcm_seq_map *m = kunit_kzalloc(test, sizeof(*m), GFP_KERNEL);
@@ -35,7 +46,7 @@ static void seq_replay_and_older_are_stale(struct kunit *test)
 {
 	struct kcm_seq_map *m = kcm_test_map(test);
 
-	KUNIT_ASSERT_EQ(test, kcm_seq_record(m, 7, 10), 0);
+	KUNIT_ASSERT_EQ(test, kcm_test_record(m, 7, 10), 0);
 	KUNIT_EXPECT_EQ(test, kcm_seq_check(m, 7, 10), -ESTALE);	/* replay */
 	KUNIT_EXPECT_EQ(test, kcm_seq_check(m, 7, 9), -ESTALE);	/* older */
 	KUNIT_EXPECT_EQ(test, kcm_seq_check(m, 7, 1), -ESTALE);
@@ -47,11 +58,23 @@ static void seq_record_counts_distinct_gfns(struct kunit *test)
 {
 	struct kcm_seq_map *m = kcm_test_map(test);
 
-	KUNIT_ASSERT_EQ(test, kcm_seq_record(m, 1, 1), 0);
-	KUNIT_ASSERT_EQ(test, kcm_seq_record(m, 2, 2), 0);
-	KUNIT_ASSERT_EQ(test, kcm_seq_record(m, 1, 3), 0);
-	KUNIT_EXPECT_EQ(test, m->pages, 2ULL);
+	KUNIT_ASSERT_EQ(test, kcm_test_record(m, 1, 1), 0);
+	KUNIT_ASSERT_EQ(test, kcm_test_record(m, 2, 2), 0);
+	KUNIT_ASSERT_EQ(test, kcm_test_record(m, 1, 3), 0);
+	KUNIT_EXPECT_EQ(test, kcm_seq_pages(m), 2ULL);
 	KUNIT_EXPECT_EQ(test, kcm_seq_check(m, 1, 2), -ESTALE);
+}
+
+/* Two streams finishing in either order leave the newest version recorded. */
+static void seq_record_keeps_the_newest(struct kunit *test)
+{
+	struct kcm_seq_map *m = kcm_test_map(test);
+
+	KUNIT_ASSERT_EQ(test, kcm_test_record(m, 5, 9), 0);
+	KUNIT_ASSERT_EQ(test, kcm_test_record(m, 5, 4), 0);
+	KUNIT_EXPECT_EQ(test, kcm_seq_check(m, 5, 9), -ESTALE);
+	KUNIT_EXPECT_EQ(test, kcm_seq_check(m, 5, 10), 0);
+	KUNIT_EXPECT_EQ(test, kcm_seq_pages(m), 1ULL);
 }
 
 static void seq_out_of_range_is_invalid(struct kunit *test)
@@ -60,9 +83,9 @@ static void seq_out_of_range_is_invalid(struct kunit *test)
 
 	KUNIT_EXPECT_EQ(test, kcm_seq_check(m, 1, 0), -EINVAL);
 	KUNIT_EXPECT_EQ(test, kcm_seq_check(m, 1, KCM_SEQ_MAX + 1), -EINVAL);
-	KUNIT_EXPECT_EQ(test, kcm_seq_record(m, 1, 0), -EINVAL);
-	KUNIT_EXPECT_EQ(test, kcm_seq_record(m, 1, KCM_SEQ_MAX + 1), -EINVAL);
-	KUNIT_EXPECT_EQ(test, m->pages, 0ULL);
+	KUNIT_EXPECT_EQ(test, kcm_test_record(m, 1, 0), -EINVAL);
+	KUNIT_EXPECT_EQ(test, kcm_test_record(m, 1, KCM_SEQ_MAX + 1), -EINVAL);
+	KUNIT_EXPECT_EQ(test, kcm_seq_pages(m), 0ULL);
 }
 
 static void digest_equal_for_equal_maps(struct kunit *test)
@@ -73,11 +96,11 @@ static void digest_equal_for_equal_maps(struct kunit *test)
 
 	/* Same content, recorded in different orders and with history. */
 	for (gfn = 0; gfn < 1000; gfn++)
-		KUNIT_ASSERT_EQ(test, kcm_seq_record(a, gfn, gfn + 1), 0);
+		KUNIT_ASSERT_EQ(test, kcm_test_record(a, gfn, gfn + 1), 0);
 	for (gfn = 1000; gfn-- > 0;) {
-		KUNIT_ASSERT_EQ(test, kcm_seq_record(b, gfn, 1), 0);
+		KUNIT_ASSERT_EQ(test, kcm_test_record(b, gfn, 1), 0);
 		if (gfn)
-			KUNIT_ASSERT_EQ(test, kcm_seq_record(b, gfn, gfn + 1), 0);
+			KUNIT_ASSERT_EQ(test, kcm_test_record(b, gfn, gfn + 1), 0);
 	}
 	kcm_seq_digest(a, da);
 	kcm_seq_digest(b, db);
@@ -92,11 +115,11 @@ static void digest_detects_missing_and_outdated(struct kunit *test)
 	struct kcm_seq_map *empty = kcm_test_map(test);
 	u8 d_src[KCM_DIGEST_SIZE], d[KCM_DIGEST_SIZE];
 
-	KUNIT_ASSERT_EQ(test, kcm_seq_record(src, 1, 5), 0);
-	KUNIT_ASSERT_EQ(test, kcm_seq_record(src, 2, 6), 0);
-	KUNIT_ASSERT_EQ(test, kcm_seq_record(missing, 1, 5), 0);
-	KUNIT_ASSERT_EQ(test, kcm_seq_record(outdated, 1, 5), 0);
-	KUNIT_ASSERT_EQ(test, kcm_seq_record(outdated, 2, 4), 0);
+	KUNIT_ASSERT_EQ(test, kcm_test_record(src, 1, 5), 0);
+	KUNIT_ASSERT_EQ(test, kcm_test_record(src, 2, 6), 0);
+	KUNIT_ASSERT_EQ(test, kcm_test_record(missing, 1, 5), 0);
+	KUNIT_ASSERT_EQ(test, kcm_test_record(outdated, 1, 5), 0);
+	KUNIT_ASSERT_EQ(test, kcm_test_record(outdated, 2, 4), 0);
 	kcm_seq_digest(src, d_src);
 
 	kcm_seq_digest(missing, d);
@@ -130,6 +153,7 @@ static struct kunit_case kcm_replay_cases[] = {
 	KUNIT_CASE(seq_first_version_is_accepted),
 	KUNIT_CASE(seq_replay_and_older_are_stale),
 	KUNIT_CASE(seq_record_counts_distinct_gfns),
+	KUNIT_CASE(seq_record_keeps_the_newest),
 	KUNIT_CASE(seq_out_of_range_is_invalid),
 	KUNIT_CASE(digest_equal_for_equal_maps),
 	KUNIT_CASE(digest_detects_missing_and_outdated),

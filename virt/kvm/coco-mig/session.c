@@ -29,10 +29,13 @@ static DEFINE_HASHTABLE(kcm_vm_table, 6);
 
 VISIBLE_IF_KUNIT int kcm_create_args_check(const struct kvm_coco_mig_create *args)
 {
-	if (args->flags || memchr_inv(args->reserved, 0, sizeof(args->reserved)))
+	if (args->flags || args->pad ||
+	    memchr_inv(args->reserved, 0, sizeof(args->reserved)))
 		return -EINVAL;
 	if (args->role != KVM_COCO_MIG_ROLE_SOURCE &&
 	    args->role != KVM_COCO_MIG_ROLE_TARGET)
+		return -EINVAL;
+	if (args->nr_streams > KVM_COCO_MIG_MAX_STREAMS)
 		return -EINVAL;
 	return 0;
 }
@@ -82,16 +85,18 @@ static int kcm_status(struct kcm_session *s,
 		return ret;
 
 	memset(&st, 0, sizeof(st));
-	mutex_lock(&s->lock);
-	st.state = s->state;
-	st.pages = s->pages;
-	st.bytes = s->bytes;
-	st.refused = s->refused;
+	if (mutex_lock_killable(&s->lock))
+		return -EINTR;
+	st.state = READ_ONCE(s->state);
+	st.pages = atomic64_read(&s->pages);
+	st.bytes = atomic64_read(&s->bytes);
+	st.refused = atomic64_read(&s->refused);
 	st.tracked = s->tracker ? s->tracker->nr_pages : 0;
 	st.rounds = s->rounds;
 	st.reported = s->reported;
-	st.resent = s->resent;
-	st.unchanged = s->unchanged;
+	st.resent = atomic64_read(&s->resent);
+	st.unchanged = atomic64_read(&s->unchanged);
+	st.superseded = atomic64_read(&s->superseded);
 	if (READ_ONCE(s->kvm->vm_dead))
 		st.vm = KVM_COCO_MIG_VM_DEAD;
 	else if (s->fenced)
@@ -101,6 +106,7 @@ static int kcm_status(struct kcm_session *s,
 	mutex_unlock(&s->lock);
 	st.role = s->role;
 	st.backend = s->backend->id;
+	st.nr_streams = s->nr_streams;
 
 	if (copy_to_user(uarg, &st, sizeof(st)))
 		return -EFAULT;
@@ -111,6 +117,7 @@ static int kcm_status(struct kcm_session *s,
 static void kcm_track_stop_locked(struct kcm_session *s)
 {
 	lockdep_assert_held(&s->lock);
+	lockdep_assert_held_write(&s->data_sem);
 	s->reporting = false;
 	if (!s->tracker)
 		return;
@@ -121,20 +128,54 @@ static void kcm_track_stop_locked(struct kcm_session *s)
 
 /**
  * kcm_session_fail - poison a session after tampering or a failed FINISH
- * @s: the session, locked
+ * @s: the session, in an operation of its backend (any of the locks)
  *
- * Only STATUS and close remain; the backend has destroyed the keys. A
+ * Only STATUS and close remain: every other ioctl fails with EIO from now
+ * on, and a stream in the middle of a batch stops at its next packet. A
  * source VM is left as it is: a refused packet never touched its memory,
  * and the guest runs on. A target VM is dead from now on: it may hold part
- * of a stream that failed, and must never run.
+ * of a stream that failed, and must never run. The keys and the tracker go
+ * as soon as no stream uses them (kcm_session_reap_locked()).
  */
 void kcm_session_fail(struct kcm_session *s)
 {
-	lockdep_assert_held(&s->lock);
-	kcm_track_stop_locked(s);
 	if (s->role == KVM_COCO_MIG_ROLE_TARGET)
 		kvm_vm_dead(s->kvm);
-	s->state = KVM_COCO_MIG_STATE_FAILED;
+	WRITE_ONCE(s->state, KVM_COCO_MIG_STATE_FAILED);
+}
+
+/* A failed session: destroy the keys, stop tracking. */
+static void kcm_session_reap_locked(struct kcm_session *s)
+{
+	lockdep_assert_held(&s->lock);
+	lockdep_assert_held_write(&s->data_sem);
+	if (s->state != KVM_COCO_MIG_STATE_FAILED || s->reaped)
+		return;
+	kcm_track_stop_locked(s);
+	s->backend->cancel(s);
+	s->reaped = true;
+}
+
+/*
+ * The lock of every ioctl that changes the session: @lock, and @data_sem
+ * for writing, so that no stream is in the middle of a batch.
+ */
+static int kcm_ctl_lock(struct kcm_session *s)
+{
+	if (mutex_lock_killable(&s->lock))
+		return -EINTR;
+	if (down_write_killable(&s->data_sem)) {
+		mutex_unlock(&s->lock);
+		return -EINTR;
+	}
+	return 0;
+}
+
+static void kcm_ctl_unlock(struct kcm_session *s)
+{
+	kcm_session_reap_locked(s);
+	up_write(&s->data_sem);
+	mutex_unlock(&s->lock);
 }
 
 VISIBLE_IF_KUNIT int kcm_track_args_check(const struct kvm_coco_mig_track *t)
@@ -253,8 +294,10 @@ static int kcm_get_dirty(struct kcm_session *s,
 	if (ret)
 		return ret;
 
-	if (mutex_lock_killable(&s->lock))
-		return -EINTR;
+	/* Exclusive: a batch is packaged wholly before or after the harvest. */
+	ret = kcm_ctl_lock(s);
+	if (ret)
+		return ret;
 	ret = kcm_state_check(s->role, s->state, KCM_OP_GET_DIRTY);
 	if (!ret && !s->reporting)
 		ret = -EBADFD;
@@ -310,7 +353,7 @@ static int kcm_get_dirty(struct kcm_session *s,
 e_free_bitmaps:
 	kvfree(cur);
 out_unlock:
-	mutex_unlock(&s->lock);
+	kcm_ctl_unlock(s);
 	return ret;
 }
 
@@ -575,8 +618,9 @@ static int kcm_blob_ioctl(struct kcm_session *s, enum kcm_op op,
 	if (ret)
 		return ret;
 
-	if (mutex_lock_killable(&s->lock))
-		return -EINTR;
+	ret = kcm_ctl_lock(s);
+	if (ret)
+		return ret;
 	ret = kcm_state_check(s->role, s->state, op);
 	if (ret)
 		goto out_unlock;
@@ -638,96 +682,124 @@ static int kcm_blob_ioctl(struct kcm_session *s, enum kcm_op op,
 		ret = -EINVAL;
 	}
 	if (!ret)
-		s->state = kcm_state_after(op);
+		WRITE_ONCE(s->state, kcm_state_after(op));
 
 	kfree_sensitive(out);
 e_free_in:
 	kfree_sensitive(in);
 out_unlock:
-	mutex_unlock(&s->lock);
+	kcm_ctl_unlock(s);
 	return ret;
 }
 
 VISIBLE_IF_KUNIT int kcm_pages_args_check(const struct kvm_coco_mig_pages *p,
-					  bool package, size_t packet_size)
+					  bool package, u32 nr_streams)
 {
-	if (p->flags || p->pad || memchr_inv(p->reserved, 0, sizeof(p->reserved)))
+	if (p->flags || memchr_inv(p->reserved, 0, sizeof(p->reserved)))
 		return -EINVAL;
-	if (!p->nr_pages)
+	if (!p->nr_pages || p->stream >= nr_streams)
 		return -EINVAL;
 	if (p->nr_pages > KVM_COCO_MIG_MAX_BATCH)
 		return -E2BIG;
 	if (package)
 		return p->gfns_uaddr ? 0 : -EINVAL;
-	if (p->gfns_uaddr || p->buf_len != (u64)p->nr_pages * packet_size)
+	if (p->gfns_uaddr || !p->buf_len)
 		return -EINVAL;
 	return 0;
 }
 EXPORT_SYMBOL_IF_KUNIT(kcm_pages_args_check);
 
-/* PACKAGE_PAGES and RECEIVE_PAGES. */
+/* Poison took effect in a stream: reap the session, if no one else did. */
+static void kcm_session_reap(struct kcm_session *s)
+{
+	if (!kcm_ctl_lock(s))
+		kcm_ctl_unlock(s);
+}
+
+/*
+ * PACKAGE_PAGES and RECEIVE_PAGES: the data path. Calls on different
+ * streams run at once: each holds @data_sem for reading and its stream's
+ * lock, never the session's @lock.
+ */
 static int kcm_pages_ioctl(struct kcm_session *s, enum kcm_op op,
 			   struct kvm_coco_mig_pages __user *uarg)
 {
-	size_t psize = s->backend->packet_size;
 	bool package = op == KCM_OP_PACKAGE;
 	struct kvm_coco_mig_pages p;
-	u32 done = 0;
-	u64 *gfns;
+	struct kcm_batch b = {};
+	struct kcm_stream *st;
+	u64 *gfns = NULL;
 	u64 need;
 	int ret;
 
 	if (copy_from_user(&p, uarg, sizeof(p)))
 		return -EFAULT;
-	ret = kcm_pages_args_check(&p, package, psize);
+	ret = kcm_pages_args_check(&p, package, s->nr_streams);
 	if (ret)
 		return ret;
-	need = (u64)p.nr_pages * psize;
+	need = (u64)p.nr_pages * s->backend->max_packet;
 
-	if (mutex_lock_killable(&s->lock))
-		return -EINTR;
-	ret = kcm_state_check(s->role, s->state, op);
+	if (package && p.buf_len < need) {
+		/* Zero asks for the size; too small is an error. */
+		ret = p.buf_len ? -ENOSPC : 0;
+		if (put_user(need, &uarg->buf_len))
+			ret = -EFAULT;
+		return ret;
+	}
+	if (package) {
+		gfns = kvmalloc_array(p.nr_pages, sizeof(*gfns), GFP_KERNEL_ACCOUNT);
+		if (!gfns)
+			return -ENOMEM;
+		if (copy_from_user(gfns, u64_to_user_ptr(p.gfns_uaddr),
+				   p.nr_pages * sizeof(*gfns))) {
+			ret = -EFAULT;
+			goto out_free_gfns;
+		}
+	}
+
+	if (down_read_killable(&s->data_sem)) {
+		ret = -EINTR;
+		goto out_free_gfns;
+	}
+	ret = kcm_state_check(s->role, READ_ONCE(s->state), op);
 	if (ret)
-		goto out_unlock;
+		goto out_up;
+	st = &s->streams[p.stream];
+	if (mutex_lock_killable(&st->lock)) {
+		ret = -EINTR;
+		goto out_up;
+	}
 
 	if (package) {
-		if (p.buf_len < need) {
-			ret = p.buf_len ? -ENOSPC : 0;
-			p.buf_len = need;
-			if (copy_to_user(&uarg->buf_len, &p.buf_len, sizeof(p.buf_len)))
-				ret = -EFAULT;
-			goto out_unlock;
-		}
-		gfns = kvmalloc_array(p.nr_pages, sizeof(*gfns), GFP_KERNEL_ACCOUNT);
-		if (!gfns) {
-			ret = -ENOMEM;
-			goto out_unlock;
-		}
-		if (copy_from_user(gfns, u64_to_user_ptr(p.gfns_uaddr),
-				   p.nr_pages * sizeof(*gfns)))
-			ret = -EFAULT;
-		else
-			ret = s->backend->package(s, gfns, p.nr_pages,
-						  u64_to_user_ptr(p.buf_uaddr), &done);
+		ret = s->backend->package(s, p.stream, gfns, p.nr_pages,
+					  u64_to_user_ptr(p.buf_uaddr), &b);
 		if (s->tracker)
-			kcm_tracker_sent_batch(s->tracker, gfns, done);
-		kvfree(gfns);
-		p.buf_len = (u64)done * psize;
+			kcm_tracker_sent_batch(s->tracker, gfns, b.done);
 	} else {
-		ret = s->backend->receive(s, u64_to_user_ptr(p.buf_uaddr),
-					  p.nr_pages, &done);
+		ret = s->backend->receive(s, p.stream, u64_to_user_ptr(p.buf_uaddr),
+					  p.buf_len, p.nr_pages, &b);
 	}
-	s->pages += done;
-	s->bytes += (u64)done * psize;
+	mutex_unlock(&st->lock);
+
+	atomic64_add(b.done, &s->pages);
+	atomic64_add(b.bytes, &s->bytes);
+	atomic64_add(b.refused, &s->refused);
+	atomic64_add(b.resent, &s->resent);
+	atomic64_add(b.unchanged, &s->unchanged);
+	atomic64_add(b.superseded, &s->superseded);
 
 	/* Report progress, also with an error: done pages are done. */
-	p.done = done;
+	p.done = b.done;
+	p.buf_len = b.bytes;
 	if (copy_to_user(&uarg->done, &p.done, sizeof(p.done)) ||
-	    (package && copy_to_user(&uarg->buf_len, &p.buf_len, sizeof(p.buf_len))))
+	    copy_to_user(&uarg->buf_len, &p.buf_len, sizeof(p.buf_len)))
 		ret = ret ?: -EFAULT;
-
-out_unlock:
-	mutex_unlock(&s->lock);
+out_up:
+	up_read(&s->data_sem);
+	if (READ_ONCE(s->state) == KVM_COCO_MIG_STATE_FAILED)
+		kcm_session_reap(s);
+out_free_gfns:
+	kvfree(gfns);
 	return ret;
 }
 
@@ -735,15 +807,16 @@ static int kcm_cancel(struct kcm_session *s)
 {
 	int ret;
 
-	if (mutex_lock_killable(&s->lock))
-		return -EINTR;
+	ret = kcm_ctl_lock(s);
+	if (ret)
+		return ret;
 	ret = kcm_state_check(s->role, s->state, KCM_OP_CANCEL);
 	if (!ret) {
 		kcm_track_stop_locked(s);
 		s->backend->cancel(s);
-		s->state = kcm_state_after(KCM_OP_CANCEL);
+		WRITE_ONCE(s->state, kcm_state_after(KCM_OP_CANCEL));
 	}
-	mutex_unlock(&s->lock);
+	kcm_ctl_unlock(s);
 	return ret;
 }
 
@@ -789,12 +862,40 @@ static long kcm_session_ioctl(struct file *file, unsigned int ioctl,
 	}
 }
 
+static struct kcm_session *kcm_session_alloc(u32 nr_streams)
+{
+	struct kcm_session *s;
+	u32 i;
+
+	s = kzalloc(struct_size(s, streams, nr_streams), GFP_KERNEL_ACCOUNT);
+	if (!s)
+		return NULL;
+	s->nr_streams = nr_streams;
+	mutex_init(&s->lock);
+	init_rwsem(&s->data_sem);
+	for (i = 0; i < nr_streams; i++)
+		mutex_init(&s->streams[i].lock);
+	return s;
+}
+
+static void kcm_session_free(struct kcm_session *s)
+{
+	u32 i;
+
+	for (i = 0; i < s->nr_streams; i++)
+		mutex_destroy(&s->streams[i].lock);
+	mutex_destroy(&s->lock);
+	kfree(s);
+}
+
 static int kcm_session_release(struct inode *inode, struct file *file)
 {
 	struct kcm_session *s = file->private_data;
+	struct file *vm_file;
 
 	/* The reverse of kcm_session_create(), and of START. */
 	mutex_lock(&s->lock);
+	down_write(&s->data_sem);
 	kcm_track_stop_locked(s);
 	if (s->fenced) {
 		/* A target closed before its FINISH never runs. */
@@ -802,13 +903,14 @@ static int kcm_session_release(struct inode *inode, struct file *file)
 		kcm_arch_unfence(s->kvm);
 		s->fenced = false;
 	}
+	up_write(&s->data_sem);
 	mutex_unlock(&s->lock);
 	if (s->backend->session_destroy)
 		s->backend->session_destroy(s);
 	kcm_vm_unbind(s);
-	mutex_destroy(&s->lock);
-	fput(s->vm_file);
-	kfree(s);
+	vm_file = s->vm_file;
+	kcm_session_free(s);
+	fput(vm_file);
 	return 0;
 }
 
@@ -865,7 +967,11 @@ long kcm_session_create(struct kvm_coco_mig_create __user *uarg)
 		goto e_put_vm_file;
 	}
 
-	s = kzalloc(sizeof(*s), GFP_KERNEL_ACCOUNT);
+	if (args.nr_streams > backend->max_streams) {
+		ret = -EINVAL;
+		goto e_put_vm_file;
+	}
+	s = kcm_session_alloc(args.nr_streams ?: 1);
 	if (!s) {
 		ret = -ENOMEM;
 		goto e_put_vm_file;
@@ -875,7 +981,6 @@ long kcm_session_create(struct kvm_coco_mig_create __user *uarg)
 	s->backend = backend;
 	s->role = args.role;
 	s->state = KVM_COCO_MIG_STATE_CREATED;
-	mutex_init(&s->lock);
 
 	ret = kcm_vm_bind(s);
 	if (ret)
@@ -924,8 +1029,7 @@ e_destroy_backend:
 e_unbind_vm:
 	kcm_vm_unbind(s);
 e_free_session:
-	mutex_destroy(&s->lock);
-	kfree(s);
+	kcm_session_free(s);
 e_put_vm_file:
 	fput(vm_file);
 	return ret;

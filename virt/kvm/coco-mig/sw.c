@@ -20,9 +20,14 @@
  * saw it could wrap a key of their own to the target's public key.
  *
  * Pages. Every packet is sealed under the transport key with a nonce made
- * from its sequence number (one counter per session, never reused) and the
- * session id and header as additional data (packet.c). The target decrypts
- * into a bounce page and copies into guest_memfd only what authenticated.
+ * from its stream and its sequence number in the stream (one counter per
+ * stream, never reused) and the session id and header as additional data
+ * (packet.c). Each page packet carries a version, taken from one counter
+ * of the session before the page is read: the target installs a version
+ * only if it is newer than the one it holds, whatever stream it came on,
+ * and takes each stream's packets in the order the stream made them. It
+ * decrypts into a bounce page and copies into guest_memfd only what
+ * authenticated.
  *
  * What the platform key proves: that the evidence was made by a kvm-coco-mig
  * module on a host holding the key, nothing about the host's integrity; any
@@ -87,34 +92,59 @@ struct kcm_sw_final {
 };
 
 #define KCM_SW_PACKET_SIZE	kcm_pkt_wire_size(PAGE_SIZE)
+#define KCM_SW_MAX_STREAMS	KVM_COCO_MIG_MAX_STREAMS
+
+/**
+ * struct kcm_sw_stream - one stream of a sw session; the core's stream
+ *	lock protects it
+ * @aead: the transport key, the stream's own instance of it
+ * @seq: source: the last sequence number the stream used; target: the
+ *	last one it took
+ * @pkt: the packet being made or taken, in kernel memory
+ * @plain: target: decrypted page, before it is known to be authentic
+ * @win: the pinned part of the user buffer; empty between calls
+ * @win_off: the offset into the user buffer @win starts at
+ * @win_len: the bytes @win holds
+ */
+struct kcm_sw_stream {
+	struct kcm_aead aead;
+	u64 seq;
+	u8 *pkt;
+	u8 *plain;
+	struct kcm_window win;
+	u64 win_off;
+	u64 win_len;
+};
 
 /**
  * struct kcm_sw - the sw backend's half of a session
  * @ecdh: the ephemeral key pair, until the transport key is agreed
  * @evidence: target: the migration data, made once
  * @have_evidence: @evidence is valid
- * @aead: the transport key; @keyed says whether it is set
+ * @ctl: the transport key, for the records of the control stream (the
+ *	final record); @keyed says whether the keys are set
+ * @ctl_seq: the last sequence number of the control stream
  * @keyed: the transport key is agreed
  * @sid: the session id, additional data of every packet
- * @seq: source: the last sequence number used
- * @map: newest sequence number per gfn sent (source) or installed (target)
- * @pkt: target: the packet being received, copied out of the user buffer
- * @plain: target: decrypted page, before it is known to be authentic
- * @win: the pinned part of the user buffer of PACKAGE_PAGES or
- *	RECEIVE_PAGES; empty between calls
+ * @gen: source: the last page version handed out
+ * @map: newest version per gfn sent (source) or installed (target)
+ * @nr_streams: entries of @streams
+ * @streams: the data streams
+ *
+ * All but @gen, @map and @streams are used with every stream excluded.
  */
 struct kcm_sw {
 	struct kcm_ecdh ecdh;
 	struct kcm_sw_evidence evidence;
 	bool have_evidence;
-	struct kcm_aead aead;
+	struct kcm_aead ctl;
+	u64 ctl_seq;
 	bool keyed;
 	u8 sid[KCM_SESSION_ID_SIZE];
-	u64 seq;
+	atomic64_t gen;
 	struct kcm_seq_map map;
-	u8 *pkt;
-	u8 *plain;
-	struct kcm_window win;
+	u32 nr_streams;
+	struct kcm_sw_stream streams[] __counted_by(nr_streams);
 };
 
 static u8 kcm_sw_platform_key[32];
@@ -171,22 +201,39 @@ static struct kcm_sw *to_sw(struct kcm_session *s)
 	return s->priv;
 }
 
+static void kcm_sw_free(struct kcm_sw *sw)
+{
+	u32 i;
+
+	for (i = 0; i < sw->nr_streams; i++) {
+		kfree_sensitive(sw->streams[i].pkt);
+		kfree_sensitive(sw->streams[i].plain);
+	}
+	kcm_seq_map_destroy(&sw->map);
+	kfree_sensitive(sw);
+}
+
 static int kcm_sw_session_init(struct kcm_session *s)
 {
+	struct kcm_sw_stream *st;
 	struct kcm_sw *sw;
+	u32 i;
 
-	sw = kzalloc(sizeof(*sw), GFP_KERNEL_ACCOUNT);
+	sw = kzalloc(struct_size(sw, streams, s->nr_streams), GFP_KERNEL_ACCOUNT);
 	if (!sw)
 		return -ENOMEM;
-	sw->pkt = kmalloc(KCM_SW_PACKET_SIZE, GFP_KERNEL_ACCOUNT);
-	sw->plain = kmalloc(PAGE_SIZE, GFP_KERNEL_ACCOUNT);
-	if (!sw->pkt || !sw->plain) {
-		kfree(sw->pkt);
-		kfree(sw->plain);
-		kfree(sw);
-		return -ENOMEM;
-	}
+	sw->nr_streams = s->nr_streams;
 	kcm_seq_map_init(&sw->map);
+	atomic64_set(&sw->gen, 0);
+	for (i = 0; i < sw->nr_streams; i++) {
+		st = &sw->streams[i];
+		st->pkt = kmalloc(KCM_SW_PACKET_SIZE, GFP_KERNEL_ACCOUNT);
+		st->plain = kmalloc(PAGE_SIZE, GFP_KERNEL_ACCOUNT);
+		if (!st->pkt || !st->plain) {
+			kcm_sw_free(sw);
+			return -ENOMEM;
+		}
+	}
 	s->priv = sw;
 	return 0;
 }
@@ -194,10 +241,38 @@ static int kcm_sw_session_init(struct kcm_session *s)
 /* Destroy every key; the session can no longer package or receive. */
 static void kcm_sw_forget_keys(struct kcm_sw *sw)
 {
+	u32 i;
+
 	kcm_ecdh_destroy(&sw->ecdh);
-	kcm_aead_destroy(&sw->aead);
+	kcm_aead_destroy(&sw->ctl);
+	for (i = 0; i < sw->nr_streams; i++)
+		kcm_aead_destroy(&sw->streams[i].aead);
 	sw->keyed = false;
 	memzero_explicit(sw->sid, sizeof(sw->sid));
+}
+
+/* Key the control stream and every data stream with the transport key. */
+static int kcm_sw_set_keys(struct kcm_sw *sw, const u8 tk[KCM_AEAD_KEY_SIZE],
+			   const u8 sid[KCM_SESSION_ID_SIZE])
+{
+	int ret;
+	u32 i;
+
+	ret = kcm_aead_init(&sw->ctl, tk);
+	for (i = 0; !ret && i < sw->nr_streams; i++) {
+		ret = kcm_aead_init(&sw->streams[i].aead, tk);
+		sw->streams[i].seq = 0;
+	}
+	if (ret) {
+		kcm_aead_destroy(&sw->ctl);
+		for (i = 0; i < sw->nr_streams; i++)
+			kcm_aead_destroy(&sw->streams[i].aead);
+		return ret;
+	}
+	memcpy(sw->sid, sid, sizeof(sw->sid));
+	sw->ctl_seq = 0;
+	sw->keyed = true;
+	return 0;
 }
 
 static void kcm_sw_session_destroy(struct kcm_session *s)
@@ -205,10 +280,7 @@ static void kcm_sw_session_destroy(struct kcm_session *s)
 	struct kcm_sw *sw = to_sw(s);
 
 	kcm_sw_forget_keys(sw);
-	kcm_seq_map_destroy(&sw->map);
-	kfree_sensitive(sw->pkt);
-	kfree_sensitive(sw->plain);
-	kfree_sensitive(sw);
+	kcm_sw_free(sw);
 	s->priv = NULL;
 }
 
@@ -216,14 +288,12 @@ static void kcm_sw_session_destroy(struct kcm_session *s)
 static long kcm_sw_final_state_len(const void *in, u32 in_len)
 {
 	const struct kcm_pkt_hdr *h = in;
-	u32 len;
 
 	if (in_len < kcm_pkt_wire_size(sizeof(struct kcm_sw_final)))
 		return -EINVAL;
-	len = get_unaligned_le32(&h->len);
-	if (kcm_pkt_wire_size(len) != in_len)
+	if (get_unaligned_le32(&h->len) != in_len)
 		return -EINVAL;
-	return len - sizeof(struct kcm_sw_final);
+	return in_len - kcm_pkt_wire_size(sizeof(struct kcm_sw_final));
 }
 
 static long kcm_sw_out_size(struct kcm_session *s, enum kcm_op op,
@@ -406,12 +476,7 @@ static int kcm_sw_start(struct kcm_session *s, const void *in, u32 in_len,
 	ret = kcm_sw_transport_mac(t, ev, t->mac);
 	if (ret)
 		goto out;
-	ret = kcm_aead_init(&sw->aead, tk);
-	if (ret)
-		goto out;
-	memcpy(sw->sid, t->sid, sizeof(sw->sid));
-	sw->seq = 0;
-	sw->keyed = true;
+	ret = kcm_sw_set_keys(sw, tk, t->sid);
 out:
 	memzero_explicit(secret, sizeof(secret));
 	memzero_explicit(kek, sizeof(kek));
@@ -455,12 +520,10 @@ static int kcm_sw_accept(struct kcm_session *s, const void *in, u32 in_len)
 	}
 	if (ret)
 		goto out;
-	ret = kcm_aead_init(&sw->aead, tk);
+	ret = kcm_sw_set_keys(sw, tk, t.sid);
 	if (ret)
 		goto out;
 	kcm_ecdh_destroy(&sw->ecdh);
-	memcpy(sw->sid, t.sid, sizeof(sw->sid));
-	sw->keyed = true;
 out:
 	memzero_explicit(secret, sizeof(secret));
 	memzero_explicit(kek, sizeof(kek));
@@ -469,77 +532,48 @@ out:
 }
 
 /*
- * Take the next sequence number and write the header of a packet of @type
- * for @gfn, with @len bytes of payload, to @h; its nonce and additional
- * data to @nonce and @aad.
+ * Seal @len bytes at @src as the packet @p (its type, flags, gfn, version
+ * and stream; the sequence number is taken from @seq) into @dst, in kernel
+ * memory: header, ciphertext, tag.
  */
-static int kcm_sw_header(struct kcm_sw *sw, u8 type, u16 flags, u64 gfn, u32 len,
-			 struct kcm_pkt_hdr *h, u8 nonce[KCM_PKT_NONCE_SIZE],
-			 u8 aad[KCM_PKT_AAD_SIZE])
-{
-	struct kcm_pkt p = { .type = type, .flags = flags, .len = len, .gfn = gfn };
-	int ret;
-
-	/* A nonce is never reused: the counter only goes up. */
-	ret = kcm_seq_next(&sw->seq);
-	if (ret)
-		return ret;
-	p.seq = sw->seq;
-	kcm_pkt_encode(h, &p);
-	kcm_pkt_aad(aad, sw->sid, h);
-	kcm_pkt_nonce(nonce, type, p.seq);
-	return 0;
-}
-
-/* Seal @len bytes at @src as a packet of @type for @gfn into @dst. */
-static int kcm_sw_seal(struct kcm_sw *sw, u8 type, u16 flags, u64 gfn,
-		       const void *src, u32 len, u8 *dst)
+static int kcm_sw_seal(struct kcm_sw *sw, struct kcm_aead *aead, u64 *seq,
+		       struct kcm_pkt *p, const void *src, u32 len, u8 *dst)
 {
 	struct kcm_pkt_hdr *h = (struct kcm_pkt_hdr *)dst;
 	u8 aad[KCM_PKT_AAD_SIZE], nonce[KCM_PKT_NONCE_SIZE];
 	int ret;
 
-	ret = kcm_sw_header(sw, type, flags, gfn, len, h, nonce, aad);
+	/* A nonce is never reused: the stream's counter only goes up. */
+	ret = kcm_seq_next(seq);
 	if (ret)
 		return ret;
-	return kcm_aead_seal(&sw->aead, nonce, aad, sizeof(aad), src, len,
+	p->seq = *seq;
+	p->len = len;
+	kcm_pkt_encode(h, p);
+	kcm_pkt_aad(aad, sw->sid, h);
+	kcm_pkt_nonce(nonce, p->type, p->stream, p->seq);
+	return kcm_aead_seal(aead, nonce, aad, sizeof(aad), src, len,
 			     dst + sizeof(*h));
-}
-
-/*
- * Seal the page at @src as the packet for @gfn, at offset @off of the
- * pinned window. The AEAD works in kernel memory (@sw->pkt): GCM computes
- * the tag over the ciphertext it has written, and a VMM thread could
- * rewrite its own buffer between the two. Only the finished packet is
- * copied out.
- */
-static int kcm_sw_seal_page(struct kcm_sw *sw, u64 gfn, u16 flags,
-			    const void *src, size_t off)
-{
-	int ret;
-
-	ret = kcm_sw_seal(sw, KCM_PKT_PAGE, flags, gfn, src, PAGE_SIZE, sw->pkt);
-	if (!ret)
-		kcm_window_write(&sw->win, off, sw->pkt, KCM_SW_PACKET_SIZE);
-	return ret;
 }
 
 /*
  * Authenticate and decrypt the packet at @pkt, which carries @len bytes of
  * payload, into @dst, before anything in it is believed: the nonce comes
- * from the header's type and sequence number as sent, and the whole header
- * is additional data, so a packet with any header byte changed fails here
- * (-EBADMSG). Only then is the header decoded.
+ * from the header's type, stream and sequence number as sent, and the
+ * whole header is additional data, so a packet with any header byte
+ * changed fails here (-EBADMSG). Only then is the header decoded.
  */
-static int kcm_sw_open(struct kcm_sw *sw, const u8 *pkt, u32 len, void *dst)
+static int kcm_sw_open(struct kcm_sw *sw, struct kcm_aead *aead,
+		       const u8 *pkt, u32 len, void *dst)
 {
 	const struct kcm_pkt_hdr *h = (const struct kcm_pkt_hdr *)pkt;
 	u8 aad[KCM_PKT_AAD_SIZE], nonce[KCM_PKT_NONCE_SIZE];
 
 	kcm_pkt_aad(aad, sw->sid, h);
-	kcm_pkt_nonce(nonce, h->type, get_unaligned_le64(&h->seq));
-	return kcm_aead_open(&sw->aead, nonce, aad, sizeof(aad),
-			     pkt + sizeof(*h), len, dst);
+	kcm_pkt_nonce(nonce, h->type, get_unaligned_le16(&h->stream),
+		      get_unaligned_le64(&h->seq));
+	return kcm_aead_open(aead, nonce, aad, sizeof(aad), pkt + sizeof(*h),
+			     len, dst);
 }
 
 /*
@@ -602,37 +636,75 @@ static bool kcm_sw_gmem_present(struct kvm_memory_slot *slot, u64 gfn)
 }
 
 /*
- * Pin the next part of the user's packet buffer: packets @i to @nr - 1 of
- * @ubuf. Return how many whole packets the window holds, or -EFAULT.
+ * Make bytes [@off, @off + @need) of the user buffer @ubuf (@len bytes) part
+ * of the stream's pinned window, pinning a new one at @off if they are not.
+ * Return the window offset of @off, or -EFAULT.
  */
-static long kcm_sw_pin(struct kcm_sw *sw, const u8 __user *ubuf, u32 i,
-		       u32 nr, bool write)
+static long kcm_sw_window(struct kcm_sw_stream *st, const void __user *ubuf,
+			  u64 len, u64 off, size_t need, bool write)
 {
 	long bytes;
 
-	bytes = kcm_window_pin(&sw->win,
-			       (unsigned long)ubuf + (size_t)i * KCM_SW_PACKET_SIZE,
-			       (size_t)(nr - i) * KCM_SW_PACKET_SIZE, write);
+	if (st->win.nr && off >= st->win_off &&
+	    off + need <= st->win_off + st->win_len)
+		return off - st->win_off;
+	kcm_window_unpin(&st->win);
+	bytes = kcm_window_pin(&st->win, (unsigned long)ubuf + off, len - off,
+			       write);
 	if (bytes < 0)
 		return bytes;
-	if (bytes < KCM_SW_PACKET_SIZE) {
-		/* Not even one whole packet: the next page faults. */
-		kcm_window_unpin(&sw->win);
+	st->win_off = off;
+	st->win_len = bytes;
+	if (bytes < need) {
+		/* The buffer ends in a page that cannot be pinned. */
+		kcm_window_unpin(&st->win);
 		return -EFAULT;
 	}
-	return bytes / KCM_SW_PACKET_SIZE;
+	return 0;
 }
 
-static int kcm_sw_package(struct kcm_session *s, const u64 *gfns, u32 nr,
-			  u8 __user *ubuf, u32 *done)
+/*
+ * Seal the page at @src (NULL: a zero page, no payload) as version @gen of
+ * @gfn into the stream's kernel buffer, then copy the finished packet to
+ * offset @off of the user buffer. The AEAD works in kernel memory: GCM
+ * computes the tag over the ciphertext it has written, and a VMM thread
+ * could rewrite its own buffer between the two.
+ */
+static long kcm_sw_package_one(struct kcm_sw *sw, u32 stream, u64 gfn, u64 gen,
+			       const void *src, u8 __user *ubuf, u64 len,
+			       u64 off)
+{
+	struct kcm_sw_stream *st = &sw->streams[stream];
+	struct kcm_pkt p = {
+		.type = KCM_PKT_PAGE, .flags = src ? 0 : KCM_PKT_F_ZERO,
+		.gfn = gfn, .gen = gen, .stream = stream,
+	};
+	u32 plen = src ? PAGE_SIZE : 0;
+	long woff;
+	int ret;
+
+	ret = kcm_sw_seal(sw, &st->aead, &st->seq, &p, src, plen, st->pkt);
+	if (ret)
+		return ret;
+	woff = kcm_sw_window(st, ubuf, len, off, kcm_pkt_wire_size(plen), true);
+	if (woff < 0)
+		return woff;
+	kcm_window_write(&st->win, woff, st->pkt, kcm_pkt_wire_size(plen));
+	return kcm_pkt_wire_size(plen);
+}
+
+static int kcm_sw_package(struct kcm_session *s, u32 stream, const u64 *gfns,
+			  u32 nr, u8 __user *ubuf, struct kcm_batch *b)
 {
 	struct kcm_sw *sw = to_sw(s);
+	struct kcm_sw_stream *st = &sw->streams[stream];
+	u64 len = (u64)nr * KCM_SW_PACKET_SIZE, gen;
 	struct kvm_memory_slot *slot;
 	struct kvm *kvm = s->kvm;
 	struct page *page;
 	int idx, ret = 0;
-	long in_win;
-	u32 i, k;
+	long n;
+	u32 i;
 
 	idx = srcu_read_lock(&kvm->srcu);
 	/* Refuse the whole batch before producing anything. */
@@ -641,133 +713,216 @@ static int kcm_sw_package(struct kcm_session *s, const u64 *gfns, u32 nr,
 		if (ret)
 			goto out;
 	}
-	for (i = 0; i < nr && !ret; ) {
-		in_win = kcm_sw_pin(sw, ubuf, i, nr, true);
-		if (in_win < 0) {
-			ret = in_win;
+	/*
+	 * The batch's versions, taken before any of its pages is read: a
+	 * version newer than another was read after it, whatever streams
+	 * they came from.
+	 */
+	gen = atomic64_fetch_add(nr, &sw->gen);
+	if (gen + nr > KCM_SEQ_MAX) {
+		ret = -EOVERFLOW;
+		goto out;
+	}
+	for (i = 0; i < nr; i++) {
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
 			break;
 		}
-		for (k = 0; k < in_win; k++, i++) {
-			if (fatal_signal_pending(current)) {
-				ret = -EINTR;
-				break;
-			}
-			/*
-			 * The memslots cannot change inside this srcu section,
-			 * but the private attribute can: KVM_SET_MEMORY_ATTRIBUTES
-			 * does not wait for srcu readers. Check again.
-			 */
-			ret = kcm_sw_private_slot(kvm, gfns[i], &slot);
-			if (ret)
-				break;
-			if (!kcm_sw_gmem_present(slot, gfns[i])) {
-				ret = kcm_sw_seal_page(sw, gfns[i], KCM_PKT_F_ZERO,
-						       page_address(ZERO_PAGE(0)),
-						       (size_t)k * KCM_SW_PACKET_SIZE);
-			} else {
-				ret = kcm_sw_gmem_page(kvm, slot, gfns[i], &page);
-				if (ret)
-					break;
-				ret = kcm_sw_seal_page(sw, gfns[i], 0, page_address(page),
-						       (size_t)k * KCM_SW_PACKET_SIZE);
-				put_page(page);
-			}
-			if (ret)
-				break;
-			ret = kcm_seq_record(&sw->map, gfns[i], sw->seq);
-			if (ret)
-				break;
-			*done = i + 1;
-			cond_resched();
+		if (READ_ONCE(s->state) == KVM_COCO_MIG_STATE_FAILED) {
+			ret = -EIO;
+			break;
 		}
-		kcm_window_unpin(&sw->win);
+		/*
+		 * The memslots cannot change inside this srcu section, but the
+		 * private attribute can: KVM_SET_MEMORY_ATTRIBUTES does not
+		 * wait for srcu readers. Check again.
+		 */
+		ret = kcm_sw_private_slot(kvm, gfns[i], &slot);
+		if (ret)
+			break;
+		if (!kcm_sw_gmem_present(slot, gfns[i])) {
+			n = kcm_sw_package_one(sw, stream, gfns[i], gen + i + 1,
+					       NULL, ubuf, len, b->bytes);
+		} else {
+			ret = kcm_sw_gmem_page(kvm, slot, gfns[i], &page);
+			if (ret)
+				break;
+			n = kcm_sw_package_one(sw, stream, gfns[i], gen + i + 1,
+					       page_address(page), ubuf, len,
+					       b->bytes);
+			put_page(page);
+		}
+		if (n < 0) {
+			ret = n;
+			break;
+		}
+		kcm_seq_lock(&sw->map, gfns[i]);
+		ret = kcm_seq_record(&sw->map, gfns[i], gen + i + 1);
+		kcm_seq_unlock(&sw->map, gfns[i]);
+		if (ret)
+			break;
+		b->done = i + 1;
+		b->bytes += n;
+		cond_resched();
 	}
+	kcm_window_unpin(&st->win);
 out:
 	srcu_read_unlock(&kvm->srcu, idx);
 	return ret;
 }
 
-static int kcm_sw_receive(struct kcm_session *s, const u8 __user *ubuf,
-			  u32 nr, u32 *done)
+/*
+ * Copy the next packet of the user buffer, at offset @off of its @len
+ * bytes, into the stream's kernel buffer and authenticate it. Return its
+ * wire length, or the errno: -EINVAL for one that runs past @len,
+ * -EBADMSG or -EPROTONOSUPPORT for one that is not authentic or that this
+ * version does not make.
+ */
+static long kcm_sw_take(struct kcm_sw *sw, struct kcm_sw_stream *st,
+			const u8 __user *ubuf, u64 len, u64 off, struct kcm_pkt *p)
+{
+	size_t hlen = sizeof(struct kcm_pkt_hdr);
+	u32 wire_len;
+	long woff;
+	int ret;
+
+	if (len - off < hlen)
+		return -EINVAL;
+	woff = kcm_sw_window(st, ubuf, len, off, hlen, false);
+	if (woff < 0)
+		return woff;
+	/* The length frames the packet; the AEAD then checks it. */
+	kcm_window_read(&st->win, woff, st->pkt, hlen);
+	ret = kcm_pkt_frame(st->pkt, len - off, KCM_SW_PACKET_SIZE, &wire_len);
+	if (ret)
+		return ret;
+	woff = kcm_sw_window(st, ubuf, len, off, wire_len, false);
+	if (woff < 0)
+		return woff;
+	/* A private copy: the VMM cannot change it under the AEAD. */
+	kcm_window_read(&st->win, woff, st->pkt, wire_len);
+	ret = kcm_sw_open(sw, &st->aead, st->pkt,
+			  wire_len - kcm_pkt_wire_size(0), st->plain);
+	if (!ret)
+		ret = kcm_pkt_decode(st->pkt, wire_len, KCM_PKT_PAGE, PAGE_SIZE, p);
+	if (ret)
+		return ret;
+	return wire_len;
+}
+
+/*
+ * Install version @p->gen of @p->gfn from the stream's bounce page (a zero
+ * page if @p says so), if it is newer than the version the target holds.
+ * Called under kvm->srcu.
+ */
+static int kcm_sw_install(struct kcm_session *s, struct kcm_sw_stream *st,
+			  const struct kcm_pkt *p, struct kcm_batch *b)
 {
 	struct kcm_sw *sw = to_sw(s);
 	struct kvm_memory_slot *slot;
+	struct page *page;
+	int ret;
+
+	ret = kcm_sw_private_slot(s->kvm, p->gfn, &slot);
+	if (ret)
+		return ret;
+	if (p->flags & KCM_PKT_F_ZERO)
+		memset(st->plain, 0, PAGE_SIZE);
+
+	kcm_seq_lock(&sw->map, p->gfn);
+	ret = kcm_seq_check(&sw->map, p->gfn, p->gen);
+	if (ret == -ESTALE) {
+		/* Another stream brought a newer version first. */
+		b->superseded++;
+		ret = 0;
+		goto out_unlock;
+	}
+	if (ret)
+		goto out_unlock;
+	/* Authentic and newer: only now does guest memory change. */
+	ret = kcm_sw_gmem_page(s->kvm, slot, p->gfn, &page);
+	if (ret)
+		goto out_unlock;
+	if (kcm_seq_has(&sw->map, p->gfn)) {
+		/* A pre-copy round sent it again: did it change? */
+		b->resent++;
+		if (!memcmp(page_address(page), st->plain, PAGE_SIZE))
+			b->unchanged++;
+	}
+	memcpy(page_address(page), st->plain, PAGE_SIZE);
+	put_page(page);
+	ret = kcm_seq_record(&sw->map, p->gfn, p->gen);
+out_unlock:
+	kcm_seq_unlock(&sw->map, p->gfn);
+	return ret;
+}
+
+static int kcm_sw_receive(struct kcm_session *s, u32 stream,
+			  const u8 __user *ubuf, u64 len, u32 nr,
+			  struct kcm_batch *b)
+{
+	struct kcm_sw *sw = to_sw(s);
+	struct kcm_sw_stream *st = &sw->streams[stream];
 	struct kvm *kvm = s->kvm;
 	struct kcm_pkt p;
-	struct page *page;
 	int idx, ret = 0;
-	long in_win;
-	u32 i, k;
+	long n;
+	u32 i;
 
 	idx = srcu_read_lock(&kvm->srcu);
-	for (i = 0; i < nr && !ret; ) {
-		in_win = kcm_sw_pin(sw, ubuf, i, nr, false);
-		if (in_win < 0) {
-			ret = in_win;
+	for (i = 0; i < nr; i++) {
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
 			break;
 		}
-		for (k = 0; k < in_win; k++, i++) {
-			if (fatal_signal_pending(current)) {
-				ret = -EINTR;
-				break;
-			}
-			/* A private copy: the VMM cannot change it under the AEAD. */
-			kcm_window_read(&sw->win, (size_t)k * KCM_SW_PACKET_SIZE,
-					sw->pkt, KCM_SW_PACKET_SIZE);
-			ret = kcm_sw_open(sw, sw->pkt, PAGE_SIZE, sw->plain);
-			if (!ret)
-				ret = kcm_pkt_decode(sw->pkt, KCM_SW_PACKET_SIZE,
-						     KCM_PKT_PAGE, PAGE_SIZE, &p);
-			if (ret) {
-				s->refused++;
-				/*
-				 * Tampering, another session's packet, or one this
-				 * version does not make: poison.
-				 */
-				if (ret == -EBADMSG || ret == -EPROTONOSUPPORT) {
-					kcm_sw_forget_keys(sw);
-					kcm_session_fail(s);
-				}
-				break;
-			}
-			/* Authentic, and as this version makes it? */
-			if ((p.flags & KCM_PKT_F_ZERO) &&
-			    memchr_inv(sw->plain, 0, PAGE_SIZE)) {
-				s->refused++;
-				ret = -EBADMSG;
-				kcm_sw_forget_keys(sw);
-				kcm_session_fail(s);
-				break;
-			}
-			/* Authentic: a replay, or a gfn the target lacks. */
-			ret = kcm_sw_private_slot(kvm, p.gfn, &slot);
-			if (!ret)
-				ret = kcm_seq_check(&sw->map, p.gfn, p.seq);
-			if (ret) {
-				s->refused++;
-				break;
-			}
-			/* Authentic: only now does guest memory change. */
-			ret = kcm_sw_gmem_page(kvm, slot, p.gfn, &page);
-			if (ret)
-				break;
-			if (kcm_seq_has(&sw->map, p.gfn)) {
-				/* A pre-copy round sent it again: did it change? */
-				s->resent++;
-				if (!memcmp(page_address(page), sw->plain, PAGE_SIZE))
-					s->unchanged++;
-			}
-			memcpy(page_address(page), sw->plain, PAGE_SIZE);
-			put_page(page);
-			ret = kcm_seq_record(&sw->map, p.gfn, p.seq);
-			if (ret)
-				break;
-			*done = i + 1;
-			cond_resched();
+		if (READ_ONCE(s->state) == KVM_COCO_MIG_STATE_FAILED) {
+			ret = -EIO;
+			break;
 		}
-		kcm_window_unpin(&sw->win);
+		n = kcm_sw_take(sw, st, ubuf, len, b->bytes, &p);
+		if (n == -EBADMSG || n == -EPROTONOSUPPORT) {
+			/*
+			 * Tampering, another session's packet, or one this
+			 * version does not make: poison.
+			 */
+			b->refused++;
+			kcm_session_fail(s);
+			ret = n;
+			break;
+		}
+		if (n < 0) {
+			ret = n;
+			break;
+		}
+		/* Authentic, and as this version makes it? */
+		if ((p.flags & KCM_PKT_F_ZERO) ? p.len : p.len != PAGE_SIZE) {
+			b->refused++;
+			kcm_session_fail(s);
+			ret = -EBADMSG;
+			break;
+		}
+		/*
+		 * Authentic: another stream's packet (misrouted), a replay
+		 * or one taken out of the stream's order, a gfn the target
+		 * lacks.
+		 */
+		if (p.stream != stream)
+			ret = -EINVAL;
+		else if (p.seq <= st->seq)
+			ret = -ESTALE;
+		else
+			ret = kcm_sw_install(s, st, &p, b);
+		if (ret) {
+			b->refused++;
+			break;
+		}
+		st->seq = p.seq;
+		b->done = i + 1;
+		b->bytes += n;
+		cond_resched();
 	}
-	memzero_explicit(sw->plain, PAGE_SIZE);
+	kcm_window_unpin(&st->win);
+	memzero_explicit(st->plain, PAGE_SIZE);
 	srcu_read_unlock(&kvm->srcu, idx);
 	return ret;
 }
@@ -803,6 +958,7 @@ static int kcm_sw_private_received(struct kcm_session *s)
 static int kcm_sw_finish_source(struct kcm_session *s, const void *in,
 				u32 in_len, void *out)
 {
+	struct kcm_pkt p = { .type = KCM_PKT_FINAL, .stream = KCM_PKT_CTL_STREAM };
 	struct kcm_sw *sw = to_sw(s);
 	struct kcm_sw_final *rec;
 	size_t rec_len;
@@ -812,13 +968,13 @@ static int kcm_sw_finish_source(struct kcm_session *s, const void *in,
 	rec = kzalloc(rec_len, GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	if (!rec)
 		return -ENOMEM;
-	rec->pages = cpu_to_le64(sw->map.pages);
+	rec->pages = cpu_to_le64(kcm_seq_pages(&sw->map));
 	kcm_seq_digest(&sw->map, rec->digest);
 	ret = kcm_private_digest(kcm_kvm_attrs(s->kvm), rec->private_digest);
 	if (ret)
 		goto out_free_rec;
 	memcpy(rec->vcpu_state, in, in_len);
-	ret = kcm_sw_seal(sw, KCM_PKT_FINAL, 0, 0, rec, rec_len, out);
+	ret = kcm_sw_seal(sw, &sw->ctl, &sw->ctl_seq, &p, rec, rec_len, out);
 out_free_rec:
 	kfree_sensitive(rec);
 	return ret;
@@ -850,13 +1006,13 @@ static int kcm_sw_finish_target(struct kcm_session *s, const void *in,
 	if (!rec)
 		return -ENOMEM;
 
-	ret = kcm_sw_open(sw, in, rec_len, rec);
+	ret = kcm_sw_open(sw, &sw->ctl, in, rec_len, rec);
 	if (!ret)
 		ret = kcm_pkt_decode(in, in_len, KCM_PKT_FINAL, rec_len, &p);
 	if (!ret) {
 		kcm_seq_digest(&sw->map, digest);
 		/* A page missing or out of date? */
-		if (le64_to_cpu(rec->pages) != sw->map.pages ||
+		if (le64_to_cpu(rec->pages) != kcm_seq_pages(&sw->map) ||
 		    crypto_memneq(digest, rec->digest, sizeof(digest)))
 			ret = -ENODATA;
 	}
@@ -900,7 +1056,8 @@ static void kcm_sw_cancel(struct kcm_session *s)
 const struct kcm_backend kcm_sw_backend = {
 	.name			= "sw",
 	.id			= KVM_COCO_MIG_BACKEND_SW,
-	.packet_size		= KCM_SW_PACKET_SIZE,
+	.max_packet		= KCM_SW_PACKET_SIZE,
+	.max_streams		= KCM_SW_MAX_STREAMS,
 	.max_in_len		= KVM_COCO_MIG_MAX_BLOB,
 	.features		= KVM_COCO_MIG_F_DIRTY_TRACKING |
 				  KVM_COCO_MIG_F_ZERO_PAGES |

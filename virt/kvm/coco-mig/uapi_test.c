@@ -142,41 +142,49 @@ static void blob_args_check_rejects_reserved_bits(struct kunit *test)
 
 static void pages_args_check_rules(struct kunit *test)
 {
-	const size_t psize = 4136;
+	const u32 streams = 4;
 	struct kvm_coco_mig_pages p = { .nr_pages = 2, .gfns_uaddr = 0x1000 };
 	int i, bit;
 
-	KUNIT_EXPECT_EQ(test, kcm_pages_args_check(&p, true, psize), 0);
+	KUNIT_EXPECT_EQ(test, kcm_pages_args_check(&p, true, streams), 0);
 	p.nr_pages = 0;
-	KUNIT_EXPECT_EQ(test, kcm_pages_args_check(&p, true, psize), -EINVAL);
+	KUNIT_EXPECT_EQ(test, kcm_pages_args_check(&p, true, streams), -EINVAL);
 	p.nr_pages = KVM_COCO_MIG_MAX_BATCH;
-	KUNIT_EXPECT_EQ(test, kcm_pages_args_check(&p, true, psize), 0);
+	KUNIT_EXPECT_EQ(test, kcm_pages_args_check(&p, true, streams), 0);
 	p.nr_pages = KVM_COCO_MIG_MAX_BATCH + 1;
-	KUNIT_EXPECT_EQ(test, kcm_pages_args_check(&p, true, psize), -E2BIG);
+	KUNIT_EXPECT_EQ(test, kcm_pages_args_check(&p, true, streams), -E2BIG);
 	p.nr_pages = U32_MAX;
-	KUNIT_EXPECT_EQ(test, kcm_pages_args_check(&p, true, psize), -E2BIG);
+	KUNIT_EXPECT_EQ(test, kcm_pages_args_check(&p, true, streams), -E2BIG);
 	p.nr_pages = 2;
 	p.gfns_uaddr = 0;
-	KUNIT_EXPECT_EQ(test, kcm_pages_args_check(&p, true, psize), -EINVAL);
+	KUNIT_EXPECT_EQ(test, kcm_pages_args_check(&p, true, streams), -EINVAL);
 
-	/* RECEIVE: no gfn list, and exactly nr_pages packets. */
-	p.buf_len = 2 * psize;
-	KUNIT_EXPECT_EQ(test, kcm_pages_args_check(&p, false, psize), 0);
-	p.buf_len = 2 * psize - 1;
-	KUNIT_EXPECT_EQ(test, kcm_pages_args_check(&p, false, psize), -EINVAL);
-	p.buf_len = 2 * psize;
+	/* Streams: below the session's number. */
 	p.gfns_uaddr = 0x1000;
-	KUNIT_EXPECT_EQ(test, kcm_pages_args_check(&p, false, psize), -EINVAL);
+	p.stream = streams - 1;
+	KUNIT_EXPECT_EQ(test, kcm_pages_args_check(&p, true, streams), 0);
+	p.stream = streams;
+	KUNIT_EXPECT_EQ(test, kcm_pages_args_check(&p, true, streams), -EINVAL);
+	p.stream = U32_MAX;
+	KUNIT_EXPECT_EQ(test, kcm_pages_args_check(&p, false, streams), -EINVAL);
+	p.stream = 0;
+
+	/* RECEIVE: no gfn list, and some bytes of packets. */
+	p.gfns_uaddr = 0;
+	p.buf_len = 1;
+	KUNIT_EXPECT_EQ(test, kcm_pages_args_check(&p, false, streams), 0);
+	p.buf_len = 0;
+	KUNIT_EXPECT_EQ(test, kcm_pages_args_check(&p, false, streams), -EINVAL);
+	p.buf_len = 4152;
+	p.gfns_uaddr = 0x1000;
+	KUNIT_EXPECT_EQ(test, kcm_pages_args_check(&p, false, streams), -EINVAL);
 
 	for (bit = 0; bit < 32; bit++) {
 		memset(&p, 0, sizeof(p));
 		p.nr_pages = 1;
 		p.gfns_uaddr = 0x1000;
 		p.flags = BIT(bit);
-		KUNIT_EXPECT_EQ(test, kcm_pages_args_check(&p, true, psize), -EINVAL);
-		p.flags = 0;
-		p.pad = BIT(bit);
-		KUNIT_EXPECT_EQ(test, kcm_pages_args_check(&p, true, psize), -EINVAL);
+		KUNIT_EXPECT_EQ(test, kcm_pages_args_check(&p, true, streams), -EINVAL);
 	}
 	for (i = 0; i < ARRAY_SIZE(p.reserved); i++) {
 		for (bit = 0; bit < 64; bit++) {
@@ -184,8 +192,28 @@ static void pages_args_check_rules(struct kunit *test)
 			p.nr_pages = 1;
 			p.gfns_uaddr = 0x1000;
 			p.reserved[i] = BIT_ULL(bit);
-			KUNIT_EXPECT_EQ(test, kcm_pages_args_check(&p, true, psize), -EINVAL);
+			KUNIT_EXPECT_EQ(test, kcm_pages_args_check(&p, true, streams), -EINVAL);
 		}
+	}
+}
+
+static void create_args_check_streams_and_pad(struct kunit *test)
+{
+	struct kvm_coco_mig_create args;
+	int bit;
+
+	kcm_create_valid_args(&args, KVM_COCO_MIG_ROLE_SOURCE);
+	args.nr_streams = KVM_COCO_MIG_MAX_STREAMS;
+	KUNIT_EXPECT_EQ(test, kcm_create_args_check(&args), 0);
+	args.nr_streams = KVM_COCO_MIG_MAX_STREAMS + 1;
+	KUNIT_EXPECT_EQ(test, kcm_create_args_check(&args), -EINVAL);
+	args.nr_streams = U32_MAX;
+	KUNIT_EXPECT_EQ(test, kcm_create_args_check(&args), -EINVAL);
+	for (bit = 0; bit < 32; bit++) {
+		kcm_create_valid_args(&args, KVM_COCO_MIG_ROLE_TARGET);
+		args.pad = BIT(bit);
+		KUNIT_EXPECT_EQ_MSG(test, kcm_create_args_check(&args), -EINVAL,
+				    "pad bit %d", bit);
 	}
 }
 
@@ -244,6 +272,7 @@ static void uapi_layout_is_fixed(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, sizeof(struct kvm_coco_mig_dirty), 64);
 	KUNIT_EXPECT_EQ(test, sizeof(struct kvm_coco_mig_caps), 64);
 	KUNIT_EXPECT_EQ(test, sizeof(struct kvm_coco_mig_backend_caps), 64);
+	KUNIT_EXPECT_EQ(test, sizeof(struct kvm_coco_mig_pkt_hdr), 40);
 }
 
 static struct kunit_case kcm_uapi_cases[] = {
@@ -256,6 +285,7 @@ static struct kunit_case kcm_uapi_cases[] = {
 	KUNIT_CASE(blob_args_check_in_and_out_rules),
 	KUNIT_CASE(blob_args_check_rejects_reserved_bits),
 	KUNIT_CASE(pages_args_check_rules),
+	KUNIT_CASE(create_args_check_streams_and_pad),
 	KUNIT_CASE(track_and_dirty_args_reject_reserved_bits),
 	KUNIT_CASE(uapi_layout_is_fixed),
 	{}

@@ -59,10 +59,40 @@ static inline struct kvm_vm *kcm_private_vm(uint32_t nr_vcpus, void *guest_code,
 	return vm;
 }
 
-/* Wire bytes of a page packet: 24-byte header, page, 16-byte tag. */
+/* Wire bytes of a page packet: 40-byte header, page, 16-byte tag. */
 static inline size_t kcm_packet_size(void)
 {
-	return 24 + PAGE_SIZE + 16;
+	return sizeof(struct kvm_coco_mig_pkt_hdr) + PAGE_SIZE + 16;
+}
+
+/* Wire bytes of a zero page's packet: header and tag. */
+static inline size_t kcm_zero_packet_size(void)
+{
+	return sizeof(struct kvm_coco_mig_pkt_hdr) + 16;
+}
+
+/* Offset of the payload (the ciphertext) in a packet. */
+#define KCM_PAYLOAD	sizeof(struct kvm_coco_mig_pkt_hdr)
+
+static inline struct kvm_coco_mig_pkt_hdr *kcm_pkt_hdr(void *pkt)
+{
+	return pkt;
+}
+
+/* The packet after @pkt in a buffer of back-to-back packets. */
+static inline uint8_t *kcm_pkt_next(void *pkt)
+{
+	return (uint8_t *)pkt + kcm_pkt_hdr(pkt)->len;
+}
+
+/* The @i-th packet of a buffer of back-to-back packets. */
+static inline uint8_t *kcm_pkt_at(void *buf, uint32_t i)
+{
+	uint8_t *p = buf;
+
+	while (i--)
+		p = kcm_pkt_next(p);
+	return p;
 }
 
 /* The sw backend's entry of KVM_COCO_MIG_GET_CAPS. */
@@ -137,12 +167,13 @@ static inline void kcm_handshake(int ssess, int tsess)
 	free(tr);
 }
 
-static inline int __kcm_pages(int sess, unsigned long ioc, uint64_t *gfns,
-			      uint32_t n, void *buf, uint64_t *len, uint32_t *done)
+static inline int __kcm_pages_on(int sess, unsigned long ioc, uint32_t stream,
+				 uint64_t *gfns, uint32_t n, void *buf,
+				 uint64_t *len, uint32_t *done)
 {
 	struct kvm_coco_mig_pages p = {
 		.nr_pages = n, .gfns_uaddr = (uintptr_t)gfns,
-		.buf_uaddr = (uintptr_t)buf, .buf_len = *len,
+		.buf_uaddr = (uintptr_t)buf, .buf_len = *len, .stream = stream,
 	};
 	int r = ioctl(sess, ioc, &p);
 
@@ -150,6 +181,12 @@ static inline int __kcm_pages(int sess, unsigned long ioc, uint64_t *gfns,
 	if (done)
 		*done = p.done;
 	return r ? -errno : 0;
+}
+
+static inline int __kcm_pages(int sess, unsigned long ioc, uint64_t *gfns,
+			      uint32_t n, void *buf, uint64_t *len, uint32_t *done)
+{
+	return __kcm_pages_on(sess, ioc, 0, gfns, n, buf, len, done);
 }
 
 /* Run @vcpu to its next GUEST_SYNC; returns the sync's value. */

@@ -156,11 +156,11 @@ TEST_F_TIMEOUT(session, caps_report_the_sw_backend, SMALL_TIMEOUT)
 	EXPECT_EQ(KVM_X86_SW_PROTECTED_VM, e[i].vm_type);
 	EXPECT_EQ(KVM_COCO_MIG_F_DIRTY_TRACKING | KVM_COCO_MIG_F_ZERO_PAGES |
 		  KVM_COCO_MIG_F_MUTUAL_AUTH, e[i].features);
-	EXPECT_EQ(24 + 4096 + 16, e[i].packet_size);
+	EXPECT_EQ(sizeof(struct kvm_coco_mig_pkt_hdr) + 4096 + 16, e[i].max_packet);
 	EXPECT_EQ(KVM_COCO_MIG_MAX_BATCH, e[i].max_batch);
 	EXPECT_EQ(KVM_COCO_MIG_MAX_BLOB, e[i].max_blob);
 	EXPECT_LT(KVM_COCO_MIG_MAX_BLOB, e[i].max_final);
-	EXPECT_EQ(1, e[i].max_streams);
+	EXPECT_EQ(KVM_COCO_MIG_MAX_STREAMS, e[i].max_streams);
 	EXPECT_EQ(0, e[i].pad);
 	for (n = 0; n < ARRAY_SIZE(e[i].reserved); n++)
 		EXPECT_EQ(0, e[i].reserved[n]);
@@ -195,7 +195,7 @@ TEST_F_TIMEOUT(session, caps_in_the_callers_entry_size, SMALL_TIMEOUT)
 		.nr_backends = 1, .entry_size = 128, .backends_uaddr = (uintptr_t)buf,
 	};
 	ASSERT_EQ(0, __kcm_caps(self->dev, &c));
-	EXPECT_NE(0, e->packet_size);
+	EXPECT_NE(0, e->max_packet);
 	for (i = sizeof(*e); i < 128; i++)
 		ASSERT_EQ(0, buf[i]) TH_LOG("byte %u not zeroed", i);
 	for (i = 128; i < sizeof(buf); i++)
