@@ -741,7 +741,9 @@ static int run_source(const char *connect_addr, uint64_t npages, uint32_t nvcpus
 		snprintf(err, sizeof(err), "%s", cm_strerror(CM_CREATE, sess));
 		return source_abort(&v, -1, &s, err);
 	}
-	psize = cm_max_packet(sess);
+	psize = cm_max_packet(dev, sess);
+	if (!psize)
+		return source_abort(&v, sess, &s, "GET_CAPS: no packet size for this backend");
 	buf = malloc(BATCH * psize);
 	if (msg_send(fd, MSG_HELLO, &h, sizeof(h), NULL, 0) ||
 	    msg_recv(fd, MSG_EVIDENCE, &ev, &len, err, sizeof(err))) {

@@ -11,7 +11,8 @@
 
 #include "libcocomig.h"
 
-#define CM_PACKET_OVERHEAD	(sizeof(struct kvm_coco_mig_pkt_hdr) + 16)	/* header, tag */
+/* More backends than any build has: GET_CAPS reports how many there are. */
+#define CM_MAX_BACKENDS		8
 
 static int cm_ioctl(int fd, unsigned long req, void *arg)
 {
@@ -43,12 +44,40 @@ int cm_open(void)
 	return fd;
 }
 
-int cm_session(int dev, int vm_fd, uint32_t role)
+int cm_caps(int dev, uint32_t backend, struct kvm_coco_mig_backend_caps *caps)
 {
-	struct kvm_coco_mig_create c = { .vm_fd = vm_fd, .role = role };
+	struct kvm_coco_mig_backend_caps e[CM_MAX_BACKENDS] = {};
+	struct kvm_coco_mig_caps c = {
+		.nr_backends = CM_MAX_BACKENDS, .entry_size = sizeof(e[0]),
+		.backends_uaddr = (uintptr_t)e,
+	};
+	uint32_t i;
+	int r = cm_ioctl(dev, KVM_COCO_MIG_GET_CAPS, &c);
+
+	if (r)
+		return r;
+	for (i = 0; i < c.nr_backends && i < CM_MAX_BACKENDS; i++) {
+		if (e[i].backend == backend) {
+			*caps = e[i];
+			return 0;
+		}
+	}
+	return -EOPNOTSUPP;
+}
+
+int cm_session_streams(int dev, int vm_fd, uint32_t role, uint32_t nr_streams)
+{
+	struct kvm_coco_mig_create c = {
+		.vm_fd = vm_fd, .role = role, .nr_streams = nr_streams,
+	};
 	int fd = ioctl(dev, KVM_COCO_MIG_CREATE_SESSION, &c);
 
 	return fd < 0 ? -errno : fd;
+}
+
+int cm_session(int dev, int vm_fd, uint32_t role)
+{
+	return cm_session_streams(dev, vm_fd, role, 1);
 }
 
 int cm_status(int sess, struct kvm_coco_mig_status *st)
@@ -100,11 +129,46 @@ int cm_accept(int sess, const void *blob, uint32_t len)
 	return cm_blob(sess, KVM_COCO_MIG_ACCEPT, blob, len, NULL, NULL);
 }
 
-size_t cm_max_packet(int sess)
+size_t cm_max_packet(int dev, int sess)
 {
-	/* Every backend so far packs a page as header, page, tag. */
-	(void)sess;
-	return CM_PACKET_OVERHEAD + 4096;
+	struct kvm_coco_mig_backend_caps caps;
+	struct kvm_coco_mig_status st;
+
+	if (cm_status(sess, &st) || cm_caps(dev, st.backend, &caps))
+		return 0;
+	return caps.max_packet;
+}
+
+int cm_package_on(int sess, uint32_t stream, const uint64_t *gfns, uint32_t n,
+		  void *buf, uint64_t *len, uint32_t *done)
+{
+	struct kvm_coco_mig_pages p = {
+		.nr_pages = n, .gfns_uaddr = (uintptr_t)gfns,
+		.buf_uaddr = (uintptr_t)buf, .buf_len = *len, .stream = stream,
+	};
+	int r;
+
+	/* A zero buf_len would be a query: nothing packaged, no error. */
+	if (!p.buf_len)
+		return -ENOSPC;
+	r = cm_ioctl(sess, KVM_COCO_MIG_PACKAGE_PAGES, &p);
+	*done = p.done;
+	*len = p.buf_len;
+	return r;
+}
+
+int cm_receive_on(int sess, uint32_t stream, const void *buf, uint64_t *len,
+		  uint32_t n, uint32_t *done)
+{
+	struct kvm_coco_mig_pages p = {
+		.nr_pages = n, .buf_uaddr = (uintptr_t)buf, .buf_len = *len,
+		.stream = stream,
+	};
+	int r = cm_ioctl(sess, KVM_COCO_MIG_RECEIVE_PAGES, &p);
+
+	*done = p.done;
+	*len = p.buf_len;
+	return r;
 }
 
 int cm_package(int sess, const uint64_t *gfns, uint32_t n, void *buf,
@@ -112,26 +176,22 @@ int cm_package(int sess, const uint64_t *gfns, uint32_t n, void *buf,
 {
 	struct kvm_coco_mig_pages p = {
 		.nr_pages = n, .gfns_uaddr = (uintptr_t)gfns,
-		.buf_uaddr = (uintptr_t)buf, .buf_len = n * cm_max_packet(sess),
 	};
-	int r = cm_ioctl(sess, KVM_COCO_MIG_PACKAGE_PAGES, &p);
+	int r;
 
-	*done = p.done;
+	/* The caller has room for @n packets: the kernel says how many bytes. */
+	*done = 0;
+	r = cm_ioctl(sess, KVM_COCO_MIG_PACKAGE_PAGES, &p);
+	if (r)
+		return r;
 	*len = p.buf_len;
-	return r;
+	return cm_package_on(sess, 0, gfns, n, buf, len, done);
 }
 
 int cm_receive(int sess, const void *buf, uint64_t *len, uint32_t n,
 	       uint32_t *done)
 {
-	struct kvm_coco_mig_pages p = {
-		.nr_pages = n, .buf_uaddr = (uintptr_t)buf, .buf_len = *len,
-	};
-	int r = cm_ioctl(sess, KVM_COCO_MIG_RECEIVE_PAGES, &p);
-
-	*done = p.done;
-	*len = p.buf_len;
-	return r;
+	return cm_receive_on(sess, 0, buf, len, n, done);
 }
 
 int cm_track_start(int sess, uint32_t *nr_slots, uint64_t *nr_gfns)
@@ -232,12 +292,16 @@ const char *cm_strerror(enum cm_op op, int err)
 	case ESTALE:
 		if (op == CM_FINISH || op == CM_GET_DIRTY)
 			return "a guest_memfd memslot changed since START: cancel, start over";
-		return "a replayed or older version of a page was refused";
+		return "a replayed, older or out-of-order (in its stream) packet was refused";
 	case ENODATA:
 		return "incomplete: a page (or attribute) was not migrated, or is out of date";
 	case EINVAL:
 		if (op == CM_PACKAGE)
 			return "invalid request, or a shared gfn (shared pages go another way)";
+		if (op == CM_RECEIVE)
+			return "invalid request, or a packet on another stream than its own";
+		if (op == CM_CREATE)
+			return "not a confidential VM (or not initialised), or too many streams";
 		return "invalid argument, or the other role's call";
 	case ENOSPC:
 		return "the output buffer is too small";

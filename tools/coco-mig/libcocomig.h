@@ -21,6 +21,19 @@ enum cm_op {
 };
 
 int cm_open(void);
+
+/*
+ * What a backend (KVM_COCO_MIG_BACKEND_*) of this build can do, from
+ * KVM_COCO_MIG_GET_CAPS; -EOPNOTSUPP if the build has no such backend.
+ */
+int cm_caps(int dev, uint32_t backend, struct kvm_coco_mig_backend_caps *caps);
+
+/*
+ * A session with @nr_streams streams (1 up to the backend's max_streams;
+ * both sides of a migration must have the same number); cm_session() has
+ * one.
+ */
+int cm_session_streams(int dev, int vm_fd, uint32_t role, uint32_t nr_streams);
 int cm_session(int dev, int vm_fd, uint32_t role);
 int cm_status(int sess, struct kvm_coco_mig_status *st);
 
@@ -32,11 +45,23 @@ int cm_accept(int sess, const void *blob, uint32_t len);
 /*
  * Pages, as back-to-back packets of varying length (each starts with
  * struct kvm_coco_mig_pkt_hdr, whose @len frames it). cm_max_packet(): the
- * largest packet the session's backend makes. cm_package() needs room for
- * @n of them at @buf and returns the bytes written in @len; cm_receive()
- * takes @n packets in the @len bytes at @buf, and returns the bytes used.
+ * largest packet the backend of @sess makes, from GET_CAPS on @dev (0 if
+ * it cannot be read).
+ *
+ * cm_package_on() packages @n gfns on @stream: @len is in: the room at
+ * @buf (at least @n times cm_max_packet()), out: the bytes written.
+ * cm_receive_on() takes @n packets in the @len bytes at @buf on @stream,
+ * and returns the bytes used in @len. The target takes each stream's
+ * packets in the order that stream made them, on the stream of the same
+ * index; calls on different streams may run in parallel (one thread per
+ * stream). cm_package() and cm_receive() are the same on stream 0;
+ * cm_package() takes the room from the kernel (@n packets' worth).
  */
-size_t cm_max_packet(int sess);
+size_t cm_max_packet(int dev, int sess);
+int cm_package_on(int sess, uint32_t stream, const uint64_t *gfns, uint32_t n,
+		  void *buf, uint64_t *len, uint32_t *done);
+int cm_receive_on(int sess, uint32_t stream, const void *buf, uint64_t *len,
+		  uint32_t n, uint32_t *done);
 int cm_package(int sess, const uint64_t *gfns, uint32_t n, void *buf,
 	       uint64_t *len, uint32_t *done);
 int cm_receive(int sess, const void *buf, uint64_t *len, uint32_t n,
