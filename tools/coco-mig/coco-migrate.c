@@ -6,7 +6,7 @@
  *   coco-migrate target --listen ADDR:PORT [--fault-die-at-packet N]
  *   coco-migrate source --connect ADDR:PORT [--mem SIZE] [--vcpus N]
  *                [--dirty-rate PAGES/S] [--downtime-ms MS] [--max-rounds N]
- *                [--json] [--fault-corrupt-packet N]
+ *                [--streams N] [--json] [--fault-corrupt-packet N]
  *
  * The source runs a built-in workload: vCPUs that fill their share of the
  * guest's private memory, then keep rewriting it at the requested rate,
@@ -16,6 +16,38 @@
  * rounds that did not shrink it), a pause,
  * the last dirty set, shared memory the ordinary way, vCPU state sealed in
  * FINISH. The guest resumes on the target and checks every page itself.
+ *
+ * The pages go on --streams N streams of the session (1 to the backend's
+ * max_streams), each on its own TCP connection and driven by its own
+ * thread on either side. Each round's gfns are cut into N contiguous
+ * pieces, piece k for stream k; the next round's GET_DIRTY, and FINISH,
+ * come only once every stream has had all its batches of the round
+ * acknowledged.
+ *
+ * The protocol (version 2): every message is a struct msg_hdr, then @len
+ * bytes. The source opens the control connection:
+ *
+ *   source                          target
+ *   HELLO (guest shape, N)   ->
+ *                            <-     EVIDENCE (GET_MIGRATION_DATA)
+ *   TRANSPORT (START's blob) ->     ACCEPT
+ *   then opens N data connections, each starting with STREAM (its index);
+ *                            <-     READY (ACCEPT done, N streams in)
+ *   ... the rounds, on the data connections ...
+ *   SHARED (slot 0)          ->
+ *   FINAL (FINISH's record)  ->     FINISH
+ *                            <-     RESUMED, RESULT (the guest's check)
+ *
+ * On data connection k: PAGES (a batch of stream k's packets) ->, ACK
+ * (packets installed) <- for each batch, and END -> once the pages are
+ * all sent. Either side may send ERROR (a message) on any connection
+ * instead of what is due, and gives up.
+ *
+ * The fault options number packets over the whole migration: in the
+ * order of each round's gfns (all of round 1's, then round 2's, ...),
+ * whatever stream carries them. The target counts packets as they come
+ * in on any stream; rounds do not overlap, so packet N falls in the same
+ * round whatever the number of streams.
  *
  * VMs are built with the KVM selftest library of the kernel source (guest
  * code in this binary, page tables, ucall): the part of a VMM this tool is
@@ -30,6 +62,8 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -55,9 +89,9 @@
 #define EXIT_MIGRATION	2
 #define EXIT_USAGE	64
 
-/* Stream protocol, version 1: a header, then @len bytes of payload. */
+/* The protocol (see above): a header, then @len bytes of payload. */
 #define PROTO_MAGIC	0x504d434bu	/* "KCMP" */
-#define PROTO_VERSION	1
+#define PROTO_VERSION	2
 
 enum msg_type {
 	MSG_HELLO = 1,		/* source: struct hello */
@@ -70,6 +104,9 @@ enum msg_type {
 	MSG_RESUMED,		/* target: the guest runs */
 	MSG_RESULT,		/* target: __u32 ok, then a message */
 	MSG_ERROR,		/* either: a message; the sender gives up */
+	MSG_STREAM,		/* source: __u32 the data connection's stream */
+	MSG_READY,		/* target: ACCEPT done, every stream connected */
+	MSG_END,		/* source: no more pages on this stream */
 };
 
 struct msg_hdr {
@@ -82,7 +119,7 @@ struct msg_hdr {
 struct hello {
 	uint64_t npages;
 	uint32_t vcpus;
-	uint32_t pad;
+	uint32_t streams;
 };
 
 /* Guest globals, in shared memory. */
@@ -284,7 +321,7 @@ static bool guest_verify(struct guest *v, char *why, size_t why_len)
 	return true;
 }
 
-/* The stream. */
+/* The connections. */
 static int send_all(int fd, const void *buf, size_t len)
 {
 	const uint8_t *p = buf;
@@ -393,6 +430,60 @@ static int ipv4_addr(const char *s, struct sockaddr_in *sa)
 	return inet_pton(AF_INET, host, &sa->sin_addr) == 1 && sa->sin_port ? 0 : -EINVAL;
 }
 
+static int tcp_connect(const struct sockaddr_in *sa)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1, r;
+
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (const struct sockaddr *)sa, sizeof(*sa))) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return fd;
+}
+
+/* A stream of the session: its connection and, on either side, its thread. */
+struct stream {
+	struct xfer *x;
+	uint32_t idx;
+	int fd;
+	pthread_t thread;
+	const uint64_t *gfns;	/* source: its piece of the round */
+	uint64_t n;
+	uint64_t first;		/* source: the number of the piece's first packet */
+	uint8_t *buf;		/* source: room for a batch */
+	uint64_t pages, bytes;	/* packets sent (source) or installed (target) */
+	int ret;		/* source: how its part of the round went */
+	char err[512];
+};
+
+struct xfer {
+	int sess;
+	uint32_t nr;		/* streams */
+	size_t psize;		/* source: the largest packet */
+	int failed;		/* a stream failed: the others stop */
+	uint64_t packets;	/* source: sent in the rounds before; target: received */
+	char err[512];		/* target: what failed first */
+	struct stream s[KVM_COCO_MIG_MAX_STREAMS];
+};
+
+static void xfer_init(struct xfer *x, int sess, uint32_t nr)
+{
+	uint32_t k;
+
+	memset(x, 0, sizeof(*x));
+	x->sess = sess;
+	x->nr = nr;
+	for (k = 0; k < KVM_COCO_MIG_MAX_STREAMS; k++) {
+		x->s[k].x = x;
+		x->s[k].idx = k;
+		x->s[k].fd = -1;
+	}
+}
+
 /* Relocate the selftest library's host pointers in slot 0 (see kcm_copy_shared). */
 static void shared_load(struct kvm_vm *vm, const uint8_t *bytes, uint64_t len,
 			uint64_t src_base)
@@ -422,18 +513,177 @@ static int target_fail(int fd, int ret, const char *what)
 	return ret;
 }
 
+/*
+ * A stream failed. The first to fail tells the source on its connection
+ * and stops the others, which would wait for pages that will not come.
+ */
+static void stream_fail(struct stream *st, const char *what)
+{
+	struct xfer *x = st->x;
+	uint32_t k;
+
+	if (__atomic_exchange_n(&x->failed, 1, __ATOMIC_ACQ_REL))
+		return;
+	snprintf(x->err, sizeof(x->err), "%s", what);
+	msg_send(st->fd, MSG_ERROR, what, strlen(what) + 1, NULL, 0);
+	for (k = 0; k < x->nr; k++)
+		if (k != st->idx)
+			shutdown(x->s[k].fd, SHUT_RDWR);
+}
+
+/* A stream's thread: its batches, each received and acknowledged, to END. */
+static void *target_stream(void *arg)
+{
+	struct stream *st = arg;
+	struct xfer *x = st->x;
+	uint32_t n, done;
+	uint64_t plen, before;
+	struct msg_hdr hd;
+	char err[600];
+	uint8_t *buf;
+	int r;
+
+	for (;;) {
+		r = recv_all(st->fd, &hd, sizeof(hd));
+		if (r || hd.magic != PROTO_MAGIC || hd.len > (1u << 28)) {
+			stream_fail(st, "source gone mid-stream (or a broken stream)");
+			return NULL;
+		}
+		buf = malloc(hd.len + 1);
+		if (!buf || recv_all(st->fd, buf, hd.len)) {
+			free(buf);
+			stream_fail(st, "source gone mid-stream");
+			return NULL;
+		}
+		if (hd.type == MSG_END && !hd.len) {
+			free(buf);
+			return NULL;
+		}
+		if (hd.type == MSG_ERROR) {
+			snprintf(err, sizeof(err), "source: %.*s", (int)hd.len, buf);
+			free(buf);
+			stream_fail(st, err);
+			return NULL;
+		}
+		if (hd.type != MSG_PAGES || hd.len < 4) {
+			free(buf);
+			stream_fail(st, "unexpected message");
+			return NULL;
+		}
+		memcpy(&n, buf, 4);
+		if (!n || n > BATCH) {
+			free(buf);
+			stream_fail(st, "bad PAGES length");
+			return NULL;
+		}
+		plen = hd.len - 4;
+		/*
+		 * For tests: die the way a killed VMM does, at a known point,
+		 * counted over every stream.
+		 */
+		before = __atomic_fetch_add(&x->packets, n, __ATOMIC_RELAXED);
+		if (opt.die >= 0 && before + n > (uint64_t)opt.die)
+			kill(getpid(), SIGKILL);
+		r = cm_receive_on(x->sess, st->idx, buf + 4, &plen, n, &done);
+		free(buf);
+		if (!r && plen != hd.len - 4)
+			r = -EINVAL;	/* bytes after the last packet */
+		if (r) {
+			snprintf(err, sizeof(err), "RECEIVE_PAGES refused packet %u of a batch: %s",
+				 done, cm_strerror(CM_RECEIVE, r));
+			stream_fail(st, err);
+			return NULL;
+		}
+		st->pages += done;
+		if (msg_send(st->fd, MSG_ACK, &done, 4, NULL, 0)) {
+			stream_fail(st, "source gone mid-stream");
+			return NULL;
+		}
+	}
+}
+
+/*
+ * The next data connection, which names its stream first. The control
+ * connection has nothing to say meanwhile: if it does, the source is gone.
+ */
+static int stream_accept(int lfd, int ctl, struct xfer *x, char *err, size_t err_len)
+{
+	struct pollfd p[2] = {
+		{ .fd = lfd, .events = POLLIN }, { .fd = ctl, .events = POLLIN },
+	};
+	uint32_t idx, len;
+	int fd, r, one = 1;
+	void *msg;
+
+	while (poll(p, 2, -1) < 0) {
+		if (errno != EINTR) {
+			snprintf(err, err_len, "poll: %s", strerror(errno));
+			return -errno;
+		}
+	}
+	if (p[1].revents) {
+		snprintf(err, err_len, "source gone before its streams connected");
+		return -ECONNRESET;
+	}
+	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, err_len, "accept: %s", strerror(errno));
+		return -errno;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	r = msg_recv(fd, MSG_STREAM, &msg, &len, err, err_len);
+	if (!r && len != sizeof(idx)) {
+		free(msg);
+		r = -EBADMSG;
+	}
+	if (r) {
+		if (!err[0])
+			snprintf(err, err_len, "bad STREAM message");
+		close(fd);
+		return r;
+	}
+	memcpy(&idx, msg, sizeof(idx));
+	free(msg);
+	if (idx >= x->nr || x->s[idx].fd >= 0) {
+		snprintf(err, err_len, "a connection for stream %u, of %u", idx, x->nr);
+		close(fd);
+		return -EBADMSG;
+	}
+	x->s[idx].fd = fd;
+	return 0;
+}
+
+/* Every stream's thread, until each has its END or one fails. */
+static int target_streams(struct xfer *x)
+{
+	uint32_t k, started;
+	int r = 0;
+
+	for (k = 0; k < x->nr; k++) {
+		r = pthread_create(&x->s[k].thread, NULL, target_stream, &x->s[k]);
+		if (r) {
+			stream_fail(&x->s[k], "cannot start a stream's thread");
+			break;
+		}
+	}
+	started = k;
+	for (k = 0; k < started; k++)
+		pthread_join(x->s[k].thread, NULL);
+	return x->failed ? -EIO : 0;
+}
+
 static int run_target(const char *listen_addr)
 {
 	void *buf = NULL, *ev = NULL, *state = NULL;
-	uint32_t len, ev_len, slen, n, done;
-	uint64_t plen;
+	uint32_t len, ev_len, slen, k, max_streams;
+	struct kvm_coco_mig_backend_caps caps;
 	struct kvm_coco_mig_status st;
-	long received = 0;
 	int lfd, fd, dev, sess, r, one = 1, ok;
 	struct sockaddr_in sa;
 	struct guest v = {};
 	char err[512] = "", why[512];
 	struct hello *h;
+	struct xfer x;
 
 	if (ipv4_addr(listen_addr, &sa)) {
 		complain("--listen wants ADDR:PORT (IPv4), got '%s'", listen_addr);
@@ -444,15 +694,22 @@ static int run_target(const char *listen_addr)
 		complain("%s", cm_strerror(CM_OPEN, dev));
 		return EXIT_USAGE;
 	}
-	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	r = cm_caps(dev, KVM_COCO_MIG_BACKEND_SW, &caps);
+	if (r) {
+		complain("GET_CAPS: %s", cm_strerror(CM_CAPS, r));
+		return EXIT_USAGE;
+	}
+	max_streams = min_t(uint32_t, caps.max_streams, KVM_COCO_MIG_MAX_STREAMS);
+	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) || listen(lfd, 1)) {
+	/* The control connection, then the streams' (see stream_accept()). */
+	if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    listen(lfd, KVM_COCO_MIG_MAX_STREAMS + 1)) {
 		complain("cannot listen on %s: %s", listen_addr, strerror(errno));
 		return EXIT_USAGE;
 	}
 	progress("target: listening on %s\n", listen_addr);
-	fd = accept(lfd, NULL, NULL);
-	close(lfd);
+	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 	if (fd < 0) {
 		complain("accept: %s", strerror(errno));
 		return EXIT_USAGE;
@@ -467,14 +724,21 @@ static int run_target(const char *listen_addr)
 	h = buf;
 	if (!h->vcpus || h->vcpus > MAX_VCPUS || !h->npages)
 		return target_fail(fd, EXIT_MIGRATION, "unsupported guest shape");
-	progress("target: incoming guest, %lu MiB, %u vCPUs\n",
-		 (unsigned long)(h->npages * PAGE_SIZE >> 20), h->vcpus);
+	if (!h->streams || h->streams > max_streams) {
+		snprintf(err, sizeof(err),
+			 "the source asks for %u streams, this host allows 1 to %u",
+			 h->streams, max_streams);
+		return target_fail(fd, EXIT_MIGRATION, err);
+	}
+	progress("target: incoming guest, %lu MiB, %u vCPUs, %u streams\n",
+		 (unsigned long)(h->npages * PAGE_SIZE >> 20), h->vcpus, h->streams);
 	guest_create(&v, h->npages, h->vcpus);
-	free(buf);
 
-	sess = cm_session(dev, v.vm->fd, KVM_COCO_MIG_ROLE_TARGET);
+	sess = cm_session_streams(dev, v.vm->fd, KVM_COCO_MIG_ROLE_TARGET, h->streams);
 	if (sess < 0)
 		return target_fail(fd, EXIT_MIGRATION, cm_strerror(CM_CREATE, sess));
+	xfer_init(&x, sess, h->streams);
+	free(buf);
 	r = cm_get_migration_data(sess, &ev, &ev_len);
 	if (r)
 		return target_fail(fd, EXIT_MIGRATION,
@@ -488,49 +752,23 @@ static int run_target(const char *listen_addr)
 	free(buf);
 	if (r)
 		return target_fail(fd, EXIT_MIGRATION, cm_strerror(CM_ACCEPT, r));
-
-	/* Pages until the shared memory comes. */
-	for (;;) {
-		struct msg_hdr hd;
-
-		r = recv_all(fd, &hd, sizeof(hd));
-		if (r || hd.magic != PROTO_MAGIC || hd.len > (1u << 28))
-			return target_fail(fd, EXIT_MIGRATION,
-					   "source gone mid-stream (or a broken stream)");
-		buf = malloc(hd.len + 1);
-		if (recv_all(fd, buf, hd.len))
-			return target_fail(fd, EXIT_MIGRATION, "source gone mid-stream");
-		if (hd.type == MSG_ERROR) {
-			complain("source: %.*s", (int)hd.len, (char *)buf);
-			return EXIT_MIGRATION;
-		}
-		if (hd.type == MSG_SHARED) {
-			shared_load(v.vm, (uint8_t *)buf + 8, hd.len - 8, *(uint64_t *)buf);
-			free(buf);
-			break;
-		}
-		if (hd.type != MSG_PAGES || hd.len < 4)
-			return target_fail(fd, EXIT_MIGRATION, "unexpected message");
-		memcpy(&n, buf, 4);
-		if (n > BATCH)
-			return target_fail(fd, EXIT_MIGRATION, "bad PAGES length");
-		plen = hd.len - 4;
-		/* For tests: die the way a killed VMM does, at a known point. */
-		if (opt.die >= 0 && received + n > opt.die)
-			kill(getpid(), SIGKILL);
-		received += n;
-		r = cm_receive(sess, (uint8_t *)buf + 4, &plen, n, &done);
-		free(buf);
-		if (!r && plen != hd.len - 4)
-			r = -EINVAL;	/* bytes after the last packet */
-		if (r) {
-			snprintf(err, sizeof(err), "RECEIVE_PAGES refused packet %u of a batch: %s",
-				 done, cm_strerror(CM_RECEIVE, r));
+	for (k = 0; k < x.nr; k++)
+		if (stream_accept(lfd, fd, &x, err, sizeof(err)))
 			return target_fail(fd, EXIT_MIGRATION, err);
-		}
-		if (msg_send(fd, MSG_ACK, &done, 4, NULL, 0))
-			return target_fail(fd, EXIT_MIGRATION, "source gone mid-stream");
+	close(lfd);
+	if (msg_send(fd, MSG_READY, NULL, 0, NULL, 0))
+		return target_fail(fd, EXIT_MIGRATION, "source gone");
+
+	/* The pages, until every stream has ended. */
+	if (target_streams(&x)) {
+		complain("%s", x.err);
+		return EXIT_MIGRATION;
 	}
+	r = msg_recv(fd, MSG_SHARED, &buf, &len, err, sizeof(err));
+	if (r || len < 8)
+		return target_fail(fd, EXIT_MIGRATION, err[0] ? err : "no shared memory");
+	shared_load(v.vm, (uint8_t *)buf + 8, len - 8, *(uint64_t *)buf);
+	free(buf);
 
 	r = msg_recv(fd, MSG_FINAL, &buf, &len, err, sizeof(err));
 	if (r)
@@ -545,7 +783,7 @@ static int run_target(const char *listen_addr)
 	/* vCPU states, one after the other, each with its length. */
 	{
 		uint8_t *p = state;
-		uint32_t k, l;
+		uint32_t l;
 
 		for (k = 0; k < v.nvcpus; k++) {
 			memcpy(&l, p, 4);
@@ -556,8 +794,8 @@ static int run_target(const char *listen_addr)
 	free(state);
 	msg_send(fd, MSG_RESUMED, NULL, 0, NULL, 0);
 	cm_status(sess, &st);
-	progress("target: FINISH verified %lu pages; the guest resumes here\n",
-		 (unsigned long)st.pages);
+	progress("target: FINISH verified %lu pages on %u streams; the guest resumes here\n",
+		 (unsigned long)st.pages, st.nr_streams);
 
 	ok = guest_verify(&v, why, sizeof(why));
 	progress("target: %s: %s\n", ok ? "verified" : "VERIFICATION FAILED", why);
@@ -566,6 +804,8 @@ static int run_target(const char *listen_addr)
 
 		msg_send(fd, MSG_RESULT, &okw, 4, why, strlen(why) + 1);
 	}
+	for (k = 0; k < x.nr; k++)
+		close(x.s[k].fd);
 	close(fd);
 	close(sess);
 	kvm_vm_free(v.vm);
@@ -577,46 +817,125 @@ static int run_target(const char *listen_addr)
 
 struct stats {
 	uint64_t pages, bytes, rounds;
+	uint32_t streams;
+	uint64_t stream_pages[KVM_COCO_MIG_MAX_STREAMS];
 	double start, pause, resumed, end;
 };
 
-/* Package @n gfns, send them, wait for the target's ACK. */
-static int send_pages(int fd, int sess, uint64_t *gfns, uint64_t n, uint8_t *buf,
+/* For tests: flip a header byte of packet opt.corrupt if it is in the batch. */
+static void corrupt_packet(uint8_t *buf, uint64_t first, uint32_t n)
+{
+	uint64_t i;
+
+	if (opt.corrupt < 0 || (uint64_t)opt.corrupt < first ||
+	    (uint64_t)opt.corrupt >= first + n)
+		return;
+	for (i = first; i < (uint64_t)opt.corrupt; i++)
+		buf += ((struct kvm_coco_mig_pkt_hdr *)buf)->len;
+	/* A byte of the header: every packet has one. */
+	buf[8] ^= 0x40;
+}
+
+/* A stream's thread: its piece of the round, batch by batch, each ACKed. */
+static void *source_stream(void *arg)
+{
+	struct stream *st = arg;
+	struct xfer *x = st->x;
+	uint32_t b, done, alen, ack;
+	uint64_t off, len;
+	void *msg;
+	int r = 0;
+
+	for (off = 0; off < st->n; off += b) {
+		if (__atomic_load_n(&x->failed, __ATOMIC_ACQUIRE))
+			break;
+		b = st->n - off < BATCH ? st->n - off : BATCH;
+		len = BATCH * x->psize;
+		r = cm_package_on(x->sess, st->idx, st->gfns + off, b, st->buf, &len, &done);
+		if (r) {
+			snprintf(st->err, sizeof(st->err), "PACKAGE_PAGES: %s",
+				 cm_strerror(CM_PACKAGE, r));
+			break;
+		}
+		corrupt_packet(st->buf, st->first + off, b);
+		r = msg_send(st->fd, MSG_PAGES, &b, 4, st->buf, len);
+		if (!r)
+			r = msg_recv(st->fd, MSG_ACK, &msg, &alen, st->err, sizeof(st->err));
+		if (r) {
+			if (!st->err[0])
+				snprintf(st->err, sizeof(st->err), "target gone mid-stream (%s)",
+					 strerror(-r));
+			break;
+		}
+		ack = 0;
+		if (alen == sizeof(ack))
+			memcpy(&ack, msg, sizeof(ack));
+		free(msg);
+		if (ack != b) {
+			snprintf(st->err, sizeof(st->err),
+				 "the target acknowledged %u packets of %u", ack, b);
+			r = -EPROTO;
+			break;
+		}
+		st->pages += b;
+		st->bytes += len;
+	}
+	st->ret = r;
+	if (r)
+		__atomic_store_n(&x->failed, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/*
+ * Send @n gfns, piece k of them on stream k, and wait until every stream
+ * has had its batches acknowledged. Of several failures, the target's own
+ * word on one (an ERROR) says more than the connections it then closed.
+ */
+static int send_round(struct xfer *x, const uint64_t *gfns, uint64_t n,
 		      struct stats *s, char *err, size_t err_len)
 {
-	static long packet_no;
-	uint32_t b, done, alen, i;
-	uint64_t off, len;
-	uint8_t *pkt;
-	void *ack;
-	int r;
+	struct stream *st, *bad = NULL;
+	uint32_t k, started;
+	int r = 0;
 
-	for (off = 0; off < n; off += b) {
-		b = n - off < BATCH ? n - off : BATCH;
-		r = cm_package(sess, gfns + off, b, buf, &len, &done);
+	for (k = 0; k < x->nr; k++) {
+		st = &x->s[k];
+		st->gfns = gfns + k * n / x->nr;
+		st->n = (k + 1) * n / x->nr - k * n / x->nr;
+		st->first = x->packets + k * n / x->nr;
+		st->ret = 0;
+		st->err[0] = 0;
+		r = pthread_create(&st->thread, NULL, source_stream, st);
 		if (r) {
-			snprintf(err, err_len, "PACKAGE_PAGES: %s", cm_strerror(CM_PACKAGE, r));
-			return r;
+			snprintf(err, err_len, "cannot start a stream's thread: %s", strerror(r));
+			__atomic_store_n(&x->failed, 1, __ATOMIC_RELEASE);
+			r = -r;
+			break;
 		}
-		if (opt.corrupt >= packet_no && opt.corrupt < packet_no + b) {
-			pkt = buf;
-			for (i = 0; i < opt.corrupt - packet_no; i++)
-				pkt += ((struct kvm_coco_mig_pkt_hdr *)pkt)->len;
-			/* A byte of the header: every packet has one. */
-			pkt[8] ^= 0x40;
+	}
+	started = k;
+	s->pages = 0;
+	s->bytes = 0;
+	for (k = 0; k < x->nr; k++) {
+		st = &x->s[k];
+		if (k < started) {
+			pthread_join(st->thread, NULL);
+			if (st->ret && (!bad || (st->ret == -EREMOTEIO && bad->ret != -EREMOTEIO)))
+				bad = st;
 		}
-		packet_no += b;
-		r = msg_send(fd, MSG_PAGES, &b, 4, buf, len);
-		if (!r)
-			r = msg_recv(fd, MSG_ACK, &ack, &alen, err, err_len);
-		if (r) {
-			if (!err[0])
-				snprintf(err, err_len, "target gone mid-stream (%s)", strerror(-r));
-			return r;
-		}
-		free(ack);
-		s->pages += b;
-		s->bytes += len;
+		s->stream_pages[k] = st->pages;
+		s->pages += st->pages;
+		s->bytes += st->bytes;
+	}
+	x->packets += n;
+	if (r)
+		return r;
+	if (bad) {
+		if (x->nr > 1)
+			snprintf(err, err_len, "stream %u: %.480s", bad->idx, bad->err);
+		else
+			snprintf(err, err_len, "%s", bad->err);
+		return bad->ret;
 	}
 	return 0;
 }
@@ -640,11 +959,16 @@ static void print_report(struct guest *v, struct stats *s, bool migrated,
 			 bool verified, const char *why)
 {
 	double secs = s->end - s->start, down = (s->resumed - s->pause) * 1000;
+	uint32_t k;
 
 	if (opt.json) {
 		printf("{\"memory_bytes\": %lu, \"vcpus\": %u, \"rounds\": %lu, ",
 		       (unsigned long)(v->npages * PAGE_SIZE), v->nvcpus,
 		       (unsigned long)s->rounds);
+		printf("\"streams\": %u, \"stream_pages\": [", s->streams);
+		for (k = 0; k < s->streams; k++)
+			printf("%s%lu", k ? ", " : "", (unsigned long)s->stream_pages[k]);
+		printf("], ");
 		printf("\"pages_sent\": %lu, \"bytes_sent\": %lu, ", (unsigned long)s->pages,
 		       (unsigned long)s->bytes);
 		printf("\"seconds\": %.3f, \"throughput_MBps\": %.2f, ", secs,
@@ -661,6 +985,10 @@ static void print_report(struct guest *v, struct stats *s, bool migrated,
 	printf("  rounds        %lu (full pass + pre-copy + final)\n", (unsigned long)s->rounds);
 	printf("  sent          %lu pages, %.1f MiB on the wire\n", (unsigned long)s->pages,
 	       s->bytes / 1048576.0);
+	printf("  streams       %u (pages:", s->streams);
+	for (k = 0; k < s->streams; k++)
+		printf(" %lu", (unsigned long)s->stream_pages[k]);
+	printf(")\n");
 	printf("  throughput    %.1f MB/s over %.2f s\n", secs > 0 ? s->bytes / secs / 1e6 : 0,
 	       secs);
 	if (migrated)
@@ -690,22 +1018,59 @@ static int source_abort(struct guest *v, int sess, struct stats *s, const char *
 	return ok ? EXIT_MIGRATION : EXIT_VERIFY;
 }
 
+/*
+ * The streams' connections, once the transport key is sent: the target
+ * answers READY when it has them all (and ACCEPT worked), else ERROR.
+ */
+static int streams_connect(struct xfer *x, int ctl, const struct sockaddr_in *sa,
+			   char *err, size_t err_len)
+{
+	char peer[512] = "";
+	uint32_t k, len;
+	void *msg;
+	int r = 0;
+
+	for (k = 0; k < x->nr; k++) {
+		x->s[k].fd = tcp_connect(sa);
+		r = x->s[k].fd < 0 ? x->s[k].fd :
+			msg_send(x->s[k].fd, MSG_STREAM, &k, sizeof(k), NULL, 0);
+		if (r) {
+			snprintf(err, err_len, "cannot connect stream %u to the target: %s", k,
+				 strerror(-r));
+			/* The target waits for the rest: let it know, hear why. */
+			shutdown(ctl, SHUT_WR);
+			break;
+		}
+	}
+	if (!msg_recv(ctl, MSG_READY, &msg, &len, peer, sizeof(peer))) {
+		free(msg);
+		if (!r)
+			return 0;
+	}
+	if (peer[0])
+		snprintf(err, err_len, "%s", peer);
+	else if (!r)
+		snprintf(err, err_len, "target gone during the handshake");
+	return r ?: -ECONNRESET;
+}
+
 static int run_source(const char *connect_addr, uint64_t npages, uint32_t nvcpus,
-		      uint64_t rate, uint64_t downtime_ms, uint32_t max_rounds)
+		      uint32_t nstreams, uint64_t rate, uint64_t downtime_ms,
+		      uint32_t max_rounds)
 {
 	uint64_t *bitmap, *pending, *gfns, n, i, budget_pages, last_n = ~0ull;
-	size_t psize;
-	unsigned int stalled = 0;
-	uint8_t *buf;
-	struct stats s = { .start = now_s() };
+	struct stats s = { .start = now_s(), .streams = nstreams };
+	struct hello h = { .npages = npages, .vcpus = nvcpus, .streams = nstreams };
 	void *ev = NULL, *blob = NULL, *rec, *resp, *states = NULL;
-	uint32_t len, blen, rlen, slen = 0, k;
-	struct hello h = { .npages = npages, .vcpus = nvcpus };
+	struct kvm_coco_mig_backend_caps caps;
+	uint32_t len, blen, rlen, slen = 0, k, max_streams;
+	unsigned int stalled = 0;
 	char err[512] = "";
 	struct sockaddr_in sa;
-	int dev, fd, sess = -1, r, one = 1;
+	int dev, fd, sess = -1, r;
 	double t, mbps = 0;
 	struct guest v = {};
+	struct xfer x;
 
 	if (ipv4_addr(connect_addr, &sa)) {
 		complain("--connect wants ADDR:PORT (IPv4), got '%s'", connect_addr);
@@ -714,6 +1079,17 @@ static int run_source(const char *connect_addr, uint64_t npages, uint32_t nvcpus
 	dev = cm_open();
 	if (dev < 0) {
 		complain("%s", cm_strerror(CM_OPEN, dev));
+		return EXIT_USAGE;
+	}
+	r = cm_caps(dev, KVM_COCO_MIG_BACKEND_SW, &caps);
+	if (r) {
+		complain("GET_CAPS: %s", cm_strerror(CM_CAPS, r));
+		return EXIT_USAGE;
+	}
+	max_streams = min_t(uint32_t, caps.max_streams, KVM_COCO_MIG_MAX_STREAMS);
+	if (nstreams > max_streams) {
+		complain("--streams %u: this host's sw backend allows at most %u streams",
+			 nstreams, max_streams);
 		return EXIT_USAGE;
 	}
 
@@ -729,22 +1105,26 @@ static int run_source(const char *connect_addr, uint64_t npages, uint32_t nvcpus
 	pending = calloc((npages + 63) / 64, 8);
 	gfns = calloc(npages, 8);
 
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+	fd = tcp_connect(&sa);
+	if (fd < 0) {
 		snprintf(err, sizeof(err), "target %s unreachable: %s", connect_addr,
-			 strerror(errno));
+			 strerror(-fd));
 		return source_abort(&v, -1, &s, err);
 	}
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	sess = cm_session(dev, v.vm->fd, KVM_COCO_MIG_ROLE_SOURCE);
+	sess = cm_session_streams(dev, v.vm->fd, KVM_COCO_MIG_ROLE_SOURCE, nstreams);
 	if (sess < 0) {
 		snprintf(err, sizeof(err), "%s", cm_strerror(CM_CREATE, sess));
 		return source_abort(&v, -1, &s, err);
 	}
-	psize = cm_max_packet(dev, sess);
-	if (!psize)
+	xfer_init(&x, sess, nstreams);
+	x.psize = cm_max_packet(dev, sess);
+	if (!x.psize)
 		return source_abort(&v, sess, &s, "GET_CAPS: no packet size for this backend");
-	buf = malloc(BATCH * psize);
+	for (k = 0; k < nstreams; k++) {
+		x.s[k].buf = malloc(BATCH * x.psize);
+		if (!x.s[k].buf)
+			return source_abort(&v, sess, &s, "out of memory");
+	}
 	if (msg_send(fd, MSG_HELLO, &h, sizeof(h), NULL, 0) ||
 	    msg_recv(fd, MSG_EVIDENCE, &ev, &len, err, sizeof(err))) {
 		if (!err[0])
@@ -758,6 +1138,8 @@ static int run_source(const char *connect_addr, uint64_t npages, uint32_t nvcpus
 	}
 	if (msg_send(fd, MSG_TRANSPORT, blob, blen, NULL, 0))
 		return source_abort(&v, sess, &s, "target gone during the handshake");
+	if (streams_connect(&x, fd, &sa, err, sizeof(err)))
+		return source_abort(&v, sess, &s, err);
 	r = cm_track_start(sess, NULL, NULL);
 	if (r) {
 		snprintf(err, sizeof(err), "TRACK_START: %s", cm_strerror(CM_TRACK_START, r));
@@ -772,11 +1154,11 @@ static int run_source(const char *connect_addr, uint64_t npages, uint32_t nvcpus
 		uint64_t before = s.pages;
 
 		t = now_s();
-		if (send_pages(fd, sess, gfns, n, buf, &s, err, sizeof(err)))
+		if (send_round(&x, gfns, n, &s, err, sizeof(err)))
 			return source_abort(&v, sess, &s, err);
 		s.rounds++;
 		t = now_s() - t;
-		mbps = t > 0 ? (s.pages - before) * psize / t / 1e6 : 0;
+		mbps = t > 0 ? (s.pages - before) * x.psize / t / 1e6 : 0;
 		n = dirty_gfns(sess, &v, bitmap, gfns, &r);
 		if (r) {
 			snprintf(err, sizeof(err), "GET_DIRTY: %s", cm_strerror(CM_GET_DIRTY, r));
@@ -792,7 +1174,7 @@ static int run_source(const char *connect_addr, uint64_t npages, uint32_t nvcpus
 		 * limit, or three rounds in a row that did not shrink the set
 		 * (the guest dirties memory as fast as it goes out).
 		 */
-		budget_pages = (uint64_t)(mbps * 1e6 / psize * downtime_ms / 1000);
+		budget_pages = (uint64_t)(mbps * 1e6 / x.psize * downtime_ms / 1000);
 		stalled = n >= last_n ? stalled + 1 : 0;
 		last_n = n;
 		if (n <= budget_pages || s.rounds >= max_rounds || stalled >= 3)
@@ -815,13 +1197,17 @@ static int run_source(const char *connect_addr, uint64_t npages, uint32_t nvcpus
 			if (bitmap[i / 64] & (1ull << (i % 64)))
 				gfns[n++] = DATA_GFN + i;
 	}
-	if (r || send_pages(fd, sess, gfns, n, buf, &s, err, sizeof(err))) {
+	if (r || send_round(&x, gfns, n, &s, err, sizeof(err))) {
 		if (!err[0])
 			snprintf(err, sizeof(err), "GET_DIRTY: %s", cm_strerror(CM_GET_DIRTY, r));
 		return source_abort(&v, sess, &s, err);
 	}
 	s.rounds++;
 	progress("final:    %6lu pages with the vCPUs paused\n", (unsigned long)n);
+	/* Every stream's batches are acknowledged: the streams end. */
+	for (k = 0; k < nstreams; k++)
+		if (msg_send(x.s[k].fd, MSG_END, NULL, 0, NULL, 0))
+			return source_abort(&v, sess, &s, "target gone mid-stream");
 	{
 		struct userspace_mem_region *r0 = memslot2region(v.vm, 0);
 		uint64_t base = (uint64_t)r0->host_mem;
@@ -877,6 +1263,10 @@ static int run_source(const char *connect_addr, uint64_t npages, uint32_t nvcpus
 		r = ok ? 0 : EXIT_VERIFY;
 	}
 	free(resp);
+	for (k = 0; k < nstreams; k++) {
+		close(x.s[k].fd);
+		free(x.s[k].buf);
+	}
 	close(fd);
 	close(sess);
 	close(dev);
@@ -905,7 +1295,8 @@ static void print_usage(void)
 		"                    [--fault-die-at-packet N (tests: die receiving packet N)]\n"
 		"       coco-migrate source --connect ADDR:PORT [--mem SIZE (16M)]\n"
 		"                    [--vcpus N (2)] [--dirty-rate PAGES/S (256)]\n"
-		"                    [--downtime-ms MS (300)] [--max-rounds N (30)] [--json]\n"
+		"                    [--downtime-ms MS (300)] [--max-rounds N (30)]\n"
+		"                    [--streams N (1; TCP connections for the pages)] [--json]\n"
 		"                    [--fault-corrupt-packet N (tests: flip a byte of packet N)]\n");
 }
 
@@ -919,6 +1310,7 @@ int main(int argc, char **argv)
 		{ "dirty-rate", required_argument, NULL, 'd' },
 		{ "downtime-ms", required_argument, NULL, 't' },
 		{ "max-rounds", required_argument, NULL, 'r' },
+		{ "streams", required_argument, NULL, 's' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "fault-corrupt-packet", required_argument, NULL, 'x' },
 		{ "fault-die-at-packet", required_argument, NULL, 'k' },
@@ -926,8 +1318,9 @@ int main(int argc, char **argv)
 		{}
 	};
 	uint64_t mem = 16 << 20, rate = 256, downtime = 300;
-	uint32_t vcpus = 2, rounds = 30;
+	uint32_t vcpus = 2, rounds = 30, streams = 0;
 	const char *addr = NULL;
+	char *end;
 	int c;
 
 	if (argc < 2 || (strcmp(argv[1], "source") && strcmp(argv[1], "target"))) {
@@ -956,6 +1349,14 @@ int main(int argc, char **argv)
 		case 'r':
 			rounds = atoi(optarg);
 			break;
+		case 's':
+			/* Checked against the backend's max_streams later. */
+			streams = strtoul(optarg, &end, 0);
+			if (*end || !streams) {
+				print_usage();
+				return EXIT_USAGE;
+			}
+			break;
 		case 'j':
 			opt.json = true;
 			break;
@@ -970,16 +1371,21 @@ int main(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	/* The fault options are each for one side, and take a packet number. */
+	/*
+	 * The fault options are each for one side, and take a packet number;
+	 * the source chooses the streams.
+	 */
 	if (!addr || mem < (1 << 20) || mem % PAGE_SIZE || !vcpus || vcpus > MAX_VCPUS ||
 	    !rounds || opt.die < -1 || opt.corrupt < -1 ||
 	    (opt.die >= 0 && strcmp(argv[1], "target")) ||
-	    (opt.corrupt >= 0 && strcmp(argv[1], "source"))) {
+	    (opt.corrupt >= 0 && strcmp(argv[1], "source")) ||
+	    (streams && strcmp(argv[1], "source"))) {
 		print_usage();
 		return EXIT_USAGE;
 	}
 	signal(SIGPIPE, SIG_IGN);
 	if (!strcmp(argv[1], "target"))
 		return run_target(addr);
-	return run_source(addr, mem / PAGE_SIZE, vcpus, rate, downtime, rounds);
+	return run_source(addr, mem / PAGE_SIZE, vcpus, streams ?: 1, rate, downtime,
+			  rounds);
 }

@@ -309,6 +309,8 @@ const char *cm_strerror(enum cm_op op, int err)
 		return "too many pages in one call";
 	case EFAULT:
 		return "a buffer is not accessible";
+	case ENOTTY:
+		return "the kvm_coco_mig module has no GET_CAPS (an older API version)";
 	case EINTR:
 		return "interrupted";
 	case ENOMEM:

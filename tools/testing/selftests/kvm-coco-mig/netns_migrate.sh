@@ -205,14 +205,14 @@ result $ok target_unreachable "$work/s5"
 
 # 6. A peer speaking another protocol version: the target says so and quits.
 start_target "$work/t6"
-# A header: magic "KCMP", version 2, type HELLO, no payload.
-printf 'KCMP\002\000\001\000\000\000\000\000' |
+# A header: magic "KCMP", version 3, type HELLO, no payload.
+printf 'KCMP\003\000\001\000\000\000\000\000' |
 	timeout "$limit" nsenter -t "$src_ns" -n nc "$tgt_ip" "$port" >"$work/n6" 2>&1
 wait "$tgt_pid"
 trc=$?
 ok=0
-[ $trc = 2 ] && grep -q "protocol version 2, this is 1" "$work/t6" &&
-	grep -q "protocol version 2, this is 1" "$work/n6" && ok=1
+[ $trc = 2 ] && grep -q "protocol version 3, this is 2" "$work/t6" &&
+	grep -q "protocol version 3, this is 2" "$work/n6" && ok=1
 result $ok protocol_version_mismatch "$work/t6" "$work/n6"
 
 # 7. Not root: /dev/kvm-coco-mig is 0600; a clear error, no guest.
