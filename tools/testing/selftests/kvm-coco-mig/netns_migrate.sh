@@ -137,7 +137,7 @@ if [ "$demo" = 1 ]; then
 fi
 
 echo "TAP version 13"
-echo "1..8"
+echo "1..11"
 if ! setup; then
 	echo "Bail out! network namespaces could not be set up"
 	exit 1
@@ -235,6 +235,47 @@ rc=$?
 ok=0
 [ $rc = 64 ] && grep -q "module loaded?" "$work/s8" && ok=1
 result $ok module_not_loaded "$work/s8"
+
+# 9. A live migration on two streams: two data connections, each round's
+# gfns cut in two, a thread per stream on either side. The guest verifies
+# on the target as in case 1; the target's session had two streams (its
+# STATUS says so) and each stream carried pages.
+start_target "$work/t9"
+source_run --mem 8M --dirty-rate 300 --max-rounds 5 --streams 2 >"$work/s9" 2>&1
+rc=$?
+wait "$tgt_pid"
+trc=$?
+ok=0
+[ $rc = 0 ] && [ $trc = 0 ] && grep -q "result        VERIFIED" "$work/s9" &&
+	grep -q "^round  1: *2048 pages" "$work/s9" && grep -q "^final: " "$work/s9" &&
+	grep -Eq "^  streams       2 \(pages: [1-9][0-9]* [1-9][0-9]*\)$" "$work/s9" &&
+	grep -q "pages on 2 streams;" "$work/t9" &&
+	grep -q "target: verified" "$work/t9" && ok=1
+result $ok two_streams_migration_verified "$work/s9" "$work/t9"
+
+# 10. Case 4 on two streams: packets are numbered over the round's gfns,
+# so packet 700 of 1024 is stream 1's. The target refuses it on stream 1
+# and stops stream 0; the source reports the target's word, not the
+# connection the target then closed, and cancels.
+start_target "$work/t10"
+source_run --mem 4M --dirty-rate 100 --streams 2 --fault-corrupt-packet 700 >"$work/s10" 2>&1
+rc=$?
+wait "$tgt_pid"
+trc=$?
+ok=0
+[ $rc = 2 ] && [ $trc = 2 ] && grep -q "stream 1: peer: .*failed authentication" "$work/s10" &&
+	grep -q "kept running and verified its memory" "$work/s10" && ok=1
+result $ok two_streams_corrupted_stream_refused "$work/s10" "$work/t10"
+
+# 11. More streams than the backend allows (GET_CAPS' max_streams): a
+# usage error before any guest or connection.
+port=$((port + 1))
+source_run --streams 999 >"$work/s11" 2>&1
+rc=$?
+ok=0
+[ $rc = 64 ] && grep -q "allows at most [0-9]* streams" "$work/s11" &&
+	! grep -q "guest running" "$work/s11" && ok=1
+result $ok streams_above_max_refused "$work/s11"
 
 echo "# $((n - failed)) passed, $failed failed"
 [ $failed = 0 ]
