@@ -47,9 +47,13 @@
  *   Reports the session's state, role, backend and counters.
  *   Errors: EFAULT, EINVAL (non-zero @flags).
  *
+ * KVM_COCO_MIG_EXCHANGE (both) (struct kvm_coco_mig_exchange)
+ *   The key exchange, in as many rounds as the backend needs.
+ *
  * KVM_COCO_MIG_GET_MIGRATION_DATA (target), _START (source), _ACCEPT
  * (target), _FINISH (both) (struct kvm_coco_mig_blob)
- *   The key exchange and the final record; see struct kvm_coco_mig_blob.
+ *   The sw exchange's three rounds by name, and the final record; see
+ *   struct kvm_coco_mig_blob.
  *
  * KVM_COCO_MIG_PACKAGE_PAGES (source), _RECEIVE_PAGES (target)
  * (struct kvm_coco_mig_pages)
@@ -99,7 +103,7 @@
 
 /* Session states, reported by KVM_COCO_MIG_STATUS. */
 #define KVM_COCO_MIG_STATE_CREATED	1	/* bound to a VM, no keys yet */
-#define KVM_COCO_MIG_STATE_KEY_PENDING	2	/* target: evidence out, no key */
+#define KVM_COCO_MIG_STATE_KEY_PENDING	2	/* in the key exchange, not done */
 #define KVM_COCO_MIG_STATE_STREAMING	3	/* keys agreed: pages flow */
 #define KVM_COCO_MIG_STATE_FINISHED	4	/* done; the source VM is dead */
 #define KVM_COCO_MIG_STATE_CANCELLED	5	/* source: keys gone, guest runs */
@@ -153,6 +157,31 @@ struct kvm_coco_mig_blob {
 	__u32 pad;		/* in: must be zero */
 	__u64 out_uaddr;	/* in: output buffer */
 	__u64 reserved[4];	/* in: must be zero */
+};
+
+/*
+ * KVM_COCO_MIG_EXCHANGE: one round of the key exchange. Each side passes
+ * in the peer's last message (@in_len 0: none) and gets out its next
+ * message (@out_len 0: none to send) and whether its part is @done; the
+ * VMMs carry the messages and keep calling until both sides are done. The
+ * session is STREAMING from a side's last round on. How many rounds, and
+ * what the messages hold, is the backend's: see "The key exchange" in the
+ * documentation. A zero @out_len asks for the size of the next message
+ * (returned in @out_len, nothing else happens); a non-zero one that is
+ * too small fails with ENOSPC and the size in @out_len.
+ * GET_MIGRATION_DATA, START and ACCEPT are the three rounds of the sw
+ * exchange under their version 1 names.
+ */
+struct kvm_coco_mig_exchange {
+	__u32 flags;		/* in: must be zero */
+	__u32 in_len;		/* in: bytes at @in_uaddr, the peer's message */
+	__u64 in_uaddr;		/* in */
+	__u32 out_len;		/* in: room at @out_uaddr; out: bytes written/needed */
+	__u32 done;		/* out: 1 once this side's part is complete */
+	__u64 out_uaddr;	/* in: this side's next message */
+	__u32 round;		/* out: rounds this side has completed */
+	__u32 pad;		/* in: must be zero */
+	__u64 reserved[3];	/* in: must be zero */
 };
 
 /* Largest input blob: the source's FINISH carries the VMM's vCPU state. */
@@ -306,5 +335,7 @@ struct kvm_coco_mig_dirty {
 #define KVM_COCO_MIG_TRACK_STOP		_IO(KVM_COCO_MIG_IO, 0x19)
 #define KVM_COCO_MIG_GET_DIRTY		_IOWR(KVM_COCO_MIG_IO, 0x1a, \
 					      struct kvm_coco_mig_dirty)
+#define KVM_COCO_MIG_EXCHANGE		_IOWR(KVM_COCO_MIG_IO, 0x1b, \
+					      struct kvm_coco_mig_exchange)
 
 #endif /* _UAPI_LINUX_KVM_COCO_MIG_H */

@@ -56,8 +56,8 @@ enum kcm_blob_in {
  * @id: KVM_COCO_MIG_BACKEND_* reported to userspace
  * @max_packet: wire bytes of the largest page packet
  * @max_streams: streams a session may have, at most KVM_COCO_MIG_MAX_STREAMS
- * @max_in_len: the largest input blob of START, ACCEPT and the source's
- *	FINISH (whose input is the VMM's vCPU state)
+ * @max_in_len: the largest message of the exchange, and input of the
+ *	source's FINISH (the VMM's vCPU state)
  * @max_record_len: the largest final record, the target FINISH's input: one
  *	made from a vCPU state of @max_in_len bytes
  * @features: KVM_COCO_MIG_F_*, reported by KVM_COCO_MIG_GET_CAPS
@@ -65,13 +65,15 @@ enum kcm_blob_in {
  *	session is visible to userspace; a failure fails the creation.
  * @session_destroy: undo @session_init, destroying every key. Called once,
  *	when the last reference to the session file goes away.
- * @out_size: bytes of the output blob of @op given its input @in (GET_MIGRATION_DATA,
- *	START, FINISH), or a negative errno for an input it cannot size
- * @get_migration_data: target: fill @out with the attestation evidence and
- *	the public key bound into it; the same bytes on every call
- * @start: source: check the target's data @in against the session policy,
- *	agree the transport key, write it wrapped to @out
- * @accept: target: unwrap the transport key in @in
+ * @out_size: bytes of the output of @op given its input @in (the next
+ *	message of KCM_OP_EXCHANGE, the output of KCM_OP_FINISH), or a
+ *	negative errno for an input it cannot size. No side effects.
+ * @exchange: one round of the key exchange: take the peer's last message
+ *	@in (@in_len 0: none), write this side's next message to @out (the
+ *	@out_size bytes), set @done once this side's part is complete (the
+ *	keys are agreed; the session streams from then on). A message that
+ *	does not authenticate poisons the session (kcm_session_fail()); any
+ *	other error leaves the exchange where it was.
  * @package: source, stream @stream: write one packet per gfn of @gfns to
  *	@ubuf, which has room for @nr packets of @max_packet bytes
  * @receive: target, stream @stream: verify and install @nr packets from the
@@ -104,10 +106,8 @@ struct kcm_backend {
 	void (*session_destroy)(struct kcm_session *s);
 	long (*out_size)(struct kcm_session *s, enum kcm_op op, const void *in,
 			 u32 in_len);
-	int (*get_migration_data)(struct kcm_session *s, void *out);
-	int (*start)(struct kcm_session *s, const void *in, u32 in_len,
-		     void *out);
-	int (*accept)(struct kcm_session *s, const void *in, u32 in_len);
+	int (*exchange)(struct kcm_session *s, const void *in, u32 in_len,
+			void *out, bool *done);
 	int (*package)(struct kcm_session *s, u32 stream, const u64 *gfns,
 		       u32 nr, u8 __user *ubuf, struct kcm_batch *b);
 	int (*receive)(struct kcm_session *s, u32 stream, const u8 __user *ubuf,
@@ -151,6 +151,7 @@ struct kcm_stream {
  * @reporting: source: GET_DIRTY reports (TRACK_START to TRACK_STOP)
  * @rounds: source: GET_DIRTY calls that reported
  * @reported: source: gfns GET_DIRTY reported
+ * @rounds_done: exchange rounds this side completed
  * @priv: the backend's state
  * @streams: per-stream locks
  *
@@ -180,6 +181,7 @@ struct kcm_session {
 	bool reporting;
 	u64 rounds;
 	u64 reported;
+	u32 rounds_done;
 	void *priv;
 	struct kcm_stream streams[] __counted_by(nr_streams);
 };
@@ -230,6 +232,7 @@ int kcm_pages_args_check(const struct kvm_coco_mig_pages *p, bool package,
 			 u32 nr_streams);
 int kcm_track_args_check(const struct kvm_coco_mig_track *t);
 int kcm_dirty_args_check(const struct kvm_coco_mig_dirty *d);
+int kcm_exchange_args_check(const struct kvm_coco_mig_exchange *x, u32 max_in);
 #endif
 
 #endif /* __KVM_COCO_MIG_H */

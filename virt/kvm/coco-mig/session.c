@@ -558,134 +558,253 @@ static int kcm_finish_target(struct kcm_session *s, struct kvm_coco_mig_blob *b,
 	return ret;
 }
 
-/*
- * START: agree the keys, start tracking, hand out the transport blob. If
- * the blob cannot be delivered, the keys and the tracking go again.
- */
-static int kcm_start(struct kcm_session *s, struct kvm_coco_mig_blob *b,
-		     struct kvm_coco_mig_blob __user *uarg, const void *in,
-		     void *out, u32 need)
+VISIBLE_IF_KUNIT int kcm_exchange_args_check(const struct kvm_coco_mig_exchange *x,
+					     u32 max_in)
 {
+	if (x->flags || x->pad || memchr_inv(x->reserved, 0, sizeof(x->reserved)))
+		return -EINVAL;
+	if (!x->in_len && x->in_uaddr)
+		return -EINVAL;
+	if (x->in_len > max_in)
+		return -EINVAL;
+	return 0;
+}
+EXPORT_SYMBOL_IF_KUNIT(kcm_exchange_args_check);
+
+/* A copy of @len bytes of user memory at @uaddr, or NULL for none. */
+static void *kcm_copy_in(u64 uaddr, u32 len)
+{
+	void *in;
+
+	if (!len)
+		return NULL;
+	/* Linear: the AEAD may work on it in place. */
+	in = kmalloc(len, GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+	if (!in)
+		return ERR_PTR(-ENOMEM);
+	if (copy_from_user(in, u64_to_user_ptr(uaddr), len)) {
+		kfree(in);
+		return ERR_PTR(-EFAULT);
+	}
+	return in;
+}
+
+/**
+ * struct kcm_xchg - one round of the key exchange, as the ioctls pass it
+ * @op: the ioctl: KCM_OP_EXCHANGE or one of the sw round's names
+ * @in_uaddr: the peer's message
+ * @in_len: its length; 0 for none
+ * @out_uaddr: room for this side's next message
+ * @out_room: bytes at @out_uaddr
+ * @out_len: where the message's length goes (the ioctl's own field)
+ * @done: out: this side's part is complete
+ */
+struct kcm_xchg {
+	enum kcm_op op;
+	u64 in_uaddr;
+	u32 in_len;
+	u64 out_uaddr;
+	u32 out_room;
+	__u32 __user *out_len;
+	bool done;
+};
+
+/*
+ * One round of the key exchange. The output is pinned before the backend
+ * runs, so that a round that happened is always delivered. A source that
+ * completes its part starts tracking; if that fails, the keys go again.
+ * The state changes only when the whole round succeeded.
+ */
+static int kcm_exchange_round(struct kcm_session *s, struct kcm_xchg *x)
+{
+	const struct kcm_backend *be = s->backend;
+	struct kcm_uout o = {};
+	void *in, *out = NULL;
+	long need;
 	int ret;
 
-	ret = s->backend->start(s, in, b->in_len, out);
+	ret = kcm_ctl_lock(s);
 	if (ret)
 		return ret;
-	ret = kcm_track_begin(s);
+	ret = kcm_state_check(s->role, s->state, x->op);
+	if (!ret && x->op != KCM_OP_EXCHANGE)
+		ret = kcm_state_check(s->role, s->state, KCM_OP_EXCHANGE);
 	if (ret)
-		goto e_cancel;
-	if (copy_to_user(u64_to_user_ptr(b->out_uaddr), out, need) ||
-	    put_user(need, &uarg->out_len)) {
-		ret = -EFAULT;
-		goto e_track_stop;
-	}
-	return 0;
+		goto out_unlock;
 
-e_track_stop:
-	kcm_track_stop_locked(s);
-e_cancel:
-	s->backend->cancel(s);
+	in = kcm_copy_in(x->in_uaddr, x->in_len);
+	if (IS_ERR(in)) {
+		ret = PTR_ERR(in);
+		goto out_unlock;
+	}
+	need = be->out_size(s, KCM_OP_EXCHANGE, in, x->in_len);
+	if (need < 0) {
+		ret = need;
+		goto out_free_in;
+	}
+	/* ACCEPT's round sends nothing: a backend that does needs EXCHANGE. */
+	if (x->op == KCM_OP_ACCEPT && need) {
+		ret = -EINVAL;
+		goto out_free_in;
+	}
+	if (x->out_room < need) {
+		/* Zero asks for the size; too small is an error. */
+		ret = x->out_room ? -ENOSPC : 0;
+		if (put_user((u32)need, x->out_len))
+			ret = -EFAULT;
+		goto out_free_in;
+	}
+	if (need) {
+		out = kzalloc(need, GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+		if (!out) {
+			ret = -ENOMEM;
+			goto out_free_in;
+		}
+		ret = kcm_uout_pin(&o, x->out_uaddr, need, x->out_len);
+	} else if (x->out_len) {
+		ret = put_user(0, x->out_len) ? -EFAULT : 0;
+	}
+	if (ret)
+		goto out_free_out;
+
+	ret = be->exchange(s, in, x->in_len, out, &x->done);
+	if (!ret && x->done && s->role == KVM_COCO_MIG_ROLE_SOURCE) {
+		ret = kcm_track_begin(s);
+		if (ret)
+			be->cancel(s);
+	}
+	if (!ret) {
+		if (need)
+			kcm_uout_write(&o, out);
+		s->rounds_done++;
+		WRITE_ONCE(s->state, x->done ? KVM_COCO_MIG_STATE_STREAMING :
+					       KVM_COCO_MIG_STATE_KEY_PENDING);
+	}
+	kcm_uout_unpin(&o, !ret);
+out_free_out:
+	kfree_sensitive(out);
+out_free_in:
+	kfree_sensitive(in);
+out_unlock:
+	kcm_ctl_unlock(s);
 	return ret;
 }
 
-/*
- * GET_MIGRATION_DATA, START, ACCEPT and FINISH: an input blob, an output
- * blob, or both. The state changes only when the whole call succeeded.
- */
-static int kcm_blob_ioctl(struct kcm_session *s, enum kcm_op op,
-			  struct kvm_coco_mig_blob __user *uarg)
+/* KVM_COCO_MIG_EXCHANGE. */
+static int kcm_ioctl_exchange(struct kcm_session *s,
+			      struct kvm_coco_mig_exchange __user *uarg)
 {
-	const struct kcm_backend *be = s->backend;
-	bool src = s->role == KVM_COCO_MIG_ROLE_SOURCE;
-	bool has_out = op != KCM_OP_ACCEPT;
-	enum kcm_blob_in in_rule;
-	struct kvm_coco_mig_blob b;
-	void *in = NULL, *out = NULL;
-	u32 max_in = be->max_in_len;
-	long need = 0;
+	struct kvm_coco_mig_exchange a;
+	struct kcm_xchg x = { .op = KCM_OP_EXCHANGE };
+	u32 done, round;
 	int ret;
 
-	if (op == KCM_OP_GET_MIGRATION_DATA)
-		in_rule = KCM_IN_NONE;
-	else
-		in_rule = KCM_IN_REQUIRED;	/* FINISH: vCPU state, or the record */
-	if (op == KCM_OP_FINISH && !src)
-		max_in = be->max_record_len;
+	if (copy_from_user(&a, uarg, sizeof(a)))
+		return -EFAULT;
+	ret = kcm_exchange_args_check(&a, s->backend->max_in_len);
+	if (ret)
+		return ret;
+	x.in_uaddr = a.in_uaddr;
+	x.in_len = a.in_len;
+	x.out_uaddr = a.out_uaddr;
+	x.out_room = a.out_len;
+	x.out_len = &uarg->out_len;
+	ret = kcm_exchange_round(s, &x);
+	if (ret)
+		return ret;
+	done = x.done;
+	round = READ_ONCE(s->rounds_done);
+	if (put_user(done, &uarg->done) || put_user(round, &uarg->round))
+		return -EFAULT;
+	return 0;
+}
+
+/*
+ * GET_MIGRATION_DATA, START and ACCEPT: the rounds of the sw exchange by
+ * their version 1 names, each with its own rule for the input and the
+ * output.
+ */
+static int kcm_ioctl_named_round(struct kcm_session *s, enum kcm_op op,
+				 struct kvm_coco_mig_blob __user *uarg)
+{
+	struct kcm_xchg x = { .op = op };
+	struct kvm_coco_mig_blob b;
+	enum kcm_blob_in in_rule;
+	int ret;
 
 	if (copy_from_user(&b, uarg, sizeof(b)))
 		return -EFAULT;
-	ret = kcm_blob_args_check(&b, in_rule, has_out, max_in);
+	in_rule = op == KCM_OP_GET_MIGRATION_DATA ? KCM_IN_NONE : KCM_IN_REQUIRED;
+	ret = kcm_blob_args_check(&b, in_rule, op != KCM_OP_ACCEPT,
+				  s->backend->max_in_len);
+	if (ret)
+		return ret;
+	x.in_uaddr = b.in_uaddr;
+	x.in_len = b.in_len;
+	x.out_uaddr = b.out_uaddr;
+	x.out_room = b.out_len;
+	x.out_len = op == KCM_OP_ACCEPT ? NULL : &uarg->out_len;
+	return kcm_exchange_round(s, &x);
+}
+
+/* KVM_COCO_MIG_FINISH: the final record, either side. */
+static int kcm_ioctl_finish(struct kcm_session *s,
+			    struct kvm_coco_mig_blob __user *uarg)
+{
+	const struct kcm_backend *be = s->backend;
+	bool src = s->role == KVM_COCO_MIG_ROLE_SOURCE;
+	struct kvm_coco_mig_blob b;
+	void *in, *out = NULL;
+	long need;
+	int ret;
+
+	if (copy_from_user(&b, uarg, sizeof(b)))
+		return -EFAULT;
+	/* Source: the VMM's vCPU state; target: the final record. */
+	ret = kcm_blob_args_check(&b, KCM_IN_REQUIRED, true,
+				  src ? be->max_in_len : be->max_record_len);
 	if (ret)
 		return ret;
 
 	ret = kcm_ctl_lock(s);
 	if (ret)
 		return ret;
-	ret = kcm_state_check(s->role, s->state, op);
+	ret = kcm_state_check(s->role, s->state, KCM_OP_FINISH);
 	if (ret)
 		goto out_unlock;
 
-	if (b.in_len) {
-		/* Linear: the AEAD may work on it in place. */
-		in = kmalloc(b.in_len, GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
-		if (!in) {
-			ret = -ENOMEM;
-			goto out_unlock;
-		}
-		if (copy_from_user(in, u64_to_user_ptr(b.in_uaddr), b.in_len)) {
+	in = kcm_copy_in(b.in_uaddr, b.in_len);
+	if (IS_ERR(in)) {
+		ret = PTR_ERR(in);
+		goto out_unlock;
+	}
+	need = be->out_size(s, KCM_OP_FINISH, in, b.in_len);
+	if (need < 0) {
+		ret = need;
+		goto out_free_in;
+	}
+	if (b.out_len < need) {
+		/* Zero asks for the size; too small is an error. */
+		ret = b.out_len ? -ENOSPC : 0;
+		if (put_user((u32)need, &uarg->out_len))
 			ret = -EFAULT;
-			goto e_free_in;
-		}
+		goto out_free_in;
+	}
+	out = kzalloc(need, GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+	if (!out) {
+		ret = -ENOMEM;
+		goto out_free_in;
 	}
 
-	if (has_out) {
-		need = be->out_size(s, op, in, b.in_len);
-		if (need < 0) {
-			ret = need;
-			goto e_free_in;
-		}
-		if (b.out_len < need) {
-			/* Zero asks for the size; too small is an error. */
-			ret = b.out_len ? -ENOSPC : 0;
-			b.out_len = need;
-			if (put_user(b.out_len, &uarg->out_len))
-				ret = -EFAULT;
-			goto e_free_in;
-		}
-		out = kzalloc(need, GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
-		if (!out) {
-			ret = -ENOMEM;
-			goto e_free_in;
-		}
-	}
-
-	switch (op) {
-	case KCM_OP_GET_MIGRATION_DATA:
-		ret = be->get_migration_data(s, out);
-		if (!ret && (copy_to_user(u64_to_user_ptr(b.out_uaddr), out, need) ||
-			     put_user((u32)need, &uarg->out_len)))
-			ret = -EFAULT;
-		break;
-	case KCM_OP_START:
-		ret = kcm_start(s, &b, uarg, in, out, need);
-		break;
-	case KCM_OP_ACCEPT:
-		ret = be->accept(s, in, b.in_len);
-		break;
-	case KCM_OP_FINISH:
-		if (src)
-			ret = kcm_finish_source(s, &b, uarg, in, out, need);
-		else
-			ret = kcm_finish_target(s, &b, uarg, in, out, need);
-		break;
-	default:
-		ret = -EINVAL;
-	}
+	if (src)
+		ret = kcm_finish_source(s, &b, uarg, in, out, need);
+	else
+		ret = kcm_finish_target(s, &b, uarg, in, out, need);
 	if (!ret)
-		WRITE_ONCE(s->state, kcm_state_after(op));
+		WRITE_ONCE(s->state, kcm_state_after(KCM_OP_FINISH));
 
 	kfree_sensitive(out);
-e_free_in:
+out_free_in:
 	kfree_sensitive(in);
 out_unlock:
 	kcm_ctl_unlock(s);
@@ -833,18 +952,20 @@ static long kcm_session_ioctl(struct file *file, unsigned int ioctl,
 	switch (ioctl) {
 	case KVM_COCO_MIG_STATUS:
 		return kcm_status(s, argp);
+	case KVM_COCO_MIG_EXCHANGE:
+		return kcm_ioctl_exchange(s, argp);
 	case KVM_COCO_MIG_GET_MIGRATION_DATA:
-		return kcm_blob_ioctl(s, KCM_OP_GET_MIGRATION_DATA, argp);
+		return kcm_ioctl_named_round(s, KCM_OP_GET_MIGRATION_DATA, argp);
 	case KVM_COCO_MIG_START:
-		return kcm_blob_ioctl(s, KCM_OP_START, argp);
+		return kcm_ioctl_named_round(s, KCM_OP_START, argp);
 	case KVM_COCO_MIG_ACCEPT:
-		return kcm_blob_ioctl(s, KCM_OP_ACCEPT, argp);
+		return kcm_ioctl_named_round(s, KCM_OP_ACCEPT, argp);
 	case KVM_COCO_MIG_PACKAGE_PAGES:
 		return kcm_pages_ioctl(s, KCM_OP_PACKAGE, argp);
 	case KVM_COCO_MIG_RECEIVE_PAGES:
 		return kcm_pages_ioctl(s, KCM_OP_RECEIVE, argp);
 	case KVM_COCO_MIG_FINISH:
-		return kcm_blob_ioctl(s, KCM_OP_FINISH, argp);
+		return kcm_ioctl_finish(s, argp);
 	case KVM_COCO_MIG_CANCEL:
 		if (arg)
 			return -EINVAL;

@@ -2,12 +2,16 @@
 /*
  * The session state machine, as a table.
  *
- *   source: CREATED --START--> STREAMING --FINISH--> FINISHED
- *           CREATED, STREAMING --CANCEL--> CANCELLED
+ *   either: CREATED --EXCHANGE--> KEY_PENDING (repeated) --EXCHANGE,
+ *           done--> STREAMING --FINISH--> FINISHED
+ *   source: CREATED --START--> STREAMING (the sw exchange's one round)
+ *           CREATED, KEY_PENDING, STREAMING --CANCEL--> CANCELLED
  *   target: CREATED --GET_MIGRATION_DATA--> KEY_PENDING --ACCEPT-->
- *           STREAMING --FINISH--> FINISHED
+ *           STREAMING (the sw exchange's two rounds)
  *   either: a failed decrypt or a failed FINISH --> FAILED
  *
+ * An EXCHANGE round that completes this side's part leads to STREAMING,
+ * any other to KEY_PENDING; the table holds the latter.
  * PACKAGE_PAGES (source) and RECEIVE_PAGES (target) keep STREAMING;
  * GET_MIGRATION_DATA may be repeated in KEY_PENDING and returns the same
  * data. STATUS is valid in every state and is not in the table.
@@ -43,12 +47,15 @@ static const struct kcm_transition {
 		ROLE(SOURCE) | ROLE(TARGET), ST(STREAMING),
 		KVM_COCO_MIG_STATE_FINISHED },
 	[KCM_OP_CANCEL] = {
-		ROLE(SOURCE), ST(CREATED) | ST(STREAMING),
+		ROLE(SOURCE), ST(CREATED) | ST(KEY_PENDING) | ST(STREAMING),
 		KVM_COCO_MIG_STATE_CANCELLED },
 	[KCM_OP_TRACK] = {
 		ROLE(SOURCE), ST(STREAMING), KVM_COCO_MIG_STATE_STREAMING },
 	[KCM_OP_GET_DIRTY] = {
 		ROLE(SOURCE), ST(STREAMING), KVM_COCO_MIG_STATE_STREAMING },
+	[KCM_OP_EXCHANGE] = {
+		ROLE(SOURCE) | ROLE(TARGET), ST(CREATED) | ST(KEY_PENDING),
+		KVM_COCO_MIG_STATE_KEY_PENDING },
 };
 
 /**

@@ -47,7 +47,11 @@ static int kcm_expected(u32 role, u32 state, enum kcm_op op)
 		if (role != SRC)
 			return -EINVAL;
 		return state == KVM_COCO_MIG_STATE_CREATED ||
+		       state == KVM_COCO_MIG_STATE_KEY_PENDING ||
 		       state == KVM_COCO_MIG_STATE_STREAMING ? 0 : -EBADFD;
+	case KCM_OP_EXCHANGE:
+		return state == KVM_COCO_MIG_STATE_CREATED ||
+		       state == KVM_COCO_MIG_STATE_KEY_PENDING ? 0 : -EBADFD;
 	default:
 		return -EINVAL;
 	}

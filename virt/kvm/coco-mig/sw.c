@@ -296,14 +296,20 @@ static long kcm_sw_final_state_len(const void *in, u32 in_len)
 	return in_len - kcm_pkt_wire_size(sizeof(struct kcm_sw_final));
 }
 
+/*
+ * The sw exchange, in three messages: the target's evidence (its first
+ * round, no input), the source's transport blob (the source's only round,
+ * the evidence in), nothing (the target's second round, the transport blob
+ * in).
+ */
 static long kcm_sw_out_size(struct kcm_session *s, enum kcm_op op,
 			    const void *in, u32 in_len)
 {
 	switch (op) {
-	case KCM_OP_GET_MIGRATION_DATA:
-		return sizeof(struct kcm_sw_evidence);
-	case KCM_OP_START:
-		return sizeof(struct kcm_sw_transport);
+	case KCM_OP_EXCHANGE:
+		if (s->role == KVM_COCO_MIG_ROLE_SOURCE)
+			return in_len ? sizeof(struct kcm_sw_transport) : -EINVAL;
+		return in_len ? 0 : sizeof(struct kcm_sw_evidence);
 	case KCM_OP_FINISH:
 		if (s->role == KVM_COCO_MIG_ROLE_SOURCE)
 			return kcm_pkt_wire_size(sizeof(struct kcm_sw_final) + in_len);
@@ -528,6 +534,29 @@ out:
 	memzero_explicit(secret, sizeof(secret));
 	memzero_explicit(kek, sizeof(kek));
 	memzero_explicit(tk, sizeof(tk));
+	return ret;
+}
+
+/* One round of the exchange; see kcm_sw_out_size(). */
+static int kcm_sw_exchange(struct kcm_session *s, const void *in, u32 in_len,
+			   void *out, bool *done)
+{
+	int ret;
+
+	if (s->role == KVM_COCO_MIG_ROLE_SOURCE) {
+		ret = kcm_sw_start(s, in, in_len, out);
+		*done = !ret;
+		return ret;
+	}
+	if (!in_len) {
+		*done = false;
+		return kcm_sw_get_migration_data(s, out);
+	}
+	/* The transport blob answers evidence this session gave out. */
+	if (!to_sw(s)->have_evidence)
+		return -EBADFD;
+	ret = kcm_sw_accept(s, in, in_len);
+	*done = !ret;
 	return ret;
 }
 
@@ -1067,9 +1096,7 @@ const struct kcm_backend kcm_sw_backend = {
 	.session_init		= kcm_sw_session_init,
 	.session_destroy	= kcm_sw_session_destroy,
 	.out_size		= kcm_sw_out_size,
-	.get_migration_data	= kcm_sw_get_migration_data,
-	.start			= kcm_sw_start,
-	.accept			= kcm_sw_accept,
+	.exchange		= kcm_sw_exchange,
 	.package		= kcm_sw_package,
 	.receive		= kcm_sw_receive,
 	.finish			= kcm_sw_finish,

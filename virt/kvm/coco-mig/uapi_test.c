@@ -197,6 +197,41 @@ static void pages_args_check_rules(struct kunit *test)
 	}
 }
 
+static void exchange_args_check_rules(struct kunit *test)
+{
+	struct kvm_coco_mig_exchange x;
+	int i, bit;
+
+	memset(&x, 0, sizeof(x));
+	x.out_len = 7;			/* outputs are not checked */
+	x.done = 1;
+	x.round = 9;
+	KUNIT_EXPECT_EQ(test, kcm_exchange_args_check(&x, 4096), 0);
+	x.in_len = 4096;
+	x.in_uaddr = 0x1000;
+	KUNIT_EXPECT_EQ(test, kcm_exchange_args_check(&x, 4096), 0);
+	x.in_len = 4097;
+	KUNIT_EXPECT_EQ(test, kcm_exchange_args_check(&x, 4096), -EINVAL);
+	x.in_len = 0;			/* an address without a length */
+	KUNIT_EXPECT_EQ(test, kcm_exchange_args_check(&x, 4096), -EINVAL);
+
+	for (bit = 0; bit < 32; bit++) {
+		memset(&x, 0, sizeof(x));
+		x.flags = BIT(bit);
+		KUNIT_EXPECT_EQ(test, kcm_exchange_args_check(&x, 4096), -EINVAL);
+		memset(&x, 0, sizeof(x));
+		x.pad = BIT(bit);
+		KUNIT_EXPECT_EQ(test, kcm_exchange_args_check(&x, 4096), -EINVAL);
+	}
+	for (i = 0; i < ARRAY_SIZE(x.reserved); i++) {
+		for (bit = 0; bit < 64; bit++) {
+			memset(&x, 0, sizeof(x));
+			x.reserved[i] = BIT_ULL(bit);
+			KUNIT_EXPECT_EQ(test, kcm_exchange_args_check(&x, 4096), -EINVAL);
+		}
+	}
+}
+
 static void create_args_check_streams_and_pad(struct kunit *test)
 {
 	struct kvm_coco_mig_create args;
@@ -273,6 +308,8 @@ static void uapi_layout_is_fixed(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, sizeof(struct kvm_coco_mig_caps), 64);
 	KUNIT_EXPECT_EQ(test, sizeof(struct kvm_coco_mig_backend_caps), 64);
 	KUNIT_EXPECT_EQ(test, sizeof(struct kvm_coco_mig_pkt_hdr), 40);
+	KUNIT_EXPECT_EQ(test, sizeof(struct kvm_coco_mig_exchange), 64);
+	KUNIT_EXPECT_EQ(test, _IOC_SIZE(KVM_COCO_MIG_EXCHANGE), 64);
 }
 
 static struct kunit_case kcm_uapi_cases[] = {
@@ -286,6 +323,7 @@ static struct kunit_case kcm_uapi_cases[] = {
 	KUNIT_CASE(blob_args_check_rejects_reserved_bits),
 	KUNIT_CASE(pages_args_check_rules),
 	KUNIT_CASE(create_args_check_streams_and_pad),
+	KUNIT_CASE(exchange_args_check_rules),
 	KUNIT_CASE(track_and_dirty_args_reject_reserved_bits),
 	KUNIT_CASE(uapi_layout_is_fixed),
 	{}

@@ -114,13 +114,30 @@ static inline struct kvm_coco_mig_backend_caps kcm_sw_caps(int dev)
 	return e[0];
 }
 
-static inline int kcm_session(int dev, struct kvm_vm *vm, uint32_t role)
+static inline int kcm_session_streams(int dev, struct kvm_vm *vm, uint32_t role,
+				      uint32_t nr_streams)
 {
-	struct kvm_coco_mig_create c = { .vm_fd = vm->fd, .role = role };
+	struct kvm_coco_mig_create c = {
+		.vm_fd = vm->fd, .role = role, .nr_streams = nr_streams,
+	};
 	int fd = ioctl(dev, KVM_COCO_MIG_CREATE_SESSION, &c);
 
 	TEST_ASSERT(fd >= 0, "CREATE_SESSION: %s", strerror(errno));
 	return fd;
+}
+
+static inline int kcm_session(int dev, struct kvm_vm *vm, uint32_t role)
+{
+	return kcm_session_streams(dev, vm, role, 0);
+}
+
+/*
+ * One KVM_COCO_MIG_EXCHANGE round: -errno, or 0 with @x's outputs (out_len,
+ * done, round) filled in.
+ */
+static inline int __kcm_exchange(int sess, struct kvm_coco_mig_exchange *x)
+{
+	return ioctl(sess, KVM_COCO_MIG_EXCHANGE, x) ? -errno : 0;
 }
 
 static inline int __kcm_blob(int sess, unsigned long ioc, void *in,

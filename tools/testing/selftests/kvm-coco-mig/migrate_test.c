@@ -1321,6 +1321,328 @@ TEST_F_TIMEOUT(pair, untouched_pages_travel_as_zero, PAIR_TIMEOUT)
 	kcm_vm_free(tgt.vm);
 }
 
+/* Fresh, unkeyed sessions for the pair, with @n streams each. */
+static void kcm_pair_reopen(struct _test_data_pair *self, uint32_t n)
+{
+	close(self->ssess);
+	close(self->tsess);
+	kcm_vm_free(self->tgt.vm);
+	kcm_vm_create(&self->tgt, SMALL_PAGES);
+	self->ssess = kcm_session_streams(self->dev, self->src.vm,
+					  KVM_COCO_MIG_ROLE_SOURCE, n);
+	self->tsess = kcm_session_streams(self->dev, self->tgt.vm,
+					  KVM_COCO_MIG_ROLE_TARGET, n);
+}
+
+/*
+ * Issue 12, item 1: the exchange as rounds of one ioctl. The sw exchange
+ * is three messages: the target speaks first, the source once, the target
+ * finishes; the session streams once a side is done. Then the pages
+ * migrate and the target guest checks every one.
+ */
+TEST_F_TIMEOUT(pair, exchange_rounds, PAIR_TIMEOUT)
+{
+	struct kvm_coco_mig_exchange x;
+	uint8_t ev[1024], tr[1024];
+	uint32_t ev_len, tr_len;
+
+	kcm_pair_reopen(self, 0);
+
+	/* A size query changes nothing; a buffer too small neither. */
+	memset(&x, 0, sizeof(x));
+	ASSERT_EQ(0, __kcm_exchange(self->tsess, &x));
+	ev_len = x.out_len;
+	EXPECT_LT(0, ev_len);
+	EXPECT_EQ(0, x.done);
+	EXPECT_EQ(KVM_COCO_MIG_STATE_CREATED, kcm_status(self->tsess).state);
+	x.out_len = ev_len - 1;
+	x.out_uaddr = (uintptr_t)ev;
+	EXPECT_EQ(-ENOSPC, __kcm_exchange(self->tsess, &x));
+	EXPECT_EQ(ev_len, x.out_len);
+	EXPECT_EQ(KVM_COCO_MIG_STATE_CREATED, kcm_status(self->tsess).state);
+
+	/* Target, round 1: the evidence; not done. */
+	memset(&x, 0, sizeof(x));
+	x.out_len = sizeof(ev);
+	x.out_uaddr = (uintptr_t)ev;
+	ASSERT_EQ(0, __kcm_exchange(self->tsess, &x));
+	EXPECT_EQ(ev_len, x.out_len);
+	EXPECT_EQ(0, x.done);
+	EXPECT_EQ(1, x.round);
+	EXPECT_EQ(KVM_COCO_MIG_STATE_KEY_PENDING, kcm_status(self->tsess).state);
+	/* The transport blob cannot come before the evidence is taken in. */
+	memset(&x, 0, sizeof(x));
+	EXPECT_EQ(-EINVAL, __kcm_exchange(self->ssess, &x));	/* the source answers */
+	EXPECT_EQ(KVM_COCO_MIG_STATE_CREATED, kcm_status(self->ssess).state);
+
+	/* Source, its only round: the transport blob; done. */
+	memset(&x, 0, sizeof(x));
+	x.in_len = ev_len;
+	x.in_uaddr = (uintptr_t)ev;
+	x.out_len = sizeof(tr);
+	x.out_uaddr = (uintptr_t)tr;
+	ASSERT_EQ(0, __kcm_exchange(self->ssess, &x));
+	tr_len = x.out_len;
+	EXPECT_EQ(1, x.done);
+	EXPECT_EQ(1, x.round);
+	EXPECT_EQ(KVM_COCO_MIG_STATE_STREAMING, kcm_status(self->ssess).state);
+	EXPECT_EQ(-EBADFD, __kcm_exchange(self->ssess, &x));
+
+	/* Target, round 2: takes the blob, sends nothing; done. */
+	memset(&x, 0, sizeof(x));
+	x.in_len = tr_len;
+	x.in_uaddr = (uintptr_t)tr;
+	x.out_len = 7;		/* ignored: nothing to send */
+	ASSERT_EQ(0, __kcm_exchange(self->tsess, &x));
+	EXPECT_EQ(0, x.out_len);
+	EXPECT_EQ(1, x.done);
+	EXPECT_EQ(2, x.round);
+	EXPECT_EQ(KVM_COCO_MIG_STATE_STREAMING, kcm_status(self->tsess).state);
+
+	kcm_transfer_all(self->ssess, self->tsess, SMALL_PAGES);
+	kcm_move_ordinary(&self->src, &self->tgt);
+	EXPECT_EQ(0, kcm_finish(self->ssess, self->tsess));
+	kcm_run_expect(self->tgt.vcpu, UCALL_DONE);
+}
+
+/* Every bad argument of EXCHANGE: EINVAL, and the exchange where it was. */
+TEST_F_TIMEOUT(pair, exchange_bad_arguments, PAIR_TIMEOUT)
+{
+	struct kvm_coco_mig_exchange x;
+	uint8_t ev[1024];
+	int i, bit;
+
+	kcm_pair_reopen(self, 0);
+	for (bit = 0; bit < 32; bit++) {
+		memset(&x, 0, sizeof(x));
+		x.flags = 1u << bit;
+		EXPECT_EQ(-EINVAL, __kcm_exchange(self->tsess, &x));
+		memset(&x, 0, sizeof(x));
+		x.pad = 1u << bit;
+		EXPECT_EQ(-EINVAL, __kcm_exchange(self->tsess, &x));
+	}
+	for (i = 0; i < ARRAY_SIZE(x.reserved); i++) {
+		for (bit = 0; bit < 64; bit++) {
+			memset(&x, 0, sizeof(x));
+			x.reserved[i] = 1ull << bit;
+			EXPECT_EQ(-EINVAL, __kcm_exchange(self->tsess, &x));
+		}
+	}
+	memset(&x, 0, sizeof(x));
+	x.in_uaddr = (uintptr_t)ev;		/* an address without a length */
+	EXPECT_EQ(-EINVAL, __kcm_exchange(self->tsess, &x));
+	x.in_len = KVM_COCO_MIG_MAX_BLOB + 1;
+	EXPECT_EQ(-EINVAL, __kcm_exchange(self->tsess, &x));
+	/* A message before the target has spoken: out of turn. */
+	memset(ev, 0, sizeof(ev));
+	x.in_len = 100;
+	EXPECT_EQ(-EBADFD, __kcm_exchange(self->tsess, &x));
+	/* An unreadable message, an unwritable buffer. */
+	x.in_uaddr = 8;
+	EXPECT_EQ(-EFAULT, __kcm_exchange(self->ssess, &x));
+	memset(&x, 0, sizeof(x));
+	x.out_len = sizeof(ev);
+	x.out_uaddr = 8;
+	EXPECT_EQ(-EFAULT, __kcm_exchange(self->tsess, &x));
+	EXPECT_EQ(KVM_COCO_MIG_STATE_CREATED, kcm_status(self->tsess).state);
+	EXPECT_EQ(KVM_COCO_MIG_STATE_CREATED, kcm_status(self->ssess).state);
+	/* Still usable: the named rounds and EXCHANGE are the same rounds. */
+	kcm_handshake(self->ssess, self->tsess);
+	EXPECT_EQ(KVM_COCO_MIG_STATE_STREAMING, kcm_status(self->tsess).state);
+}
+
+/* Stream @stream's half of a parallel migration: its gfns, one batch. */
+struct kcm_streamer {
+	int sess;
+	uint32_t stream;
+	uint64_t *gfns;
+	uint32_t n;
+	uint8_t *buf;
+	uint64_t len;
+	int err;
+};
+
+static void *kcm_stream_package(void *arg)
+{
+	struct kcm_streamer *w = arg;
+	uint32_t done;
+
+	w->len = (uint64_t)w->n * kcm_packet_size();
+	w->err = __kcm_pages_on(w->sess, KVM_COCO_MIG_PACKAGE_PAGES, w->stream, w->gfns,
+				w->n, w->buf, &w->len, &done);
+	if (!w->err && done != w->n)
+		w->err = -ERANGE;
+	return NULL;
+}
+
+static void *kcm_stream_receive(void *arg)
+{
+	struct kcm_streamer *w = arg;
+	uint64_t len = w->len;
+	uint32_t done;
+
+	w->err = __kcm_pages_on(w->sess, KVM_COCO_MIG_RECEIVE_PAGES, w->stream, NULL,
+				w->n, w->buf, &len, &done);
+	if (!w->err && (done != w->n || len != w->len))
+		w->err = -ERANGE;
+	return NULL;
+}
+
+/* Run @fn for each of @n streamers, each in its own thread. */
+static void kcm_streams_run(struct kcm_streamer *w, int n, void *(*fn)(void *))
+{
+	pthread_t t[KVM_COCO_MIG_MAX_STREAMS];
+	int i;
+
+	for (i = 0; i < n; i++)
+		TEST_ASSERT(!pthread_create(&t[i], NULL, fn, &w[i]), "pthread_create");
+	for (i = 0; i < n; i++)
+		pthread_join(t[i], NULL);
+}
+
+/*
+ * Issue 12, item 4: two streams, each driven by its own threads on both
+ * sides. Stream 0 carries the even pages, stream 1 the odd ones and, once
+ * more, pages 0..7 (newer versions). The target takes stream 1 before
+ * stream 0: stream 0's older versions of 0, 2, 4, 6 are superseded, not
+ * installed, and FINISH (whose record binds the newest version of every
+ * page) agrees. The target guest checks every page.
+ */
+TEST_F_TIMEOUT(pair, streams_migrate_in_parallel, PAIR_TIMEOUT)
+{
+	uint64_t g0[SMALL_PAGES / 2], g1[SMALL_PAGES / 2 + 8];
+	struct kcm_streamer w[2] = {
+		{ .stream = 0, .gfns = g0, .n = SMALL_PAGES / 2 },
+		{ .stream = 1, .gfns = g1, .n = SMALL_PAGES / 2 + 8 },
+	};
+	struct kvm_coco_mig_status st;
+	int i;
+
+	kcm_pair_reopen(self, 2);
+	kcm_handshake(self->ssess, self->tsess);
+	EXPECT_EQ(2, kcm_status(self->ssess).nr_streams);
+	for (i = 0; i < SMALL_PAGES / 2; i++) {
+		g0[i] = DATA_GPA / PAGE_SIZE + 2 * i;
+		g1[i] = DATA_GPA / PAGE_SIZE + 2 * i + 1;
+	}
+	for (i = 0; i < 8; i++)
+		g1[SMALL_PAGES / 2 + i] = DATA_GPA / PAGE_SIZE + i;
+	for (i = 0; i < 2; i++) {
+		w[i].sess = self->ssess;
+		w[i].buf = malloc(w[i].n * kcm_packet_size());
+	}
+	/* Stream 0 first, so that its versions of 0..7 are the older ones. */
+	kcm_stream_package(&w[0]);
+	kcm_streams_run(&w[1], 1, kcm_stream_package);
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(0, w[i].err) TH_LOG("stream %d: %s", i, strerror(-w[i].err));
+		EXPECT_EQ(w[i].stream, kcm_pkt_hdr(w[i].buf)->stream);
+		EXPECT_EQ(1, kcm_pkt_hdr(w[i].buf)->seq);	/* each its own numbers */
+	}
+
+	/* A stream's packets on another stream, or on none: refused. */
+	{
+		uint64_t len = w[1].len;
+		uint32_t done;
+
+		EXPECT_EQ(-EINVAL, __kcm_pages_on(self->tsess, KVM_COCO_MIG_RECEIVE_PAGES,
+						  0, NULL, 1, w[1].buf, &len, &done));
+		len = w[1].len;
+		EXPECT_EQ(-EINVAL, __kcm_pages_on(self->tsess, KVM_COCO_MIG_RECEIVE_PAGES,
+						  2, NULL, 1, w[1].buf, &len, &done));
+		EXPECT_EQ(KVM_COCO_MIG_STATE_STREAMING, kcm_status(self->tsess).state);
+	}
+
+	for (i = 0; i < 2; i++)
+		w[i].sess = self->tsess;
+	kcm_streams_run(&w[1], 1, kcm_stream_receive);
+	kcm_streams_run(w, 1, kcm_stream_receive);
+	for (i = 0; i < 2; i++)
+		EXPECT_EQ(0, w[i].err);
+	st = kcm_status(self->tsess);
+	EXPECT_EQ(4, st.superseded);		/* stream 0's pages 0, 2, 4, 6 */
+	EXPECT_EQ(SMALL_PAGES + 8, st.pages);
+	EXPECT_EQ(1, st.refused);		/* the misrouted packet */
+
+	kcm_move_ordinary(&self->src, &self->tgt);
+	EXPECT_EQ(0, kcm_finish(self->ssess, self->tsess));
+	kcm_run_expect(self->tgt.vcpu, UCALL_DONE);
+	for (i = 0; i < 2; i++)
+		free(w[i].buf);
+}
+
+/*
+ * The same pages on four streams at once, over and over, all threads
+ * running together on both sides: no nonce is used twice (every (stream,
+ * seq) distinct), every version distinct, and the target ends with the
+ * newest version of each page, whatever order the streams ran in.
+ */
+TEST_F_TIMEOUT(pair, streams_race_on_the_same_pages, PAIR_TIMEOUT)
+{
+	struct kcm_streamer w[4];
+	uint64_t gfns[SMALL_PAGES];
+	uint8_t seen_gen[4 * 4 * SMALL_PAGES + 1] = {};
+	int i, k, round;
+
+	kcm_pair_reopen(self, 4);
+	kcm_handshake(self->ssess, self->tsess);
+	for (i = 0; i < SMALL_PAGES; i++)
+		gfns[i] = DATA_GPA / PAGE_SIZE + i;
+	for (i = 0; i < 4; i++) {
+		w[i] = (struct kcm_streamer){ .stream = i, .gfns = gfns, .n = SMALL_PAGES };
+		w[i].buf = malloc(SMALL_PAGES * kcm_packet_size());
+	}
+	for (round = 0; round < 4; round++) {
+		for (i = 0; i < 4; i++)
+			w[i].sess = self->ssess;
+		kcm_streams_run(w, 4, kcm_stream_package);
+		for (i = 0; i < 4; i++) {
+			ASSERT_EQ(0, w[i].err);
+			for (k = 0; k < SMALL_PAGES; k++) {
+				struct kvm_coco_mig_pkt_hdr *h;
+
+				h = kcm_pkt_hdr(kcm_pkt_at(w[i].buf, k));
+
+				EXPECT_EQ(i, h->stream);
+				EXPECT_EQ(round * SMALL_PAGES + k + 1, h->seq);
+				ASSERT_LT(h->gen, ARRAY_SIZE(seen_gen));
+				EXPECT_EQ(0, seen_gen[h->gen]++);
+			}
+		}
+		for (i = 0; i < 4; i++)
+			w[i].sess = self->tsess;
+		kcm_streams_run(w, 4, kcm_stream_receive);
+		for (i = 0; i < 4; i++)
+			EXPECT_EQ(0, w[i].err);
+	}
+	EXPECT_EQ(4 * 4 * SMALL_PAGES, kcm_status(self->tsess).pages);
+	kcm_move_ordinary(&self->src, &self->tgt);
+	EXPECT_EQ(0, kcm_finish(self->ssess, self->tsess));
+	kcm_run_expect(self->tgt.vcpu, UCALL_DONE);
+	for (i = 0; i < 4; i++)
+		free(w[i].buf);
+}
+
+/* Sessions ask for streams within the backend's limit. */
+TEST_F_TIMEOUT(pair, streams_limits, PAIR_TIMEOUT)
+{
+	struct kvm_coco_mig_create c = { .role = KVM_COCO_MIG_ROLE_SOURCE };
+	struct kcm_vm v;
+	int fd;
+
+	kcm_vm_create(&v, 1);
+	c.vm_fd = v.vm->fd;
+	c.nr_streams = kcm_sw_caps(self->dev).max_streams + 1;
+	EXPECT_EQ(-1, ioctl(self->dev, KVM_COCO_MIG_CREATE_SESSION, &c));
+	EXPECT_EQ(EINVAL, errno);
+	c.nr_streams = kcm_sw_caps(self->dev).max_streams;
+	fd = ioctl(self->dev, KVM_COCO_MIG_CREATE_SESSION, &c);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(c.nr_streams, kcm_status(fd).nr_streams);
+	close(fd);
+	kcm_vm_free(v.vm);
+}
+
 /*
  * Closing fds at each stage of a migration, in both orders; kmemleak, run
  * after the suite, sees any key, buffer or VM left behind. Quiet: at most
