@@ -62,6 +62,17 @@
  *
  * KVM_COCO_MIG_CANCEL (source): destroy the keys; the guest keeps running.
  *
+ * KVM_COCO_MIG_ABORT (struct kvm_coco_mig_blob)
+ *   The way back from a FINISH that did not complete. From its FINISH on,
+ *   a source VM is paused for good: no vCPU enters the guest, and closing
+ *   the session kills it. Target: kill the VM if it is not dead yet (a
+ *   final record that never came) and write out the abort token, which
+ *   proves to the source that this target will never run; refused
+ *   (EBADFD) once the target's FINISH succeeded. Source: check the token
+ *   (@in) and, if it is this session's target's, let the guest run again
+ *   (state CANCELLED). A token that does not verify changes nothing
+ *   (EBADMSG, EINVAL for a wrong length): the source stays paused.
+ *
  * KVM_COCO_MIG_TRACK_START, _TRACK_STOP, _GET_DIRTY (source)
  *   Dirty tracking of the VM's guest_memfd private memory for pre-copy:
  *   see struct kvm_coco_mig_track and struct kvm_coco_mig_dirty.
@@ -105,7 +116,7 @@
 #define KVM_COCO_MIG_STATE_CREATED	1	/* bound to a VM, no keys yet */
 #define KVM_COCO_MIG_STATE_KEY_PENDING	2	/* in the key exchange, not done */
 #define KVM_COCO_MIG_STATE_STREAMING	3	/* keys agreed: pages flow */
-#define KVM_COCO_MIG_STATE_FINISHED	4	/* done; the source VM is dead */
+#define KVM_COCO_MIG_STATE_FINISHED	4	/* done; the source VM is paused for good */
 #define KVM_COCO_MIG_STATE_CANCELLED	5	/* source: keys gone, guest runs */
 #define KVM_COCO_MIG_STATE_FAILED	6	/* poisoned; a target VM is dead */
 
@@ -252,6 +263,7 @@ struct kvm_coco_mig_pages {
 
 #define KVM_COCO_MIG_PKT_PAGE		1	/* a private page */
 #define KVM_COCO_MIG_PKT_FINAL		2	/* the source's final record */
+#define KVM_COCO_MIG_PKT_ABORT		3	/* a dead target's abort token */
 
 /* A page the guest never wrote: no payload, the page reads as zeros. */
 #define KVM_COCO_MIG_PKT_F_ZERO		0x0001
@@ -337,5 +349,7 @@ struct kvm_coco_mig_dirty {
 					      struct kvm_coco_mig_dirty)
 #define KVM_COCO_MIG_EXCHANGE		_IOWR(KVM_COCO_MIG_IO, 0x1b, \
 					      struct kvm_coco_mig_exchange)
+#define KVM_COCO_MIG_ABORT		_IOWR(KVM_COCO_MIG_IO, 0x1c, \
+					      struct kvm_coco_mig_blob)
 
 #endif /* _UAPI_LINUX_KVM_COCO_MIG_H */

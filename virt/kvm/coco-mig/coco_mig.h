@@ -84,7 +84,13 @@ enum kcm_blob_in {
  *	succeeded, so it may fail. Target: authenticate the final record @in,
  *	check it against what the session installed and write the vCPU state
  *	it carries to @out; a record that fails poisons the session.
- * @cancel: source: destroy the keys; the VM keeps running
+ * @cancel: destroy every key. Source: CANCEL (the VM keeps running), or
+ *	a verified abort token.
+ * @end_streams: destroy every key but what @abort needs: the data path
+ *	is over (a source's FINISH succeeded, or the session failed)
+ * @abort: target (@in NULL): write the abort token (@out_size bytes for
+ *	KCM_OP_ABORT) to @out; called only once the VM is dead. Source:
+ *	check the token @in; 0 only for a token this session's target made.
  *
  * Every operation but @package and @receive is called with the session's
  * @lock held and @data_sem held for writing, in a state the state machine
@@ -115,6 +121,9 @@ struct kcm_backend {
 	int (*finish)(struct kcm_session *s, const void *in, u32 in_len,
 		      void *out);
 	void (*cancel)(struct kcm_session *s);
+	void (*end_streams)(struct kcm_session *s);
+	int (*abort)(struct kcm_session *s, const void *in, u32 in_len,
+		     void *out);
 };
 
 /**

@@ -22,6 +22,7 @@
 #define KCM_WIRE_VERSION	KVM_COCO_MIG_WIRE_VERSION
 #define KCM_PKT_PAGE		KVM_COCO_MIG_PKT_PAGE
 #define KCM_PKT_FINAL		KVM_COCO_MIG_PKT_FINAL
+#define KCM_PKT_ABORT		KVM_COCO_MIG_PKT_ABORT
 /* A page the guest never touched: no payload, not allocated to be sent. */
 #define KCM_PKT_F_ZERO		KVM_COCO_MIG_PKT_F_ZERO
 #define KCM_PKT_CTL_STREAM	KVM_COCO_MIG_CTL_STREAM

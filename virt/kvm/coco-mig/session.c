@@ -152,7 +152,7 @@ static void kcm_session_reap_locked(struct kcm_session *s)
 	if (s->state != KVM_COCO_MIG_STATE_FAILED || s->reaped)
 		return;
 	kcm_track_stop_locked(s);
-	s->backend->cancel(s);
+	s->backend->end_streams(s);
 	s->reaped = true;
 }
 
@@ -513,9 +513,16 @@ static int kcm_finish_source(struct kcm_session *s, struct kvm_coco_mig_blob *b,
 	ret = kcm_source_complete(s);
 	if (!ret)
 		ret = s->backend->finish(s, in, b->in_len, out);
-	if (!ret)
-		/* The irreversible step, once nothing can fail any more. */
-		kvm_vm_dead(kvm);
+	if (!ret) {
+		/*
+		 * The irreversible step, once nothing else can fail: the VM
+		 * is paused for good. Only its target's abort token lets it
+		 * run again; closing the session kills it.
+		 */
+		ret = kcm_arch_fence(kvm);
+		if (!ret)
+			s->fenced = true;
+	}
 
 	mutex_unlock(&kvm->slots_lock);
 out_unlock_vcpus:
@@ -525,7 +532,7 @@ out_unlock_kvm:
 	if (!ret) {
 		kcm_uout_write(&o, out);
 		kcm_track_stop_locked(s);
-		s->backend->cancel(s);
+		s->backend->end_streams(s);
 	}
 out_unpin:
 	kcm_uout_unpin(&o, !ret);
@@ -922,6 +929,101 @@ out_free_gfns:
 	return ret;
 }
 
+/*
+ * KVM_COCO_MIG_ABORT, target: the VM dies (if the session has not failed
+ * already), then the token that says so goes out. Never once FINISH has
+ * let the VM run. The output is pinned before the VM is killed: an
+ * unwritable buffer changes nothing.
+ */
+static int kcm_abort_target(struct kcm_session *s, struct kvm_coco_mig_blob *b,
+			    struct kvm_coco_mig_blob __user *uarg)
+{
+	const struct kcm_backend *be = s->backend;
+	struct kcm_uout o = {};
+	void *out;
+	long need;
+	int ret;
+
+	if (s->state != KVM_COCO_MIG_STATE_FAILED) {
+		ret = kcm_state_check(s->role, s->state, KCM_OP_ABORT_TOKEN);
+		if (ret)
+			return ret;
+	}
+	need = be->out_size(s, KCM_OP_ABORT, NULL, 0);
+	if (need <= 0)
+		return need ?: -EINVAL;
+	if (b->out_len < need) {
+		/* Zero asks for the size; too small is an error. */
+		ret = b->out_len ? -ENOSPC : 0;
+		if (put_user((u32)need, &uarg->out_len))
+			ret = -EFAULT;
+		return ret;
+	}
+	out = kzalloc(need, GFP_KERNEL_ACCOUNT);
+	if (!out)
+		return -ENOMEM;
+	ret = kcm_uout_pin(&o, b->out_uaddr, need, &uarg->out_len);
+	if (ret)
+		goto out_free;
+	/* First the VM dies; only then is there a token. */
+	kcm_session_fail(s);
+	ret = be->abort(s, NULL, 0, out);
+	if (!ret)
+		kcm_uout_write(&o, out);
+	kcm_uout_unpin(&o, !ret);
+out_free:
+	kfree_sensitive(out);
+	return ret;
+}
+
+/*
+ * KVM_COCO_MIG_ABORT, source: a token from this session's target lifts
+ * the pause FINISH left the VM in. A token that does not verify changes
+ * nothing: the real one may still come.
+ */
+static int kcm_abort_source(struct kcm_session *s, struct kvm_coco_mig_blob *b)
+{
+	void *in;
+	int ret;
+
+	ret = kcm_state_check(s->role, s->state, KCM_OP_ABORT);
+	if (ret)
+		return ret;
+	in = kcm_copy_in(b->in_uaddr, b->in_len);
+	if (IS_ERR(in))
+		return PTR_ERR(in);
+	ret = s->backend->abort(s, in, b->in_len, NULL);
+	if (!ret) {
+		s->backend->cancel(s);
+		kcm_arch_unfence(s->kvm);
+		s->fenced = false;
+		WRITE_ONCE(s->state, kcm_state_after(KCM_OP_ABORT));
+	}
+	kfree_sensitive(in);
+	return ret;
+}
+
+static int kcm_ioctl_abort(struct kcm_session *s,
+			   struct kvm_coco_mig_blob __user *uarg)
+{
+	bool src = s->role == KVM_COCO_MIG_ROLE_SOURCE;
+	struct kvm_coco_mig_blob b;
+	int ret;
+
+	if (copy_from_user(&b, uarg, sizeof(b)))
+		return -EFAULT;
+	ret = kcm_blob_args_check(&b, src ? KCM_IN_REQUIRED : KCM_IN_NONE, !src,
+				  s->backend->max_in_len);
+	if (ret)
+		return ret;
+	ret = kcm_ctl_lock(s);
+	if (ret)
+		return ret;
+	ret = src ? kcm_abort_source(s, &b) : kcm_abort_target(s, &b, uarg);
+	kcm_ctl_unlock(s);
+	return ret;
+}
+
 static int kcm_cancel(struct kcm_session *s)
 {
 	int ret;
@@ -966,6 +1068,8 @@ static long kcm_session_ioctl(struct file *file, unsigned int ioctl,
 		return kcm_pages_ioctl(s, KCM_OP_RECEIVE, argp);
 	case KVM_COCO_MIG_FINISH:
 		return kcm_ioctl_finish(s, argp);
+	case KVM_COCO_MIG_ABORT:
+		return kcm_ioctl_abort(s, argp);
 	case KVM_COCO_MIG_CANCEL:
 		if (arg)
 			return -EINVAL;

@@ -9,6 +9,9 @@
  *   target: CREATED --GET_MIGRATION_DATA--> KEY_PENDING --ACCEPT-->
  *           STREAMING (the sw exchange's two rounds)
  *   either: a failed decrypt or a failed FINISH --> FAILED
+ *   source: FINISHED --ABORT (a verified token)--> CANCELLED
+ *   target: STREAMING --ABORT--> FAILED; FAILED --ABORT--> FAILED (the
+ *           handler allows FAILED: a dead target gives out its token)
  *
  * An EXCHANGE round that completes this side's part leads to STREAMING,
  * any other to KEY_PENDING; the table holds the latter.
@@ -53,6 +56,10 @@ static const struct kcm_transition {
 		ROLE(SOURCE), ST(STREAMING), KVM_COCO_MIG_STATE_STREAMING },
 	[KCM_OP_GET_DIRTY] = {
 		ROLE(SOURCE), ST(STREAMING), KVM_COCO_MIG_STATE_STREAMING },
+	[KCM_OP_ABORT] = {
+		ROLE(SOURCE), ST(FINISHED), KVM_COCO_MIG_STATE_CANCELLED },
+	[KCM_OP_ABORT_TOKEN] = {
+		ROLE(TARGET), ST(STREAMING), KVM_COCO_MIG_STATE_FAILED },
 	[KCM_OP_EXCHANGE] = {
 		ROLE(SOURCE) | ROLE(TARGET), ST(CREATED) | ST(KEY_PENDING),
 		KVM_COCO_MIG_STATE_KEY_PENDING },

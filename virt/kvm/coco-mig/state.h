@@ -19,6 +19,8 @@ enum kcm_op {
 	KCM_OP_TRACK,		/* TRACK_START and TRACK_STOP */
 	KCM_OP_GET_DIRTY,
 	KCM_OP_EXCHANGE,
+	KCM_OP_ABORT,		/* source: resume with a token */
+	KCM_OP_ABORT_TOKEN,	/* target: die, give out the token */
 	KCM_NR_OPS
 };
 

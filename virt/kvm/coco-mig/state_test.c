@@ -49,6 +49,14 @@ static int kcm_expected(u32 role, u32 state, enum kcm_op op)
 		return state == KVM_COCO_MIG_STATE_CREATED ||
 		       state == KVM_COCO_MIG_STATE_KEY_PENDING ||
 		       state == KVM_COCO_MIG_STATE_STREAMING ? 0 : -EBADFD;
+	case KCM_OP_ABORT:
+		if (role != SRC)
+			return -EINVAL;
+		return state == KVM_COCO_MIG_STATE_FINISHED ? 0 : -EBADFD;
+	case KCM_OP_ABORT_TOKEN:
+		if (role != TGT)
+			return -EINVAL;
+		return state == KVM_COCO_MIG_STATE_STREAMING ? 0 : -EBADFD;
 	case KCM_OP_EXCHANGE:
 		return state == KVM_COCO_MIG_STATE_CREATED ||
 		       state == KVM_COCO_MIG_STATE_KEY_PENDING ? 0 : -EBADFD;

@@ -91,6 +91,17 @@ struct kcm_sw_final {
 	u8 vcpu_state[];
 };
 
+/*
+ * The abort token's plaintext: a dead target's word that it will never
+ * run, sealed on the control stream under the transport key.
+ */
+struct kcm_sw_abort {
+	__le32 magic;
+	__le32 reserved;
+};
+
+#define KCM_SW_ABORT_MAGIC	0x414d434b	/* "KCMA" */
+#define KCM_SW_TOKEN_SIZE	kcm_pkt_wire_size(sizeof(struct kcm_sw_abort))
 #define KCM_SW_PACKET_SIZE	kcm_pkt_wire_size(PAGE_SIZE)
 #define KCM_SW_MAX_STREAMS	KVM_COCO_MIG_MAX_STREAMS
 
@@ -124,6 +135,8 @@ struct kcm_sw_stream {
  * @ctl: the transport key, for the records of the control stream (the
  *	final record); @keyed says whether the keys are set
  * @ctl_seq: the last sequence number of the control stream
+ * @token: target: the abort token, once made (the same one every time)
+ * @have_token: @token is valid
  * @keyed: the transport key is agreed
  * @sid: the session id, additional data of every packet
  * @gen: source: the last page version handed out
@@ -139,6 +152,8 @@ struct kcm_sw {
 	bool have_evidence;
 	struct kcm_aead ctl;
 	u64 ctl_seq;
+	u8 token[KCM_SW_TOKEN_SIZE];
+	bool have_token;
 	bool keyed;
 	u8 sid[KCM_SESSION_ID_SIZE];
 	atomic64_t gen;
@@ -238,15 +253,21 @@ static int kcm_sw_session_init(struct kcm_session *s)
 	return 0;
 }
 
-/* Destroy every key; the session can no longer package or receive. */
-static void kcm_sw_forget_keys(struct kcm_sw *sw)
+/* The key pair and the data streams' keys go; the control stream's stays. */
+static void kcm_sw_end_streams_keys(struct kcm_sw *sw)
 {
 	u32 i;
 
 	kcm_ecdh_destroy(&sw->ecdh);
-	kcm_aead_destroy(&sw->ctl);
 	for (i = 0; i < sw->nr_streams; i++)
 		kcm_aead_destroy(&sw->streams[i].aead);
+}
+
+/* Destroy every key; the session can no longer package or receive. */
+static void kcm_sw_forget_keys(struct kcm_sw *sw)
+{
+	kcm_sw_end_streams_keys(sw);
+	kcm_aead_destroy(&sw->ctl);
 	sw->keyed = false;
 	memzero_explicit(sw->sid, sizeof(sw->sid));
 }
@@ -310,6 +331,8 @@ static long kcm_sw_out_size(struct kcm_session *s, enum kcm_op op,
 		if (s->role == KVM_COCO_MIG_ROLE_SOURCE)
 			return in_len ? sizeof(struct kcm_sw_transport) : -EINVAL;
 		return in_len ? 0 : sizeof(struct kcm_sw_evidence);
+	case KCM_OP_ABORT:
+		return s->role == KVM_COCO_MIG_ROLE_TARGET ? KCM_SW_TOKEN_SIZE : 0;
 	case KCM_OP_FINISH:
 		if (s->role == KVM_COCO_MIG_ROLE_SOURCE)
 			return kcm_pkt_wire_size(sizeof(struct kcm_sw_final) + in_len);
@@ -1058,11 +1081,14 @@ static int kcm_sw_finish_target(struct kcm_session *s, const void *in,
 	if (ret == -EINTR)
 		goto out;
 
-	kcm_sw_forget_keys(sw);
 	if (ret) {
+		/* Dead; the control key stays for the abort token. */
+		kcm_sw_end_streams_keys(sw);
 		kcm_session_fail(s);
 		goto out;
 	}
+	/* The target runs: no token may ever come from it. */
+	kcm_sw_forget_keys(sw);
 	memcpy(out, rec->vcpu_state, state_len);
 out:
 	kfree_sensitive(rec);
@@ -1080,6 +1106,63 @@ static int kcm_sw_finish(struct kcm_session *s, const void *in, u32 in_len,
 static void kcm_sw_cancel(struct kcm_session *s)
 {
 	kcm_sw_forget_keys(to_sw(s));
+}
+
+static void kcm_sw_end_streams(struct kcm_session *s)
+{
+	kcm_sw_end_streams_keys(to_sw(s));
+}
+
+/*
+ * Target: seal the abort token, once; the VM is dead. Source: the token
+ * must open under the control key (only this session's target holds it)
+ * and say what a token says. -ENOKEY: no key to make or check one with.
+ */
+static int kcm_sw_abort(struct kcm_session *s, const void *in, u32 in_len,
+			void *out)
+{
+	struct kcm_pkt p = { .type = KCM_PKT_ABORT, .stream = KCM_PKT_CTL_STREAM };
+	struct kcm_sw_abort *ab;
+	struct kcm_sw *sw = to_sw(s);
+	u8 *buf;
+	int ret;
+
+	if (!sw->ctl.tfm)
+		return -ENOKEY;
+	/* Linear heap copies: the AEAD takes no stack buffers. */
+	buf = kzalloc(KCM_SW_TOKEN_SIZE + sizeof(*ab), GFP_KERNEL_ACCOUNT);
+	if (!buf)
+		return -ENOMEM;
+	ab = (struct kcm_sw_abort *)(buf + KCM_SW_TOKEN_SIZE);
+
+	if (s->role == KVM_COCO_MIG_ROLE_TARGET) {
+		if (!sw->have_token) {
+			ab->magic = cpu_to_le32(KCM_SW_ABORT_MAGIC);
+			ret = kcm_sw_seal(sw, &sw->ctl, &sw->ctl_seq, &p, ab,
+					  sizeof(*ab), buf);
+			if (ret)
+				goto out_free;
+			memcpy(sw->token, buf, sizeof(sw->token));
+			sw->have_token = true;
+		}
+		memcpy(out, sw->token, sizeof(sw->token));
+		ret = 0;
+		goto out_free;
+	}
+
+	ret = -EINVAL;
+	if (in_len != KCM_SW_TOKEN_SIZE)
+		goto out_free;
+	memcpy(buf, in, in_len);
+	/* Authentic first; then what it says. */
+	ret = kcm_sw_open(sw, &sw->ctl, buf, sizeof(*ab), ab);
+	if (!ret)
+		ret = kcm_pkt_decode(buf, in_len, KCM_PKT_ABORT, sizeof(*ab), &p);
+	if (!ret && (le32_to_cpu(ab->magic) != KCM_SW_ABORT_MAGIC || ab->reserved))
+		ret = -EBADMSG;
+out_free:
+	kfree_sensitive(buf);
+	return ret;
 }
 
 const struct kcm_backend kcm_sw_backend = {
@@ -1101,5 +1184,7 @@ const struct kcm_backend kcm_sw_backend = {
 	.receive		= kcm_sw_receive,
 	.finish			= kcm_sw_finish,
 	.cancel			= kcm_sw_cancel,
+	.end_streams		= kcm_sw_end_streams,
+	.abort			= kcm_sw_abort,
 };
 EXPORT_SYMBOL_IF_KUNIT(kcm_sw_backend);

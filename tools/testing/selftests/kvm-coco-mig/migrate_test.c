@@ -748,7 +748,8 @@ TEST_F_TIMEOUT(pair, target_fenced_until_finish, PAIR_TIMEOUT)
 	ASSERT_EQ(0, kcm_finish_with_state(self->ssess, self->tsess, &self->src,
 					   &self->tgt));
 	EXPECT_EQ(KVM_COCO_MIG_VM_RUNNABLE, kcm_vm_state(self->tsess));
-	EXPECT_EQ(KVM_COCO_MIG_VM_DEAD, kcm_vm_state(self->ssess));
+	EXPECT_EQ(KVM_COCO_MIG_VM_FENCED, kcm_vm_state(self->ssess));
+	kcm_expect_no_entry(self->src.vcpu, EIO);
 	/* The refused KVM_RUNs left nothing behind: the guest resumes. */
 	kcm_run_expect(self->tgt.vcpu, UCALL_DONE);
 }
@@ -964,10 +965,10 @@ TEST_F_TIMEOUT(pair, source_finish_errors_leave_guest_alive, PAIR_TIMEOUT)
 	EXPECT_EQ(KVM_COCO_MIG_VM_RUNNABLE, kcm_vm_state(self->ssess));
 	munmap(ro, 4 * PAGE_SIZE);
 
-	/* The retry finishes; the source is dead from then on. */
+	/* The retry finishes; the source is paused for good from then on. */
 	ASSERT_EQ(0, kcm_source_finish(self->ssess, kcm_dummy_state,
 				       sizeof(kcm_dummy_state), &fin, &olen));
-	EXPECT_EQ(KVM_COCO_MIG_VM_DEAD, kcm_vm_state(self->ssess));
+	EXPECT_EQ(KVM_COCO_MIG_VM_FENCED, kcm_vm_state(self->ssess));
 	kcm_expect_no_entry(self->src.vcpu, EIO);
 	EXPECT_EQ(0, kcm_target_finish(self->tsess, fin, olen));
 	free(fin);
@@ -1641,6 +1642,188 @@ TEST_F_TIMEOUT(pair, streams_limits, PAIR_TIMEOUT)
 	EXPECT_EQ(c.nr_streams, kcm_status(fd).nr_streams);
 	close(fd);
 	kcm_vm_free(v.vm);
+}
+
+/* The target's abort token: -errno, or 0 with it in @tok (@len bytes). */
+static int kcm_abort_token(int tsess, uint8_t *tok, uint32_t *len)
+{
+	uint32_t need = 0;
+	int r;
+
+	r = __kcm_blob(tsess, KVM_COCO_MIG_ABORT, NULL, 0, NULL, &need);
+	if (r)
+		return r;
+	*len = need;
+	return __kcm_blob(tsess, KVM_COCO_MIG_ABORT, NULL, 0, tok, len);
+}
+
+static int kcm_abort_source(int ssess, uint8_t *tok, uint32_t len)
+{
+	return __kcm_blob(ssess, KVM_COCO_MIG_ABORT, tok, len, NULL, NULL);
+}
+
+/* A source between its FINISH and an abort token: alive, never entered. */
+static void kcm_expect_paused(struct __test_metadata *_metadata, int ssess,
+			      struct kcm_vm *src)
+{
+	EXPECT_EQ(KVM_COCO_MIG_STATE_FINISHED, kcm_status(ssess).state);
+	EXPECT_EQ(KVM_COCO_MIG_VM_FENCED, kcm_vm_state(ssess));
+	kcm_expect_no_entry(src->vcpu, EIO);
+}
+
+/* Source FINISH of the pair: the final record, in a buffer to free(). */
+static uint8_t *kcm_pair_source_finish(struct _test_data_pair *self, uint32_t *len)
+{
+	uint8_t *fin;
+	int r;
+
+	kcm_transfer_all(self->ssess, self->tsess, SMALL_PAGES);
+	r = kcm_source_finish(self->ssess, kcm_dummy_state, sizeof(kcm_dummy_state),
+			      (void **)&fin, len);
+	TEST_ASSERT(!r, "source FINISH: %s", strerror(-r));
+	return fin;
+}
+
+/*
+ * Issue 12, item 5: a final record corrupted in transit. The target
+ * refuses it and is dead; its abort token lets the paused source run
+ * again, and the source guest finds all of its memory as it was.
+ */
+TEST_F_TIMEOUT(pair, corrupted_final_record_source_resumes, PAIR_TIMEOUT)
+{
+	uint8_t tok[256];
+	uint32_t flen, tlen;
+	uint8_t *fin = kcm_pair_source_finish(self, &flen);
+
+	kcm_expect_paused(_metadata, self->ssess, &self->src);
+	fin[flen / 2] ^= 0x10;
+	EXPECT_EQ(-EBADMSG, kcm_target_finish(self->tsess, fin, flen));
+	EXPECT_EQ(KVM_COCO_MIG_VM_DEAD, kcm_vm_state(self->tsess));
+	kcm_expect_paused(_metadata, self->ssess, &self->src);
+
+	ASSERT_EQ(0, kcm_abort_token(self->tsess, tok, &tlen));
+	EXPECT_EQ(sizeof(struct kvm_coco_mig_pkt_hdr) + 8 + 16, tlen);
+	EXPECT_EQ(KVM_COCO_MIG_PKT_ABORT, kcm_pkt_hdr(tok)->type);
+	EXPECT_EQ(0, kcm_abort_source(self->ssess, tok, tlen));
+	EXPECT_EQ(KVM_COCO_MIG_STATE_CANCELLED, kcm_status(self->ssess).state);
+	EXPECT_EQ(KVM_COCO_MIG_VM_RUNNABLE, kcm_vm_state(self->ssess));
+	/* Used once: the session is over. */
+	EXPECT_EQ(-EBADFD, kcm_abort_source(self->ssess, tok, tlen));
+	kcm_expect_no_entry(self->tgt.vcpu, EIO);
+	kcm_run_expect(self->src.vcpu, UCALL_DONE);
+	free(fin);
+}
+
+/*
+ * Tokens that must not resume the source: garbage, the wrong length, one
+ * bit off, another session's, one from before FINISH. Each is refused and
+ * the source stays paused; the real token still works afterwards.
+ */
+TEST_F_TIMEOUT(pair, forged_and_foreign_tokens_refused, PAIR_TIMEOUT)
+{
+	uint8_t tok[256], other[256], junk[256];
+	uint32_t flen, tlen, olen;
+	struct kcm_vm v1, v2;
+	uint8_t *fin;
+	int s2, t2, i;
+
+	/* Another pair's genuine token. */
+	kcm_vm_create(&v1, 1);
+	kcm_vm_create(&v2, 1);
+	s2 = kcm_session(self->dev, v1.vm, KVM_COCO_MIG_ROLE_SOURCE);
+	t2 = kcm_session(self->dev, v2.vm, KVM_COCO_MIG_ROLE_TARGET);
+	kcm_handshake(s2, t2);
+	ASSERT_EQ(0, kcm_abort_token(t2, other, &olen));
+	EXPECT_EQ(-EBADFD, kcm_abort_source(s2, other, olen));	/* not FINISHED */
+
+	/* Before FINISH no token is taken. */
+	EXPECT_EQ(-EBADFD, kcm_abort_source(self->ssess, other, olen));
+	fin = kcm_pair_source_finish(self, &flen);
+	/* The target gives up: it dies, and this is its token. */
+	ASSERT_EQ(0, kcm_abort_token(self->tsess, tok, &tlen));
+
+	EXPECT_EQ(-EBADMSG, kcm_abort_source(self->ssess, other, olen));
+	memset(junk, 0, sizeof(junk));
+	memcpy(junk, tok, sizeof(struct kvm_coco_mig_pkt_hdr));	/* a real header */
+	EXPECT_EQ(-EBADMSG, kcm_abort_source(self->ssess, junk, tlen));
+	EXPECT_EQ(-EINVAL, kcm_abort_source(self->ssess, tok, tlen - 1));
+	EXPECT_EQ(-EINVAL, kcm_abort_source(self->ssess, tok, tlen + 1));
+	for (i = 0; i < tlen * 8; i += 7) {
+		tok[i / 8] ^= 1 << (i % 8);
+		EXPECT_NE(0, kcm_abort_source(self->ssess, tok, tlen)) TH_LOG("bit %d", i);
+		tok[i / 8] ^= 1 << (i % 8);
+	}
+	kcm_expect_paused(_metadata, self->ssess, &self->src);
+
+	/* The genuine token: the source runs; the target, killed, never will. */
+	EXPECT_EQ(0, kcm_abort_source(self->ssess, tok, tlen));
+	EXPECT_EQ(KVM_COCO_MIG_VM_DEAD, kcm_vm_state(self->tsess));
+	EXPECT_EQ(-EIO, kcm_target_finish(self->tsess, fin, flen));
+	kcm_run_expect(self->src.vcpu, UCALL_DONE);
+	free(fin);
+	close(s2);
+	close(t2);
+	kcm_vm_free(v1.vm);
+	kcm_vm_free(v2.vm);
+}
+
+/*
+ * A final record lost on the way: the target gives up (ABORT kills it,
+ * then hands out the token) and the source resumes. The record, arriving
+ * late, is refused by the dead target.
+ */
+TEST_F_TIMEOUT(pair, lost_final_record_target_aborts, PAIR_TIMEOUT)
+{
+	uint8_t tok[256];
+	uint32_t flen, tlen = 1;
+	uint8_t *fin = kcm_pair_source_finish(self, &flen);
+
+	EXPECT_EQ(-ENOSPC, __kcm_blob(self->tsess, KVM_COCO_MIG_ABORT, NULL, 0, tok,
+				      &tlen));
+	EXPECT_EQ(KVM_COCO_MIG_VM_FENCED, kcm_vm_state(self->tsess));	/* unchanged */
+	EXPECT_EQ(-EFAULT, __kcm_blob(self->tsess, KVM_COCO_MIG_ABORT, NULL, 0,
+				      (void *)8, &tlen));
+	EXPECT_EQ(KVM_COCO_MIG_STATE_STREAMING, kcm_status(self->tsess).state);
+	ASSERT_EQ(0, kcm_abort_token(self->tsess, tok, &tlen));
+	EXPECT_EQ(KVM_COCO_MIG_STATE_FAILED, kcm_status(self->tsess).state);
+	EXPECT_EQ(KVM_COCO_MIG_VM_DEAD, kcm_vm_state(self->tsess));
+	EXPECT_EQ(-EIO, kcm_target_finish(self->tsess, fin, flen));
+	EXPECT_EQ(0, kcm_abort_source(self->ssess, tok, tlen));
+	kcm_run_expect(self->src.vcpu, UCALL_DONE);
+	free(fin);
+}
+
+/*
+ * A target that crashed after the source's FINISH: no token can come. The
+ * source stays paused; closing its session kills it (the VMM's choice).
+ */
+TEST_F_TIMEOUT(pair, target_crash_leaves_source_paused, PAIR_TIMEOUT)
+{
+	uint32_t flen;
+	uint8_t *fin = kcm_pair_source_finish(self, &flen);
+
+	close(self->tsess);
+	self->tsess = -1;
+	kcm_expect_paused(_metadata, self->ssess, &self->src);
+	close(self->ssess);
+	self->ssess = -1;
+	kcm_expect_no_entry(self->src.vcpu, EIO);
+	EXPECT_EQ(-EIO, kcm_try_session(self->dev, self->src.vm, KVM_COCO_MIG_ROLE_SOURCE));
+	free(fin);
+}
+
+/* A target that FINISHed runs: it never gives out a token. */
+TEST_F_TIMEOUT(pair, no_token_from_a_running_target, PAIR_TIMEOUT)
+{
+	uint8_t tok[256];
+	uint32_t tlen;
+
+	kcm_transfer_all(self->ssess, self->tsess, SMALL_PAGES);
+	kcm_move_ordinary(&self->src, &self->tgt);
+	ASSERT_EQ(0, kcm_finish(self->ssess, self->tsess));
+	EXPECT_EQ(-EBADFD, kcm_abort_token(self->tsess, tok, &tlen));
+	kcm_run_expect(self->tgt.vcpu, UCALL_DONE);
+	kcm_expect_paused(_metadata, self->ssess, &self->src);
 }
 
 /*
