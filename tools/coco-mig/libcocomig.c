@@ -91,7 +91,7 @@ static int cm_blob(int sess, unsigned long req, const void *in, uint32_t in_len,
 		   void **out, uint32_t *out_len)
 {
 	struct kvm_coco_mig_blob b = {
-		.in_len = in_len, .in_uaddr = (uintptr_t)in,
+		.in_len = in_len, .in_uaddr = in_len ? (uintptr_t)in : 0,
 	};
 	int r;
 
@@ -111,6 +111,43 @@ static int cm_blob(int sess, unsigned long req, const void *in, uint32_t in_len,
 		return r;
 	}
 	*out_len = b.out_len;
+	return 0;
+}
+
+int cm_exchange(int sess, const void *in, uint32_t in_len, void **out,
+		uint32_t *out_len, bool *done)
+{
+	struct kvm_coco_mig_exchange x = {
+		.in_len = in_len, .in_uaddr = in_len ? (uintptr_t)in : 0,
+	};
+	int r;
+
+	*out = NULL;
+	*out_len = 0;
+	*done = false;
+	/*
+	 * A zero out_len asks for the size of the next message; if there is
+	 * none to send, the round needs no room and has run.
+	 */
+	r = cm_ioctl(sess, KVM_COCO_MIG_EXCHANGE, &x);
+	if (r)
+		return r;
+	if (!x.out_len) {
+		*done = x.done;
+		return 0;
+	}
+	*out = malloc(x.out_len);
+	if (!*out)
+		return -ENOMEM;
+	x.out_uaddr = (uintptr_t)*out;
+	r = cm_ioctl(sess, KVM_COCO_MIG_EXCHANGE, &x);
+	if (r) {
+		free(*out);
+		*out = NULL;
+		return r;
+	}
+	*out_len = x.out_len;
+	*done = x.done;
 	return 0;
 }
 
@@ -250,6 +287,16 @@ int cm_cancel(int sess)
 	return ioctl(sess, KVM_COCO_MIG_CANCEL, 0) ? -errno : 0;
 }
 
+int cm_abort_token(int sess, void **tok, uint32_t *len)
+{
+	return cm_blob(sess, KVM_COCO_MIG_ABORT, NULL, 0, tok, len);
+}
+
+int cm_abort(int sess, const void *tok, uint32_t len)
+{
+	return cm_blob(sess, KVM_COCO_MIG_ABORT, tok, len, NULL, NULL);
+}
+
 /* What an errno means for a call, as the documentation says. */
 const char *cm_strerror(enum cm_op op, int err)
 {
@@ -278,14 +325,28 @@ const char *cm_strerror(enum cm_op op, int err)
 			return "the kvm_coco_mig module has no backend in this build";
 		return "no backend for this VM type in this build";
 	case EBADFD:
+		if (op == CM_EXCHANGE)
+			return "the key exchange is over, or a message came out of turn";
+		if (op == CM_ABORT)
+			return "no abort: a source not paused by FINISH, a token used, or a target that ran";
+		if (op == CM_CANCEL)
+			return "not cancellable: after FINISH only the target's abort token resumes";
 		return "the session is not in a state that allows this call";
 	case EIO:
 		if (op == CM_CREATE)
 			return "the VM is dead (migrated away, a failed target) or not ours";
 		return "the session failed (tampering, a failed FINISH), or not our VM";
 	case EBADMSG:
+		if (op == CM_ABORT)
+			return "the abort token does not authenticate: the source stays paused";
+		if (op == CM_EXCHANGE)
+			return "an authentic message whose key does not unwrap: the session is poisoned";
 		return "a packet or blob failed authentication: the session is poisoned";
+	case ENOKEY:
+		return "the session never agreed keys: there is no abort token";
 	case EKEYREJECTED:
+		if (op == CM_EXCHANGE)
+			return "the peer's exchange message did not verify (another platform key?)";
 		if (op == CM_ACCEPT)
 			return "the transport blob is not from a host with our platform key";
 		return "the target's evidence did not verify (different platform key?)";
@@ -302,6 +363,10 @@ const char *cm_strerror(enum cm_op op, int err)
 			return "invalid request, or a packet on another stream than its own";
 		if (op == CM_CREATE)
 			return "not a confidential VM (or not initialised), or too many streams";
+		if (op == CM_EXCHANGE)
+			return "a malformed or too long message, or none where one is needed";
+		if (op == CM_ABORT)
+			return "an abort token of the wrong length, or the other role's call";
 		return "invalid argument, or the other role's call";
 	case ENOSPC:
 		return "the output buffer is too small";

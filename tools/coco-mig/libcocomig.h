@@ -8,6 +8,7 @@
 #ifndef LIBCOCOMIG_H
 #define LIBCOCOMIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,7 +18,8 @@
 enum cm_op {
 	CM_OPEN, CM_CREATE, CM_STATUS, CM_GET_MIGRATION_DATA, CM_START,
 	CM_ACCEPT, CM_PACKAGE, CM_RECEIVE, CM_FINISH, CM_CANCEL,
-	CM_TRACK_START, CM_TRACK_STOP, CM_GET_DIRTY, CM_CAPS,
+	CM_TRACK_START, CM_TRACK_STOP, CM_GET_DIRTY, CM_CAPS, CM_EXCHANGE,
+	CM_ABORT,
 };
 
 int cm_open(void);
@@ -37,7 +39,18 @@ int cm_session_streams(int dev, int vm_fd, uint32_t role, uint32_t nr_streams);
 int cm_session(int dev, int vm_fd, uint32_t role);
 int cm_status(int sess, struct kvm_coco_mig_status *st);
 
-/* The key exchange: target, source, target. */
+/*
+ * The key exchange, one round of KVM_COCO_MIG_EXCHANGE: @in is the peer's
+ * last message (@in_len 0: none yet); @out comes back as this side's next
+ * message, to carry to the peer (NULL and @out_len 0: nothing to send this
+ * round), and @done once this side's part is complete. Both sides call
+ * again on each other's messages until both are done; who speaks first is
+ * the backend's (sw: the target, with no input).
+ */
+int cm_exchange(int sess, const void *in, uint32_t in_len, void **out,
+		uint32_t *out_len, bool *done);
+
+/* The sw exchange's three rounds by their names: target, source, target. */
 int cm_get_migration_data(int sess, void **ev, uint32_t *len);
 int cm_start(int sess, const void *ev, uint32_t ev_len, void **blob, uint32_t *len);
 int cm_accept(int sess, const void *blob, uint32_t len);
@@ -80,6 +93,17 @@ int cm_finish_source(int sess, const void *state, uint32_t len, void **rec,
 int cm_finish_target(int sess, const void *rec, uint32_t rec_len, void **state,
 		     uint32_t *len);
 int cm_cancel(int sess);
+
+/*
+ * After a source FINISH the source VM is paused for good. If the target
+ * refused the final record, or never got it, cm_abort_token() on the
+ * target kills its VM (if its FINISH did not already) and returns the
+ * abort token; cm_abort() on the source takes that token and lets the
+ * guest run again (the session is CANCELLED). A token that does not
+ * verify changes nothing: the source stays paused.
+ */
+int cm_abort_token(int sess, void **tok, uint32_t *len);
+int cm_abort(int sess, const void *tok, uint32_t len);
 
 const char *cm_strerror(enum cm_op op, int err);
 
