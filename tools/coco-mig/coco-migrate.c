@@ -4,9 +4,11 @@
  * SW-protected guest between two hosts over TCP.
  *
  *   coco-migrate target --listen ADDR:PORT [--fault-die-at-packet N]
+ *                [--fault-die-at-final]
  *   coco-migrate source --connect ADDR:PORT [--mem SIZE] [--vcpus N]
  *                [--dirty-rate PAGES/S] [--downtime-ms MS] [--max-rounds N]
  *                [--streams N] [--json] [--fault-corrupt-packet N]
+ *                [--fault-corrupt-final]
  *
  * The source runs a built-in workload: vCPUs that fill their share of the
  * guest's private memory, then keep rewriting it at the requested rate,
@@ -24,37 +26,63 @@
  * come only once every stream has had all its batches of the round
  * acknowledged.
  *
- * The protocol (version 2): every message is a struct msg_hdr, then @len
+ * The protocol (version 3): every message is a struct msg_hdr, then @len
  * bytes. The source opens the control connection:
  *
  *   source                          target
  *   HELLO (guest shape, N)   ->
- *                            <-     EVIDENCE (GET_MIGRATION_DATA)
- *   TRANSPORT (START's blob) ->     ACCEPT
+ *                            <-     EXCHANGE (its first round's message)
+ *   EXCHANGE                 ->     ... in turns, until both are done
  *   then opens N data connections, each starting with STREAM (its index);
- *                            <-     READY (ACCEPT done, N streams in)
+ *                            <-     READY (N streams in)
  *   ... the rounds, on the data connections ...
  *   SHARED (slot 0)          ->
  *   FINAL (FINISH's record)  ->     FINISH
  *                            <-     RESUMED, RESULT (the guest's check)
+ *                       or   <-     ABORT (FINISH refused: the token)
+ *
+ * The key exchange is KVM_COCO_MIG_EXCHANGE's rounds (cm_exchange()),
+ * whatever the backend: the target speaks first, then the two take turns.
+ * Each EXCHANGE is a __u32 done flag (the sender's part is complete) and
+ * the message of the sender's round (none if the round had nothing to
+ * say); each side passes the peer's message to its next round and stops
+ * once both are done (sw: evidence ->, <- transport blob and done,
+ * -> done).
  *
  * On data connection k: PAGES (a batch of stream k's packets) ->, ACK
  * (packets installed) <- for each batch, and END -> once the pages are
  * all sent. Either side may send ERROR (a message) on any connection
  * instead of what is due, and gives up.
  *
+ * Abort-safe finish: after its FINISH the source VM is paused for good
+ * and only the target's abort token resumes it. A target that cannot run
+ * the guest once the pages are in (its FINISH refused the record, or the
+ * record or shared memory never came) calls ABORT, which kills its VM,
+ * and sends the token in ABORT (__u32 length, the token, then a message);
+ * the source passes it to cm_abort(), its guest runs again and checks
+ * its own memory. A target that vanishes after the source's FINISH leaves
+ * no token: the source says its guest is paused and cannot resume, and
+ * closing the session kills it. (Version 2 had EVIDENCE and TRANSPORT,
+ * the sw rounds by name, and no ABORT.)
+ *
  * The fault options number packets over the whole migration: in the
  * order of each round's gfns (all of round 1's, then round 2's, ...),
  * whatever stream carries them. The target counts packets as they come
  * in on any stream; rounds do not overlap, so packet N falls in the same
- * round whatever the number of streams.
+ * round whatever the number of streams. --fault-corrupt-final flips a
+ * byte of the sealed final record after FINISH: the target refuses it,
+ * and the source resumes with the abort token. --fault-die-at-final
+ * kills the target as the final record comes in, before its FINISH: the
+ * source is left paused, with no token.
  *
  * VMs are built with the KVM selftest library of the kernel source (guest
  * code in this binary, page tables, ucall): the part of a VMM this tool is
- * not about. Exit status: 0 migrated and verified; 1 a verification failed
- * or the source died without a target; 2 the migration failed before
- * FINISH (the source cancelled, its guest kept running and verified its
- * memory); 64 usage or setup errors.
+ * not about. Exit status: 0 migrated and verified; 1 a verification failed,
+ * or the source guest is paused without a token (its target vanished
+ * after FINISH); 2 the migration failed and the guest lives on the source
+ * (cancelled before FINISH, or resumed with the target's abort token
+ * after it) and verified its memory there; for the target, 2 also when
+ * it refused or gave up and sent its token; 64 usage or setup errors.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -91,12 +119,18 @@
 
 /* The protocol (see above): a header, then @len bytes of payload. */
 #define PROTO_MAGIC	0x504d434bu	/* "KCMP" */
-#define PROTO_VERSION	2
+#define PROTO_VERSION	3
+
+/* Rounds of the key exchange a side runs at most: sw needs two. */
+#define MAX_EXCHANGE_ROUNDS	16
+
+/* EXCHANGE's flag word. */
+#define EXCHANGE_DONE	1u
 
 enum msg_type {
 	MSG_HELLO = 1,		/* source: struct hello */
-	MSG_EVIDENCE,		/* target: GET_MIGRATION_DATA */
-	MSG_TRANSPORT,		/* source: START's blob */
+	MSG_EXCHANGE,		/* either: __u32 flags, then a round's message */
+	MSG_UNUSED_3,		/* version 2's TRANSPORT */
 	MSG_PAGES,		/* source: __u32 count, then packets */
 	MSG_ACK,		/* target: __u32 packets installed */
 	MSG_SHARED,		/* source: __u64 host base, slot 0's bytes */
@@ -107,6 +141,7 @@ enum msg_type {
 	MSG_STREAM,		/* source: __u32 the data connection's stream */
 	MSG_READY,		/* target: ACCEPT done, every stream connected */
 	MSG_END,		/* source: no more pages on this stream */
+	MSG_ABORT,		/* target: __u32 length, the abort token, a message */
 };
 
 struct msg_hdr {
@@ -185,6 +220,8 @@ static struct {
 	bool json;
 	long corrupt;		/* a packet to corrupt, for tests; -1: none */
 	long die;		/* target: a packet to die at, for tests; -1: none */
+	bool corrupt_final;	/* source: flip a byte of the final record, for tests */
+	bool die_final;		/* target: die on the final record, for tests */
 } opt = { .corrupt = -1, .die = -1 };
 
 static void progress(const char *fmt, ...)
@@ -373,11 +410,12 @@ static int msg_send(int fd, uint16_t type, const void *a, uint32_t alen,
 }
 
 /*
- * Receive a message of @want into a malloc'd buffer. An ERROR from the
- * peer is copied to @err and returns -EREMOTEIO.
+ * Receive a message of @want or @alt (0: none) into a malloc'd buffer; its
+ * type goes to @type. An ERROR from the peer is copied to @err and
+ * returns -EREMOTEIO.
  */
-static int msg_recv(int fd, uint16_t want, void **buf, uint32_t *len, char *err,
-		    size_t err_len)
+static int msg_recv2(int fd, uint16_t want, uint16_t alt, uint16_t *type, void **buf,
+		     uint32_t *len, char *err, size_t err_len)
 {
 	struct msg_hdr h;
 	int r = recv_all(fd, &h, sizeof(h));
@@ -408,11 +446,112 @@ static int msg_recv(int fd, uint16_t want, void **buf, uint32_t *len, char *err,
 		free(*buf);
 		return -EREMOTEIO;
 	}
-	if (h.type != want) {
+	if (h.type != want && (!alt || h.type != alt)) {
 		free(*buf);
 		return -EBADMSG;
 	}
+	*type = h.type;
 	return 0;
+}
+
+static int msg_recv(int fd, uint16_t want, void **buf, uint32_t *len, char *err,
+		    size_t err_len)
+{
+	uint16_t type;
+
+	return msg_recv2(fd, want, 0, &type, buf, len, err, err_len);
+}
+
+/* The peer's next EXCHANGE: @msg is the buffer to free, @in its message. */
+static int exchange_recv(int fd, void **msg, const void **in, uint32_t *in_len,
+			 bool *peer_done, char *err, size_t err_len)
+{
+	uint32_t len, flags;
+	int r;
+
+	r = msg_recv(fd, MSG_EXCHANGE, msg, &len, err, err_len);
+	if (r) {
+		if (!err[0])
+			snprintf(err, err_len, "peer gone during the key exchange (%s)",
+				 strerror(-r));
+		return r;
+	}
+	memcpy(&flags, *msg, len < 4 ? len : 4);
+	if (len < 4 || (flags & ~EXCHANGE_DONE)) {
+		snprintf(err, err_len, "a malformed EXCHANGE message");
+		free(*msg);
+		*msg = NULL;
+		return -EBADMSG;
+	}
+	*peer_done = flags & EXCHANGE_DONE;
+	*in = (uint8_t *)*msg + 4;
+	*in_len = len - 4;
+	return 0;
+}
+
+/*
+ * The key exchange, in KVM_COCO_MIG_EXCHANGE rounds (see the protocol
+ * above): the target speaks first, then the two sides take turns, each
+ * passing the peer's last message to its next round, until both are
+ * done. A side that is done answers with an empty done message while the
+ * peer still has rounds to run.
+ */
+static int key_exchange(int fd, int sess, bool target, char *err, size_t err_len)
+{
+	bool done = false, peer_done = false;
+	uint32_t in_len = 0, out_len, flags, rounds = 0;
+	const void *in = NULL;
+	void *msg = NULL, *out;
+	int r = 0;
+
+	if (!target) {
+		r = exchange_recv(fd, &msg, &in, &in_len, &peer_done, err, err_len);
+		if (r)
+			return r;
+	}
+	for (;;) {
+		out = NULL;
+		out_len = 0;
+		/* Every turn is a round until this side is done: bound both. */
+		if (++rounds > MAX_EXCHANGE_ROUNDS) {
+			snprintf(err, err_len, "the key exchange did not end in %u turns",
+				 MAX_EXCHANGE_ROUNDS);
+			r = -EPROTO;
+			break;
+		}
+		if (!done) {
+			r = cm_exchange(sess, in, in_len, &out, &out_len, &done);
+			if (r) {
+				snprintf(err, err_len, "EXCHANGE (round %u): %s", rounds,
+					 cm_strerror(CM_EXCHANGE, r));
+				break;
+			}
+		} else if (in_len) {
+			snprintf(err, err_len, "a key-exchange message after this side was done");
+			r = -EPROTO;
+			break;
+		}
+		free(msg);
+		msg = NULL;
+		in = NULL;
+		in_len = 0;
+		flags = done ? EXCHANGE_DONE : 0;
+		r = msg_send(fd, MSG_EXCHANGE, &flags, sizeof(flags), out, out_len);
+		free(out);
+		if (r) {
+			snprintf(err, err_len, "peer gone during the key exchange");
+			break;
+		}
+		if (done && peer_done)
+			break;
+		r = exchange_recv(fd, &msg, &in, &in_len, &peer_done, err, err_len);
+		if (r)
+			break;
+		if (done && peer_done && !in_len)
+			break;
+	}
+	free(msg);
+	return r;
 }
 
 static int ipv4_addr(const char *s, struct sockaddr_in *sa)
@@ -511,6 +650,50 @@ static int target_fail(int fd, int ret, const char *what)
 	complain("%s", what);
 	msg_send(fd, MSG_ERROR, what, strlen(what) + 1, NULL, 0);
 	return ret;
+}
+
+/*
+ * The pages are in but this target will not run the guest (its FINISH
+ * refused the record, or what FINISH needs never came): ABORT kills the
+ * VM and gives the token that proves it, which lets a source paused by
+ * its FINISH resume. Sent as ABORT, with @what; then wait for the source
+ * to hang up (bounded), so that closing does not reset the connection
+ * before it has read the token.
+ */
+static int target_abort(int fd, int sess, const char *what)
+{
+	char msg[768], drain[256];
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	void *tok = NULL;
+	uint8_t *buf;
+	uint32_t len;
+	int r;
+
+	r = cm_abort_token(sess, &tok, &len);
+	buf = r ? NULL : malloc(4 + len);
+	if (!r && !buf)
+		r = -ENOMEM;
+	if (r) {
+		free(tok);
+		snprintf(msg, sizeof(msg), "%s; ABORT: %s (no token for the source)", what,
+			 cm_strerror(CM_ABORT, r));
+		return target_fail(fd, EXIT_MIGRATION, msg);
+	}
+	complain("%s; the target VM is dead, its abort token goes to the source", what);
+	memcpy(buf, &len, 4);
+	memcpy(buf + 4, tok, len);
+	free(tok);
+	r = msg_send(fd, MSG_ABORT, buf, 4 + len, what, strlen(what) + 1);
+	free(buf);
+	if (r) {
+		complain("the source is gone: it cannot have the token");
+		return EXIT_MIGRATION;
+	}
+	progress("target: aborted; the abort token went to the source\n");
+	shutdown(fd, SHUT_WR);
+	while (poll(&p, 1, 30000) > 0 && recv(fd, drain, sizeof(drain), 0) > 0)
+		;
+	return EXIT_MIGRATION;
 }
 
 /*
@@ -674,8 +857,8 @@ static int target_streams(struct xfer *x)
 
 static int run_target(const char *listen_addr)
 {
-	void *buf = NULL, *ev = NULL, *state = NULL;
-	uint32_t len, ev_len, slen, k, max_streams;
+	void *buf = NULL, *state = NULL;
+	uint32_t len, slen, k, max_streams;
 	struct kvm_coco_mig_backend_caps caps;
 	struct kvm_coco_mig_status st;
 	int lfd, fd, dev, sess, r, one = 1, ok;
@@ -739,19 +922,8 @@ static int run_target(const char *listen_addr)
 		return target_fail(fd, EXIT_MIGRATION, cm_strerror(CM_CREATE, sess));
 	xfer_init(&x, sess, h->streams);
 	free(buf);
-	r = cm_get_migration_data(sess, &ev, &ev_len);
-	if (r)
-		return target_fail(fd, EXIT_MIGRATION,
-				   cm_strerror(CM_GET_MIGRATION_DATA, r));
-	if (msg_send(fd, MSG_EVIDENCE, ev, ev_len, NULL, 0))
-		return target_fail(fd, EXIT_MIGRATION, "source gone");
-	r = msg_recv(fd, MSG_TRANSPORT, &buf, &len, err, sizeof(err));
-	if (r)
-		return target_fail(fd, EXIT_MIGRATION, err[0] ? err : "no transport key");
-	r = cm_accept(sess, buf, len);
-	free(buf);
-	if (r)
-		return target_fail(fd, EXIT_MIGRATION, cm_strerror(CM_ACCEPT, r));
+	if (key_exchange(fd, sess, true, err, sizeof(err)))
+		return target_fail(fd, EXIT_MIGRATION, err);
 	for (k = 0; k < x.nr; k++)
 		if (stream_accept(lfd, fd, &x, err, sizeof(err)))
 			return target_fail(fd, EXIT_MIGRATION, err);
@@ -764,21 +936,32 @@ static int run_target(const char *listen_addr)
 		complain("%s", x.err);
 		return EXIT_MIGRATION;
 	}
+	/*
+	 * From here the source may FINISH, and then it is paused until this
+	 * target either runs the guest or gives it the abort token.
+	 */
 	r = msg_recv(fd, MSG_SHARED, &buf, &len, err, sizeof(err));
-	if (r || len < 8)
-		return target_fail(fd, EXIT_MIGRATION, err[0] ? err : "no shared memory");
+	if (!r && (len < 8 || len - 8 != memslot2region(v.vm, 0)->region.memory_size)) {
+		free(buf);
+		r = -EBADMSG;
+	}
+	if (r)
+		return target_abort(fd, sess, err[0] ? err : "no shared memory");
 	shared_load(v.vm, (uint8_t *)buf + 8, len - 8, *(uint64_t *)buf);
 	free(buf);
 
 	r = msg_recv(fd, MSG_FINAL, &buf, &len, err, sizeof(err));
 	if (r)
-		return target_fail(fd, EXIT_MIGRATION, err[0] ? err : "no final record");
+		return target_abort(fd, sess, err[0] ? err : "no final record");
+	/* For tests: a target that dies after the source's FINISH, tokenless. */
+	if (opt.die_final)
+		kill(getpid(), SIGKILL);
 	r = cm_finish_target(sess, buf, len, &state, &slen);
 	free(buf);
 	if (r) {
-		snprintf(err, sizeof(err), "FINISH: %s (the target VM will never run)",
+		snprintf(err, sizeof(err), "FINISH refused the final record: %s",
 			 cm_strerror(CM_FINISH, r));
-		return target_fail(fd, EXIT_VERIFY, err);
+		return target_abort(fd, sess, err);
 	}
 	/* vCPU states, one after the other, each with its length. */
 	{
@@ -997,30 +1180,88 @@ static void print_report(struct guest *v, struct stats *s, bool migrated,
 	fflush(stdout);
 }
 
-/* Before FINISH: cancel, keep the guest running, let it check itself. */
-static int source_abort(struct guest *v, int sess, struct stats *s, const char *err)
+/*
+ * The guest lives on here: before FINISH the source cancels (@resumed
+ * false), after it the target's abort token resumed it (@resumed true).
+ * Either way it runs, and then checks its own memory.
+ */
+static int source_survives(struct guest *v, int sess, struct stats *s, const char *err,
+			   bool resumed)
 {
 	char why[512], msg[1024];
 	bool ok;
 
 	complain("migration failed: %s", err);
-	if (sess >= 0)
+	if (sess >= 0 && !resumed)
 		cm_cancel(sess);
 	if (!v->running)
 		guest_start(v);
-	progress("source: cancelled; the guest keeps running here\n");
+	if (resumed)
+		progress("source: resumed with the target's abort token; the guest runs again\n");
+	else
+		progress("source: cancelled; the guest keeps running here\n");
 	usleep(200000);
 	ok = guest_verify(v, why, sizeof(why));
 	snprintf(msg, sizeof(msg), "migration failed (%s); the source guest %s: %s", err,
-		 ok ? "kept running and verified its memory" : "FAILED its check", why);
+		 !ok ? "FAILED its check" : resumed ?
+		 "resumed with the target's abort token and verified its memory" :
+		 "kept running and verified its memory", why);
 	s->end = now_s();
 	print_report(v, s, false, ok, msg);
 	return ok ? EXIT_MIGRATION : EXIT_VERIFY;
 }
 
+/* Before FINISH: cancel, keep the guest running, let it check itself. */
+static int source_abort(struct guest *v, int sess, struct stats *s, const char *err)
+{
+	return source_survives(v, sess, s, err, false);
+}
+
 /*
- * The streams' connections, once the transport key is sent: the target
- * answers READY when it has them all (and ACCEPT worked), else ERROR.
+ * After FINISH, without the target's token: the guest is paused for good
+ * here and must not be claimed alive.
+ */
+static int source_paused(struct guest *v, struct stats *s, const char *err)
+{
+	char msg[1024];
+
+	snprintf(msg, sizeof(msg),
+		 "%s; no abort token: the source guest stays paused and cannot resume here (closing its session kills it)",
+		 err);
+	complain("%s", msg);
+	s->end = now_s();
+	print_report(v, s, false, false, msg);
+	return EXIT_VERIFY;
+}
+
+/*
+ * The target refused the final record (or gave up) and sent its abort
+ * token, __u32 length, the token, then its message: resume with it.
+ */
+static int source_take_token(struct guest *v, int sess, struct stats *s, const uint8_t *m,
+			     uint32_t len)
+{
+	char err[1024];
+	uint32_t tlen;
+	int r;
+
+	memcpy(&tlen, m, len < 4 ? len : 4);
+	if (len < 4 || tlen > len - 4)
+		return source_paused(v, s, "the target sent a malformed ABORT");
+	r = cm_abort(sess, m + 4, tlen);
+	if (r) {
+		snprintf(err, sizeof(err), "the target's abort token was refused: %s",
+			 cm_strerror(CM_ABORT, r));
+		return source_paused(v, s, err);
+	}
+	snprintf(err, sizeof(err), "the target aborted: %.400s",
+		 len > 4 + tlen ? (const char *)m + 4 + tlen : "no reason given");
+	return source_survives(v, sess, s, err, true);
+}
+
+/*
+ * The streams' connections, once the keys are agreed: the target answers
+ * READY when it has them all, else ERROR.
  */
 static int streams_connect(struct xfer *x, int ctl, const struct sockaddr_in *sa,
 			   char *err, size_t err_len)
@@ -1061,9 +1302,10 @@ static int run_source(const char *connect_addr, uint64_t npages, uint32_t nvcpus
 	uint64_t *bitmap, *pending, *gfns, n, i, budget_pages, last_n = ~0ull;
 	struct stats s = { .start = now_s(), .streams = nstreams };
 	struct hello h = { .npages = npages, .vcpus = nvcpus, .streams = nstreams };
-	void *ev = NULL, *blob = NULL, *rec, *resp, *states = NULL;
+	void *rec, *resp, *states = NULL;
 	struct kvm_coco_mig_backend_caps caps;
-	uint32_t len, blen, rlen, slen = 0, k, max_streams;
+	uint32_t len, rlen, slen = 0, k, max_streams;
+	uint16_t type;
 	unsigned int stalled = 0;
 	char err[512] = "";
 	struct sockaddr_in sa;
@@ -1125,19 +1367,15 @@ static int run_source(const char *connect_addr, uint64_t npages, uint32_t nvcpus
 		if (!x.s[k].buf)
 			return source_abort(&v, sess, &s, "out of memory");
 	}
-	if (msg_send(fd, MSG_HELLO, &h, sizeof(h), NULL, 0) ||
-	    msg_recv(fd, MSG_EVIDENCE, &ev, &len, err, sizeof(err))) {
-		if (!err[0])
-			snprintf(err, sizeof(err), "target gone during the handshake");
-		return source_abort(&v, sess, &s, err);
-	}
-	r = cm_start(sess, ev, len, &blob, &blen);
-	if (r) {
-		snprintf(err, sizeof(err), "START: %s", cm_strerror(CM_START, r));
-		return source_abort(&v, sess, &s, err);
-	}
-	if (msg_send(fd, MSG_TRANSPORT, blob, blen, NULL, 0))
+	if (msg_send(fd, MSG_HELLO, &h, sizeof(h), NULL, 0))
 		return source_abort(&v, sess, &s, "target gone during the handshake");
+	r = key_exchange(fd, sess, false, err, sizeof(err));
+	if (r) {
+		/* The target's own ERROR needs no answer; anything else does. */
+		if (r != -EREMOTEIO)
+			msg_send(fd, MSG_ERROR, err, strlen(err) + 1, NULL, 0);
+		return source_abort(&v, sess, &s, err);
+	}
 	if (streams_connect(&x, fd, &sa, err, sizeof(err)))
 		return source_abort(&v, sess, &s, err);
 	r = cm_track_start(sess, NULL, NULL);
@@ -1241,12 +1479,26 @@ static int run_source(const char *connect_addr, uint64_t npages, uint32_t nvcpus
 		complain("%s; the source VM is dead", err);
 		return EXIT_VERIFY;
 	}
-	/* From here the guest lives only on the target. */
+	/*
+	 * From here the guest is paused for good here: it runs on the target
+	 * once that target's FINISH takes the record, or here again only with
+	 * the target's abort token.
+	 */
+	if (opt.corrupt_final && rlen > sizeof(struct kvm_coco_mig_pkt_hdr))
+		((uint8_t *)rec)[sizeof(struct kvm_coco_mig_pkt_hdr)] ^= 0x40;
 	if (msg_send(fd, MSG_FINAL, rec, rlen, NULL, 0) ||
-	    msg_recv(fd, MSG_RESUMED, &resp, &len, err, sizeof(err))) {
-		complain("the target did not resume the guest: %s; the source VM is dead",
+	    msg_recv2(fd, MSG_RESUMED, MSG_ABORT, &type, &resp, &len, err, sizeof(err))) {
+		char why[768];
+
+		snprintf(why, sizeof(why), "the target did not resume the guest after FINISH (%s)",
 			 err[0] ? err : "target gone");
-		return EXIT_VERIFY;
+		return source_paused(&v, &s, why);
+	}
+	free(rec);
+	if (type == MSG_ABORT) {
+		r = source_take_token(&v, sess, &s, resp, len);
+		free(resp);
+		return r;
 	}
 	s.resumed = now_s();
 	free(resp);
@@ -1293,11 +1545,14 @@ static void print_usage(void)
 	fprintf(stderr,
 		"usage: coco-migrate target --listen ADDR:PORT\n"
 		"                    [--fault-die-at-packet N (tests: die receiving packet N)]\n"
+		"                    [--fault-die-at-final (tests: die on the final record)]\n"
 		"       coco-migrate source --connect ADDR:PORT [--mem SIZE (16M)]\n"
 		"                    [--vcpus N (2)] [--dirty-rate PAGES/S (256)]\n"
 		"                    [--downtime-ms MS (300)] [--max-rounds N (30)]\n"
 		"                    [--streams N (1; TCP connections for the pages)] [--json]\n"
-		"                    [--fault-corrupt-packet N (tests: flip a byte of packet N)]\n");
+		"                    [--fault-corrupt-packet N (tests: flip a byte of packet N)]\n"
+		"                    [--fault-corrupt-final (tests: flip a byte of the final\n"
+		"                     record; the target refuses it and sends its abort token)]\n");
 }
 
 int main(int argc, char **argv)
@@ -1313,7 +1568,9 @@ int main(int argc, char **argv)
 		{ "streams", required_argument, NULL, 's' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "fault-corrupt-packet", required_argument, NULL, 'x' },
+		{ "fault-corrupt-final", no_argument, NULL, 'f' },
 		{ "fault-die-at-packet", required_argument, NULL, 'k' },
+		{ "fault-die-at-final", no_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -1363,8 +1620,14 @@ int main(int argc, char **argv)
 		case 'x':
 			opt.corrupt = atol(optarg);
 			break;
+		case 'f':
+			opt.corrupt_final = true;
+			break;
 		case 'k':
 			opt.die = atol(optarg);
+			break;
+		case 'F':
+			opt.die_final = true;
 			break;
 		default:
 			print_usage();
@@ -1372,13 +1635,13 @@ int main(int argc, char **argv)
 		}
 	}
 	/*
-	 * The fault options are each for one side, and take a packet number;
-	 * the source chooses the streams.
+	 * The fault options are each for one side (the packet ones take a
+	 * packet number); the source chooses the streams.
 	 */
 	if (!addr || mem < (1 << 20) || mem % PAGE_SIZE || !vcpus || vcpus > MAX_VCPUS ||
 	    !rounds || opt.die < -1 || opt.corrupt < -1 ||
-	    (opt.die >= 0 && strcmp(argv[1], "target")) ||
-	    (opt.corrupt >= 0 && strcmp(argv[1], "source")) ||
+	    ((opt.die >= 0 || opt.die_final) && strcmp(argv[1], "target")) ||
+	    ((opt.corrupt >= 0 || opt.corrupt_final) && strcmp(argv[1], "source")) ||
 	    (streams && strcmp(argv[1], "source"))) {
 		print_usage();
 		return EXIT_USAGE;
