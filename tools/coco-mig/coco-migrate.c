@@ -719,7 +719,7 @@ static void *target_stream(void *arg)
 {
 	struct stream *st = arg;
 	struct xfer *x = st->x;
-	uint32_t n, done;
+	uint32_t n, done, k;
 	uint64_t plen, before;
 	struct msg_hdr hd;
 	char err[600];
@@ -772,6 +772,16 @@ static void *target_stream(void *arg)
 		if (!r && plen != hd.len - 4)
 			r = -EINVAL;	/* bytes after the last packet */
 		if (r) {
+			/*
+			 * EIO: the session failed, from another stream's
+			 * refusal if that stream is in its RECEIVE right
+			 * now. Its word says why: give it a moment to be first.
+			 */
+			for (k = 0; r == -EIO && x->nr > 1 && k < 200; k++) {
+				if (__atomic_load_n(&x->failed, __ATOMIC_ACQUIRE))
+					return NULL;
+				usleep(10000);
+			}
 			snprintf(err, sizeof(err), "RECEIVE_PAGES refused packet %u of a batch: %s",
 				 done, cm_strerror(CM_RECEIVE, r));
 			stream_fail(st, err);
