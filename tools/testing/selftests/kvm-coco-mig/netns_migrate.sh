@@ -137,7 +137,7 @@ if [ "$demo" = 1 ]; then
 fi
 
 echo "TAP version 13"
-echo "1..11"
+echo "1..13"
 if ! setup; then
 	echo "Bail out! network namespaces could not be set up"
 	exit 1
@@ -203,16 +203,17 @@ ok=0
 	grep -q "kept running and verified its memory" "$work/s5" && ok=1
 result $ok target_unreachable "$work/s5"
 
-# 6. A peer speaking another protocol version: the target says so and quits.
+# 6. A peer speaking another protocol version (2, the one before the
+# EXCHANGE rounds and ABORT): the target says so and quits.
 start_target "$work/t6"
-# A header: magic "KCMP", version 3, type HELLO, no payload.
-printf 'KCMP\003\000\001\000\000\000\000\000' |
+# A header: magic "KCMP", version 2, type HELLO, no payload.
+printf 'KCMP\002\000\001\000\000\000\000\000' |
 	timeout "$limit" nsenter -t "$src_ns" -n nc "$tgt_ip" "$port" >"$work/n6" 2>&1
 wait "$tgt_pid"
 trc=$?
 ok=0
-[ $trc = 2 ] && grep -q "protocol version 3, this is 2" "$work/t6" &&
-	grep -q "protocol version 3, this is 2" "$work/n6" && ok=1
+[ $trc = 2 ] && grep -q "protocol version 2, this is 3" "$work/t6" &&
+	grep -q "protocol version 2, this is 3" "$work/n6" && ok=1
 result $ok protocol_version_mismatch "$work/t6" "$work/n6"
 
 # 7. Not root: /dev/kvm-coco-mig is 0600; a clear error, no guest.
@@ -276,6 +277,37 @@ ok=0
 [ $rc = 64 ] && grep -q "allows at most [0-9]* streams" "$work/s11" &&
 	! grep -q "guest running" "$work/s11" && ok=1
 result $ok streams_above_max_refused "$work/s11"
+
+# 12. A byte of the final record flipped after the source's FINISH (which
+# paused the source for good): the target's FINISH refuses it and its VM
+# is dead; its abort token goes back, the source resumes with it, and its
+# guest checks its own memory: the migration failed, the guest lives.
+start_target "$work/t12"
+source_run --mem 4M --dirty-rate 100 --fault-corrupt-final >"$work/s12" 2>&1
+rc=$?
+wait "$tgt_pid"
+trc=$?
+ok=0
+[ $rc = 2 ] && [ $trc = 2 ] && grep -q "FINISH refused the final record" "$work/t12" &&
+	grep -q "abort token went to the source" "$work/t12" &&
+	grep -q "the target aborted: FINISH refused the final record: .*failed authentication" "$work/s12" &&
+	grep -q "source: resumed with the target's abort token" "$work/s12" &&
+	grep -q "resumed with the target's abort token and verified its memory" "$work/s12" &&
+	grep -q "result        VERIFIED" "$work/s12" && ok=1
+result $ok corrupted_final_record_source_resumes "$work/s12" "$work/t12"
+
+# 13. The target dies as the final record comes in, after the source's
+# FINISH and before its own: no token can come. The source says its guest
+# is paused for good, and does not claim it alive.
+start_target "$work/t13" --fault-die-at-final
+source_run --mem 4M --dirty-rate 100 >"$work/s13" 2>&1
+rc=$?
+wait "$tgt_pid"
+trc=$?
+ok=0
+[ $rc = 1 ] && [ $trc = 137 ] && grep -q "no abort token: the source guest stays paused" "$work/s13" &&
+	! grep -q "verified its memory\|keeps running\|result        VERIFIED" "$work/s13" && ok=1
+result $ok target_killed_after_finish_source_paused "$work/s13" "$work/t13"
 
 echo "# $((n - failed)) passed, $failed failed"
 [ $failed = 0 ]
