@@ -130,8 +130,34 @@ fi
 
 others=$(grep -E '^FAIL ' "$out/qemu.log" | grep -vE '^FAIL harness:kmemleak-present( |$)' || true)
 
+# Streams scale with vCPUs, so their row needs a boot with two: TCG with a
+# thread per vCPU, on the host's time, whatever the clock of the first boot
+# (-icount has one vCPU). Its figure is a ratio of samples taken in turn in
+# that boot, two streams against one.
+stests=$out/stream-tests
+mkdir -p "$stests" "$out/stream-qemu"
+cp "$src/build/selftests/stream_bench" "$stests/"
+{
+	echo "KCM_KUNIT_SUITES=''"
+	echo "KCM_KSELFTESTS='stream_bench'"
+	echo "KCM_LANES=1"
+} >"$stests/tests.conf"
+kcm_log "qemu, -accel tcg,thread=multi, two vCPUs: the streams"
+KCM_QEMU_ACCEL=tcg,thread=multi KCM_QEMU_OPTS= KCM_QEMU_SMP=2 \
+	tools/testing/selftests/kvm-coco-mig/qemu/run.sh "$kdir" "$src" "$stests" \
+	"$out/stream-qemu" >"$out/stream-qemu.log" 2>&1
+sresults=$out/stream-qemu/results.log
+sexit=$(tr -d '\r' <"$sresults" 2>/dev/null | grep -E '^KCM-EXIT stream_bench ' | tail -n 1)
+sjson=$(tr -d '\r' <"$sresults" 2>/dev/null | grep -E '^KCM-STREAM-JSON ' | tail -n 1)
+if [ -z "$sjson" ] || [ "$sexit" != "KCM-EXIT stream_bench 0" ]; then
+	tr -d '\r' <"$sresults" 2>/dev/null | tail -n 40 >&2
+	kcm_die "the streams bench did not run to its end (${sexit:-no exit status});" \
+		"see build/bench/stream-qemu.log and build/bench/stream-qemu/"
+fi
+
 KCM_BENCH_JSON=${json#KCM-BENCH-JSON } \
 KCM_TRACK_JSON=${tjson#KCM-TRACK-JSON } \
+KCM_STREAM_JSON=${sjson#KCM-STREAM-JSON } \
 KCM_BENCH_KERNEL=$(cat "$kdir/include/config/kernel.release") \
 KCM_BENCH_QEMU=$("${KCM_QEMU:-qemu-system-x86_64}" --version | head -n 1) \
 KCM_BENCH_CPU=$(grep -m 1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//') \
@@ -200,8 +226,22 @@ print(f"targets at {last['pages_per_call']} pages per call: "
       f"({last['package_ratio']:.3f}); "
       f"RECEIVE >= {t['min_ratio_at_512']:.2f} x open: {verdict(r['met']['receive'])} "
       f"({last['receive_ratio']:.3f}); "
-      f"wire <= {t['max_wire_per_payload']:.2f} x payload: {verdict(r['met']['wire'])} "
+      f"wire <= {t['max_wire_per_payload']:.3f} x payload: {verdict(r['met']['wire'])} "
       f"({last['wire_per_payload']:.5f})")
+
+st = json.loads(os.environ["KCM_STREAM_JSON"])
+r["streams"] = st
+print()
+print(f"streams (a second boot: TCG, a thread per vCPU, two vCPUs, the host's time): "
+      f"{st['streams']} streams driven by {st['threads']} threads over one stream by one "
+      f"thread, {st['pages_per_sample']} pages per sample at {st['pages_per_call']} per "
+      f"call, {st['samples']} samples in turn with one-stream samples; median ratio, IQR "
+      f"in brackets:")
+print(f"  PACKAGE {st['package_ratio']:.3f} ({iqr(st['package_ratio_quartiles'])}), "
+      f"RECEIVE {st['receive_ratio']:.3f} ({iqr(st['receive_ratio_quartiles'])}); "
+      f"one stream: {st['one_stream_package_MBps']:.1f} / {st['one_stream_receive_MBps']:.1f} MB/s; "
+      f"goal >= {st['goal']:.2f}: PACKAGE {verdict(st['met']['package'])}, "
+      f"RECEIVE {verdict(st['met']['receive'])}")
 
 tr = json.loads(os.environ["KCM_TRACK_JSON"])
 r["tracking"] = tr

@@ -58,6 +58,7 @@
 #include "processor.h"
 #include "kselftest.h"
 #include "coco_mig_util.h"
+#include "bench_util.h"
 
 #define DATA_GPA	BIT_ULL(32)
 #define DATA_GFN	(DATA_GPA / PAGE_SIZE)
@@ -98,14 +99,6 @@ static void guest_code(void)
 			sum += READ_ONCE(*(uint64_t *)(DATA_GPA + (READ_FIRST + i) * PAGE_SIZE));
 		WRITE_ONCE(writes, n + (sum & 0));
 	}
-}
-
-static uint64_t kcm_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
 /* This thread's CPU time, nanoseconds. */
@@ -198,22 +191,6 @@ static double kcm_write_rate(struct kvm_vm *vm, int ssess, bool kvm_log, uint64_
 	now = kcm_now_ns();
 	*busy = (double)(kcm_cpu_ns() - c1) / (now - t1);
 	return (writes - w0) * 1e9 / (now - t1);
-}
-
-static int kcm_cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double kcm_median(const double *v, unsigned int n)
-{
-	double s[OVERHEAD_PAIRS];
-
-	memcpy(s, v, n * sizeof(*s));
-	qsort(s, n, sizeof(*s), kcm_cmp_double);
-	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
 }
 
 struct kcm_conv {
