@@ -33,7 +33,9 @@
  *   reference on the VM: the VM fd may be closed before the session fd.
  *   At most one session exists per VM at a time. A target's vCPUs cannot
  *   enter the guest until its FINISH succeeds; a target whose session
- *   fails or is closed before that is dead, as is a source after FINISH.
+ *   fails or is closed before that is dead. A source's vCPUs cannot enter
+ *   the guest after its FINISH, unless ABORT takes its target's token; a
+ *   source closed after FINISH is dead.
  *   Errors: EFAULT (argument not readable or writable), EINVAL (non-zero
  *   @flags or reserved field, unknown @role, a VM that is not a
  *   confidential VM, or a SEV VM not yet initialised), EBADF (@vm_fd is not
@@ -177,14 +179,17 @@ struct kvm_coco_mig_blob {
  * VMMs carry the messages and keep calling until both sides are done. The
  * session is STREAMING from a side's last round on. How many rounds, and
  * what the messages hold, is the backend's: see "The key exchange" in the
- * documentation. A zero @out_len asks for the size of the next message
- * (returned in @out_len, nothing else happens); a non-zero one that is
- * too small fails with ENOSPC and the size in @out_len.
+ * documentation. With KVM_COCO_MIG_EXCHANGE_F_QUERY only the size of the
+ * next message is returned in @out_len (0: nothing to send), and nothing
+ * else happens; without it, an @out_len too small for the message fails
+ * with ENOSPC and the size in @out_len.
  * GET_MIGRATION_DATA, START and ACCEPT are the three rounds of the sw
  * exchange under their version 1 names.
  */
+#define KVM_COCO_MIG_EXCHANGE_F_QUERY	(1U << 0)	/* only size the next message */
+
 struct kvm_coco_mig_exchange {
-	__u32 flags;		/* in: must be zero */
+	__u32 flags;		/* in: KVM_COCO_MIG_EXCHANGE_F_*; others zero */
 	__u32 in_len;		/* in: bytes at @in_uaddr, the peer's message */
 	__u64 in_uaddr;		/* in */
 	__u32 out_len;		/* in: room at @out_uaddr; out: bytes written/needed */
@@ -268,7 +273,7 @@ struct kvm_coco_mig_pages {
 /* A page the guest never wrote: no payload, the page reads as zeros. */
 #define KVM_COCO_MIG_PKT_F_ZERO		0x0001
 
-/* The stream of the records FINISH and the vCPU ioctls make. */
+/* The stream of the records FINISH and ABORT make. */
 #define KVM_COCO_MIG_CTL_STREAM		0xffff
 
 struct kvm_coco_mig_pkt_hdr {

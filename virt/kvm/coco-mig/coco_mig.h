@@ -80,8 +80,8 @@ enum kcm_blob_in {
  *	@len bytes at @ubuf
  * @finish: source: write the final record, which seals the VMM's vCPU
  *	state @in, to @out (kernel memory). Called with every vCPU stopped;
- *	the VM is still alive and the core kills it only once this
- *	succeeded, so it may fail. Target: authenticate the final record @in,
+ *	the VM is still alive and the core pauses it for good only once
+ *	this succeeded, so it may fail. Target: authenticate the final record @in,
  *	check it against what the session installed and write the vCPU state
  *	it carries to @out; a record that fails poisons the session.
  * @cancel: destroy every key. Source: CANCEL (the VM keeps running), or

@@ -153,7 +153,7 @@ static void kcm_session_reap_locked(struct kcm_session *s)
 		return;
 	kcm_track_stop_locked(s);
 	s->backend->end_streams(s);
-	s->reaped = true;
+	WRITE_ONCE(s->reaped, true);
 }
 
 /*
@@ -483,9 +483,10 @@ static int kcm_source_complete(struct kcm_session *s)
  * stopped (their mutexes held, so no vCPU ioctl runs; kvm->lock, so none is
  * added; slots_lock, so no memslot or memory attribute changes), the
  * completeness check is exact, and the final record is sealed in kernel
- * memory. Only then does the VM die, and the record is written through the
- * pinned pages, which cannot fail. So every error of a source FINISH
- * leaves the guest running, and success leaves it dead.
+ * memory. Only then is the VM fenced for good (until its target's abort
+ * token, or death when the session closes), and the record is written
+ * through the pinned pages, which cannot fail. So every error of a source
+ * FINISH leaves the guest running, and success leaves it paused.
  */
 static int kcm_finish_source(struct kcm_session *s, struct kvm_coco_mig_blob *b,
 			     struct kvm_coco_mig_blob __user *uarg, const void *in,
@@ -568,7 +569,8 @@ static int kcm_finish_target(struct kcm_session *s, struct kvm_coco_mig_blob *b,
 VISIBLE_IF_KUNIT int kcm_exchange_args_check(const struct kvm_coco_mig_exchange *x,
 					     u32 max_in)
 {
-	if (x->flags || x->pad || memchr_inv(x->reserved, 0, sizeof(x->reserved)))
+	if ((x->flags & ~KVM_COCO_MIG_EXCHANGE_F_QUERY) || x->pad ||
+	    memchr_inv(x->reserved, 0, sizeof(x->reserved)))
 		return -EINVAL;
 	if (!x->in_len && x->in_uaddr)
 		return -EINVAL;
@@ -604,10 +606,15 @@ static void *kcm_copy_in(u64 uaddr, u32 len)
  * @out_uaddr: room for this side's next message
  * @out_room: bytes at @out_uaddr
  * @out_len: where the message's length goes (the ioctl's own field)
+ * @query: only report the next message's size (EXCHANGE's F_QUERY; the
+ *	named rounds' zero @out_room where a message is due)
  * @done: out: this side's part is complete
+ * @round: out: the rounds this side has completed
  */
 struct kcm_xchg {
 	enum kcm_op op;
+	bool query;
+	u32 round;
 	u64 in_uaddr;
 	u32 in_len;
 	u64 out_uaddr;
@@ -654,10 +661,9 @@ static int kcm_exchange_round(struct kcm_session *s, struct kcm_xchg *x)
 		ret = -EINVAL;
 		goto out_free_in;
 	}
-	if (x->out_room < need) {
-		/* Zero asks for the size; too small is an error. */
-		ret = x->out_room ? -ENOSPC : 0;
-		if (put_user((u32)need, x->out_len))
+	if (x->query || x->out_room < need) {
+		ret = x->query ? 0 : -ENOSPC;
+		if (x->out_len && put_user((u32)need, x->out_len))
 			ret = -EFAULT;
 		goto out_free_in;
 	}
@@ -683,7 +689,7 @@ static int kcm_exchange_round(struct kcm_session *s, struct kcm_xchg *x)
 	if (!ret) {
 		if (need)
 			kcm_uout_write(&o, out);
-		s->rounds_done++;
+		x->round = ++s->rounds_done;
 		WRITE_ONCE(s->state, x->done ? KVM_COCO_MIG_STATE_STREAMING :
 					       KVM_COCO_MIG_STATE_KEY_PENDING);
 	}
@@ -716,11 +722,12 @@ static int kcm_ioctl_exchange(struct kcm_session *s,
 	x.out_uaddr = a.out_uaddr;
 	x.out_room = a.out_len;
 	x.out_len = &uarg->out_len;
+	x.query = a.flags & KVM_COCO_MIG_EXCHANGE_F_QUERY;
 	ret = kcm_exchange_round(s, &x);
-	if (ret)
+	if (ret || x.query)
 		return ret;
 	done = x.done;
-	round = READ_ONCE(s->rounds_done);
+	round = x.round;
 	if (put_user(done, &uarg->done) || put_user(round, &uarg->round))
 		return -EFAULT;
 	return 0;
@@ -751,6 +758,8 @@ static int kcm_ioctl_named_round(struct kcm_session *s, enum kcm_op op,
 	x.out_uaddr = b.out_uaddr;
 	x.out_room = b.out_len;
 	x.out_len = op == KCM_OP_ACCEPT ? NULL : &uarg->out_len;
+	/* Revision 1: a zero out_len asks for the size (ACCEPT sends nothing). */
+	x.query = op != KCM_OP_ACCEPT && !b.out_len;
 	return kcm_exchange_round(s, &x);
 }
 
@@ -922,7 +931,7 @@ static int kcm_pages_ioctl(struct kcm_session *s, enum kcm_op op,
 		ret = ret ?: -EFAULT;
 out_up:
 	up_read(&s->data_sem);
-	if (READ_ONCE(s->state) == KVM_COCO_MIG_STATE_FAILED)
+	if (READ_ONCE(s->state) == KVM_COCO_MIG_STATE_FAILED && !READ_ONCE(s->reaped))
 		kcm_session_reap(s);
 out_free_gfns:
 	kvfree(gfns);

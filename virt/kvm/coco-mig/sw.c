@@ -23,9 +23,10 @@
  * from its stream and its sequence number in the stream (one counter per
  * stream, never reused) and the session id and header as additional data
  * (packet.c). Each page packet carries a version, taken from one counter
- * of the session before the page is read: the target installs a version
- * only if it is newer than the one it holds, whatever stream it came on,
- * and takes each stream's packets in the order the stream made them. It
+ * of the session under the gfn's lock, with the page read under it: the
+ * target installs a version only if it is newer than the one it holds,
+ * whatever stream it came on, and takes each stream's packets in the
+ * order the stream made them. It
  * decrypts into a bounce page and copies into guest_memfd only what
  * authenticated.
  *
@@ -716,26 +717,37 @@ static long kcm_sw_window(struct kcm_sw_stream *st, const void __user *ubuf,
 }
 
 /*
- * Seal the page at @src (NULL: a zero page, no payload) as version @gen of
- * @gfn into the stream's kernel buffer, then copy the finished packet to
- * offset @off of the user buffer. The AEAD works in kernel memory: GCM
- * computes the tag over the ciphertext it has written, and a VMM thread
- * could rewrite its own buffer between the two.
+ * Seal the page at @src (NULL: a zero page, no payload) as the next
+ * version of @gfn into the stream's kernel buffer, then copy the finished
+ * packet to offset @off of the user buffer. The version is taken, the page
+ * read and the version recorded under the gfn's lock: of two streams
+ * packaging one gfn, the one with the newer version read it later. The
+ * AEAD works in kernel memory: GCM computes the tag over the ciphertext it
+ * has written, and a VMM thread could rewrite its own buffer between the
+ * two.
  */
-static long kcm_sw_package_one(struct kcm_sw *sw, u32 stream, u64 gfn, u64 gen,
+static long kcm_sw_package_one(struct kcm_sw *sw, u32 stream, u64 gfn,
 			       const void *src, u8 __user *ubuf, u64 len,
 			       u64 off)
 {
 	struct kcm_sw_stream *st = &sw->streams[stream];
 	struct kcm_pkt p = {
 		.type = KCM_PKT_PAGE, .flags = src ? 0 : KCM_PKT_F_ZERO,
-		.gfn = gfn, .gen = gen, .stream = stream,
+		.gfn = gfn, .stream = stream,
 	};
 	u32 plen = src ? PAGE_SIZE : 0;
 	long woff;
 	int ret;
 
-	ret = kcm_sw_seal(sw, &st->aead, &st->seq, &p, src, plen, st->pkt);
+	kcm_seq_lock(&sw->map, gfn);
+	p.gen = atomic64_inc_return(&sw->gen);
+	if (p.gen > KCM_SEQ_MAX)
+		ret = -EOVERFLOW;
+	else
+		ret = kcm_sw_seal(sw, &st->aead, &st->seq, &p, src, plen, st->pkt);
+	if (!ret)
+		ret = kcm_seq_record(&sw->map, gfn, p.gen);
+	kcm_seq_unlock(&sw->map, gfn);
 	if (ret)
 		return ret;
 	woff = kcm_sw_window(st, ubuf, len, off, kcm_pkt_wire_size(plen), true);
@@ -750,7 +762,7 @@ static int kcm_sw_package(struct kcm_session *s, u32 stream, const u64 *gfns,
 {
 	struct kcm_sw *sw = to_sw(s);
 	struct kcm_sw_stream *st = &sw->streams[stream];
-	u64 len = (u64)nr * KCM_SW_PACKET_SIZE, gen;
+	u64 len = (u64)nr * KCM_SW_PACKET_SIZE;
 	struct kvm_memory_slot *slot;
 	struct kvm *kvm = s->kvm;
 	struct page *page;
@@ -764,16 +776,6 @@ static int kcm_sw_package(struct kcm_session *s, u32 stream, const u64 *gfns,
 		ret = kcm_sw_private_slot(kvm, gfns[i], &slot);
 		if (ret)
 			goto out;
-	}
-	/*
-	 * The batch's versions, taken before any of its pages is read: a
-	 * version newer than another was read after it, whatever streams
-	 * they came from.
-	 */
-	gen = atomic64_fetch_add(nr, &sw->gen);
-	if (gen + nr > KCM_SEQ_MAX) {
-		ret = -EOVERFLOW;
-		goto out;
 	}
 	for (i = 0; i < nr; i++) {
 		if (fatal_signal_pending(current)) {
@@ -793,13 +795,13 @@ static int kcm_sw_package(struct kcm_session *s, u32 stream, const u64 *gfns,
 		if (ret)
 			break;
 		if (!kcm_sw_gmem_present(slot, gfns[i])) {
-			n = kcm_sw_package_one(sw, stream, gfns[i], gen + i + 1,
-					       NULL, ubuf, len, b->bytes);
+			n = kcm_sw_package_one(sw, stream, gfns[i], NULL, ubuf,
+					       len, b->bytes);
 		} else {
 			ret = kcm_sw_gmem_page(kvm, slot, gfns[i], &page);
 			if (ret)
 				break;
-			n = kcm_sw_package_one(sw, stream, gfns[i], gen + i + 1,
+			n = kcm_sw_package_one(sw, stream, gfns[i],
 					       page_address(page), ubuf, len,
 					       b->bytes);
 			put_page(page);
@@ -808,11 +810,6 @@ static int kcm_sw_package(struct kcm_session *s, u32 stream, const u64 *gfns,
 			ret = n;
 			break;
 		}
-		kcm_seq_lock(&sw->map, gfns[i]);
-		ret = kcm_seq_record(&sw->map, gfns[i], gen + i + 1);
-		kcm_seq_unlock(&sw->map, gfns[i]);
-		if (ret)
-			break;
 		b->done = i + 1;
 		b->bytes += n;
 		cond_resched();
@@ -873,6 +870,7 @@ static int kcm_sw_install(struct kcm_session *s, struct kcm_sw_stream *st,
 	struct kcm_sw *sw = to_sw(s);
 	struct kvm_memory_slot *slot;
 	struct page *page;
+	bool resent;
 	int ret;
 
 	ret = kcm_sw_private_slot(s->kvm, p->gfn, &slot);
@@ -895,15 +893,19 @@ static int kcm_sw_install(struct kcm_session *s, struct kcm_sw_stream *st,
 	ret = kcm_sw_gmem_page(s->kvm, slot, p->gfn, &page);
 	if (ret)
 		goto out_unlock;
-	if (kcm_seq_has(&sw->map, p->gfn)) {
-		/* A pre-copy round sent it again: did it change? */
-		b->resent++;
-		if (!memcmp(page_address(page), st->plain, PAGE_SIZE))
-			b->unchanged++;
-	}
-	memcpy(page_address(page), st->plain, PAGE_SIZE);
-	put_page(page);
+	resent = kcm_seq_has(&sw->map, p->gfn);
+	/* Recorded first: the copy that follows cannot fail. */
 	ret = kcm_seq_record(&sw->map, p->gfn, p->gen);
+	if (!ret) {
+		if (resent) {
+			/* A pre-copy round sent it again: did it change? */
+			b->resent++;
+			if (!memcmp(page_address(page), st->plain, PAGE_SIZE))
+				b->unchanged++;
+		}
+		memcpy(page_address(page), st->plain, PAGE_SIZE);
+	}
+	put_page(page);
 out_unlock:
 	kcm_seq_unlock(&sw->map, p->gfn);
 	return ret;

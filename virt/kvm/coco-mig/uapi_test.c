@@ -215,7 +215,10 @@ static void exchange_args_check_rules(struct kunit *test)
 	x.in_len = 0;			/* an address without a length */
 	KUNIT_EXPECT_EQ(test, kcm_exchange_args_check(&x, 4096), -EINVAL);
 
-	for (bit = 0; bit < 32; bit++) {
+	memset(&x, 0, sizeof(x));
+	x.flags = KVM_COCO_MIG_EXCHANGE_F_QUERY;
+	KUNIT_EXPECT_EQ(test, kcm_exchange_args_check(&x, 4096), 0);
+	for (bit = 1; bit < 32; bit++) {	/* bit 0: F_QUERY */
 		memset(&x, 0, sizeof(x));
 		x.flags = BIT(bit);
 		KUNIT_EXPECT_EQ(test, kcm_exchange_args_check(&x, 4096), -EINVAL);

@@ -1351,11 +1351,15 @@ TEST_F_TIMEOUT(pair, exchange_rounds, PAIR_TIMEOUT)
 
 	/* A size query changes nothing; a buffer too small neither. */
 	memset(&x, 0, sizeof(x));
+	x.flags = KVM_COCO_MIG_EXCHANGE_F_QUERY;
 	ASSERT_EQ(0, __kcm_exchange(self->tsess, &x));
 	ev_len = x.out_len;
 	EXPECT_LT(0, ev_len);
 	EXPECT_EQ(0, x.done);
 	EXPECT_EQ(KVM_COCO_MIG_STATE_CREATED, kcm_status(self->tsess).state);
+	memset(&x, 0, sizeof(x));
+	EXPECT_EQ(-ENOSPC, __kcm_exchange(self->tsess, &x));	/* no room at all */
+	EXPECT_EQ(ev_len, x.out_len);
 	x.out_len = ev_len - 1;
 	x.out_uaddr = (uintptr_t)ev;
 	EXPECT_EQ(-ENOSPC, __kcm_exchange(self->tsess, &x));
@@ -1389,7 +1393,16 @@ TEST_F_TIMEOUT(pair, exchange_rounds, PAIR_TIMEOUT)
 	EXPECT_EQ(KVM_COCO_MIG_STATE_STREAMING, kcm_status(self->ssess).state);
 	EXPECT_EQ(-EBADFD, __kcm_exchange(self->ssess, &x));
 
-	/* Target, round 2: takes the blob, sends nothing; done. */
+	/* Target, round 2: a query says it sends nothing, and changes nothing. */
+	memset(&x, 0, sizeof(x));
+	x.flags = KVM_COCO_MIG_EXCHANGE_F_QUERY;
+	x.in_len = tr_len;
+	x.in_uaddr = (uintptr_t)tr;
+	x.out_len = 99;
+	ASSERT_EQ(0, __kcm_exchange(self->tsess, &x));
+	EXPECT_EQ(0, x.out_len);
+	EXPECT_EQ(KVM_COCO_MIG_STATE_KEY_PENDING, kcm_status(self->tsess).state);
+	/* Then takes the blob, sends nothing; done. */
 	memset(&x, 0, sizeof(x));
 	x.in_len = tr_len;
 	x.in_uaddr = (uintptr_t)tr;
@@ -1414,7 +1427,7 @@ TEST_F_TIMEOUT(pair, exchange_bad_arguments, PAIR_TIMEOUT)
 	int i, bit;
 
 	kcm_pair_reopen(self, 0);
-	for (bit = 0; bit < 32; bit++) {
+	for (bit = 1; bit < 32; bit++) {	/* bit 0: F_QUERY */
 		memset(&x, 0, sizeof(x));
 		x.flags = 1u << bit;
 		EXPECT_EQ(-EINVAL, __kcm_exchange(self->tsess, &x));
