@@ -125,21 +125,18 @@ int cm_exchange(int sess, const void *in, uint32_t in_len, void **out,
 	*out = NULL;
 	*out_len = 0;
 	*done = false;
-	/*
-	 * A zero out_len asks for the size of the next message; if there is
-	 * none to send, the round needs no room and has run.
-	 */
+	/* The size of the next message first; the query changes nothing. */
+	x.flags = KVM_COCO_MIG_EXCHANGE_F_QUERY;
 	r = cm_ioctl(sess, KVM_COCO_MIG_EXCHANGE, &x);
 	if (r)
 		return r;
-	if (!x.out_len) {
-		*done = x.done;
-		return 0;
+	x.flags = 0;
+	if (x.out_len) {
+		*out = malloc(x.out_len);
+		if (!*out)
+			return -ENOMEM;
+		x.out_uaddr = (uintptr_t)*out;
 	}
-	*out = malloc(x.out_len);
-	if (!*out)
-		return -ENOMEM;
-	x.out_uaddr = (uintptr_t)*out;
 	r = cm_ioctl(sess, KVM_COCO_MIG_EXCHANGE, &x);
 	if (r) {
 		free(*out);
