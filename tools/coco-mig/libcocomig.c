@@ -325,9 +325,9 @@ const char *cm_strerror(enum cm_op op, int err)
 		if (op == CM_EXCHANGE)
 			return "the key exchange is over, or a message came out of turn";
 		if (op == CM_ABORT)
-			return "no abort: a source not paused by FINISH, a token used, or a target that ran";
+			return "no abort: a source not FINISHed (or resumed), or a target that ran";
 		if (op == CM_CANCEL)
-			return "not cancellable: after FINISH only the target's abort token resumes";
+			return "after FINISH only the target's abort token resumes the source";
 		return "the session is not in a state that allows this call";
 	case EIO:
 		if (op == CM_CREATE)
@@ -337,7 +337,7 @@ const char *cm_strerror(enum cm_op op, int err)
 		if (op == CM_ABORT)
 			return "the abort token does not authenticate: the source stays paused";
 		if (op == CM_EXCHANGE)
-			return "an authentic message whose key does not unwrap: the session is poisoned";
+			return "an authentic message whose key did not unwrap: session poisoned";
 		return "a packet or blob failed authentication: the session is poisoned";
 	case ENOKEY:
 		return "the session never agreed keys: there is no abort token";
