@@ -55,7 +55,13 @@
  * KVM_COCO_MIG_GET_MIGRATION_DATA (target), _START (source), _ACCEPT
  * (target), _FINISH (both) (struct kvm_coco_mig_blob)
  *   The sw exchange's three rounds by name, and the final record; see
- *   struct kvm_coco_mig_blob.
+ *   struct kvm_coco_mig_blob. The source's FINISH input is the VMM's
+ *   VM-wide state, which the target's FINISH gives back.
+ *
+ * KVM_COCO_MIG_PACKAGE_VCPU (source), _RECEIVE_VCPU (target)
+ * (struct kvm_coco_mig_vcpu)
+ *   One vCPU's state as a sealed record; every vCPU needs one before
+ *   FINISH. The source's first PACKAGE_VCPU pauses its VM.
  *
  * KVM_COCO_MIG_PACKAGE_PAGES (source), _RECEIVE_PAGES (target)
  * (struct kvm_coco_mig_pages)
@@ -153,7 +159,9 @@ struct kvm_coco_mig_status {
 	__u32 vm;		/* out: KVM_COCO_MIG_VM_* */
 	__u32 nr_streams;	/* out: the session's streams */
 	__u64 superseded;	/* out: authentic packets older than the gfn's (target) */
-	__u64 reserved[4];	/* out: zero */
+	__u32 vcpus;		/* out: vCPU records made (source), installed (target) */
+	__u32 nr_vcpus;		/* out: the VM's vCPUs, each of which FINISH needs */
+	__u64 reserved[3];	/* out: zero */
 };
 
 /*
@@ -203,6 +211,9 @@ struct kvm_coco_mig_exchange {
 /* Largest input blob: the source's FINISH carries the VMM's vCPU state. */
 #define KVM_COCO_MIG_MAX_BLOB		(256 * 1024)
 
+/* Largest vCPU state of one PACKAGE_VCPU call, for any backend. */
+#define KVM_COCO_MIG_MAX_VCPU_STATE	(64 * 1024)
+
 /* Largest batch of one PACKAGE_PAGES or RECEIVE_PAGES call. */
 #define KVM_COCO_MIG_MAX_BATCH		1024
 
@@ -224,7 +235,9 @@ struct kvm_coco_mig_backend_caps {
 	__u32 max_final;	/* bytes of the largest final record */
 	__u32 max_streams;	/* streams per session */
 	__u32 pad;		/* zero */
-	__u64 reserved[3];	/* zero */
+	__u32 max_vcpu_state;	/* bytes of the largest vCPU state PACKAGE_VCPU takes */
+	__u32 max_vcpu_record;	/* bytes of the largest vCPU record it makes */
+	__u64 reserved[2];	/* zero */
 };
 
 struct kvm_coco_mig_caps {
@@ -258,6 +271,31 @@ struct kvm_coco_mig_pages {
 };
 
 /*
+ * KVM_COCO_MIG_PACKAGE_VCPU (source), KVM_COCO_MIG_RECEIVE_VCPU (target):
+ * one vCPU's state as a record sealed on the control stream, bound to the
+ * session, the vCPU and its place before the final record. The source's
+ * first PACKAGE_VCPU pauses the VM: no vCPU enters the guest until CANCEL
+ * (before FINISH), or ever again after FINISH but for an abort token.
+ * Each vCPU has one record; FINISH fails on either side while a vCPU of
+ * the VM has none. Source: @in is the state the backend seals (sw: the
+ * VMM's KVM_GET_* state; a firmware or agent backend takes none), @out
+ * receives the record. Target: @in is the record, which is installed only
+ * into the vCPU @vcpu_id (its header's gfn field names it), and @out
+ * receives the state it carries (sw: for KVM_SET_*). A zero @out_len asks
+ * for the size needed; a smaller non-zero one fails with ENOSPC and the
+ * size.
+ */
+struct kvm_coco_mig_vcpu {
+	__u32 flags;		/* in: must be zero */
+	__u32 vcpu_id;		/* in: the vCPU */
+	__u32 in_len;		/* in: bytes at @in_uaddr */
+	__u32 out_len;		/* in: room at @out_uaddr; out: bytes written/needed */
+	__u64 in_uaddr;		/* in: the state (source), the record (target) */
+	__u64 out_uaddr;	/* in: the record (source), the state (target) */
+	__u64 reserved[4];	/* in: must be zero */
+};
+
+/*
  * The wire format. Every packet starts with this header, little endian;
  * what follows it is the backend's (for sw: the AES-256-GCM ciphertext of
  * the payload, then the 16-byte tag). @len frames the packet: a VMM that
@@ -269,6 +307,7 @@ struct kvm_coco_mig_pages {
 #define KVM_COCO_MIG_PKT_PAGE		1	/* a private page */
 #define KVM_COCO_MIG_PKT_FINAL		2	/* the source's final record */
 #define KVM_COCO_MIG_PKT_ABORT		3	/* a dead target's abort token */
+#define KVM_COCO_MIG_PKT_VCPU		4	/* one vCPU's state */
 
 /* A page the guest never wrote: no payload, the page reads as zeros. */
 #define KVM_COCO_MIG_PKT_F_ZERO		0x0001
@@ -281,7 +320,7 @@ struct kvm_coco_mig_pkt_hdr {
 	__u8 type;		/* KVM_COCO_MIG_PKT_* */
 	__u16 flags;		/* KVM_COCO_MIG_PKT_F_* */
 	__u32 len;		/* bytes of the packet, this header included */
-	__u64 gfn;		/* PAGE: the gfn; else 0 */
+	__u64 gfn;		/* PAGE: the gfn; VCPU: the vcpu_id; else 0 */
 	__u64 seq;		/* its number in its stream, from 1 */
 	__u64 gen;		/* PAGE: the page's version: newer is larger */
 	__u16 stream;		/* the stream that made it */
@@ -356,5 +395,9 @@ struct kvm_coco_mig_dirty {
 					      struct kvm_coco_mig_exchange)
 #define KVM_COCO_MIG_ABORT		_IOWR(KVM_COCO_MIG_IO, 0x1c, \
 					      struct kvm_coco_mig_blob)
+#define KVM_COCO_MIG_PACKAGE_VCPU	_IOWR(KVM_COCO_MIG_IO, 0x1d, \
+					      struct kvm_coco_mig_vcpu)
+#define KVM_COCO_MIG_RECEIVE_VCPU	_IOWR(KVM_COCO_MIG_IO, 0x1e, \
+					      struct kvm_coco_mig_vcpu)
 
 #endif /* _UAPI_LINUX_KVM_COCO_MIG_H */

@@ -57,9 +57,11 @@ enum kcm_blob_in {
  * @max_packet: wire bytes of the largest page packet
  * @max_streams: streams a session may have, at most KVM_COCO_MIG_MAX_STREAMS
  * @max_in_len: the largest message of the exchange, and input of the
- *	source's FINISH (the VMM's vCPU state)
+ *	source's FINISH (the VMM's VM-wide state)
  * @max_record_len: the largest final record, the target FINISH's input: one
- *	made from a vCPU state of @max_in_len bytes
+ *	made from a VM-wide state of @max_in_len bytes
+ * @max_vcpu_state: the largest vCPU state a source's PACKAGE_VCPU takes
+ * @max_vcpu_record: the largest vCPU record, a target's RECEIVE_VCPU input
  * @features: KVM_COCO_MIG_F_*, reported by KVM_COCO_MIG_GET_CAPS
  * @session_init: set up backend state for a new session. Called before the
  *	session is visible to userspace; a failure fails the creation.
@@ -78,12 +80,22 @@ enum kcm_blob_in {
  *	@ubuf, which has room for @nr packets of @max_packet bytes
  * @receive: target, stream @stream: verify and install @nr packets from the
  *	@len bytes at @ubuf
- * @finish: source: write the final record, which seals the VMM's vCPU
- *	state @in, to @out (kernel memory). Called with every vCPU stopped;
- *	the VM is still alive and the core pauses it for good only once
- *	this succeeded, so it may fail. Target: authenticate the final record @in,
- *	check it against what the session installed and write the vCPU state
- *	it carries to @out; a record that fails poisons the session.
+ * @finish: source: write the final record, which seals the VMM's VM-wide
+ *	state @in and closes the control stream, to @out (kernel memory).
+ *	Called with every vCPU stopped and recorded; the core pauses the VM
+ *	for good only once this succeeded, so it may fail. Target:
+ *	authenticate the final record @in, check it against what the session
+ *	installed (pages and vCPU records) and write the VM-wide state it
+ *	carries to @out; a record that fails poisons the session.
+ * @vcpu: the state of @vcpu, which has no record yet; its mutex and every
+ *	other vCPU's are held, and the VM is paused. Source: seal the state
+ *	(@in: the VMM's, for a backend that takes one) into the record @out
+ *	(the @out_size bytes for KCM_OP_PACKAGE_VCPU). Target: authenticate
+ *	the record @in, refuse it unless it is @vcpu's and the next record
+ *	of the control stream, and write the state it carries to @out (the
+ *	@out_size bytes for KCM_OP_RECEIVE_VCPU). The core counts the vCPU
+ *	as done when this returns 0. A record that does not authenticate
+ *	poisons the session.
  * @cancel: destroy every key. Source: CANCEL (the VM keeps running), or
  *	a verified abort token.
  * @end_streams: destroy every key but what @abort needs: the data path
@@ -107,6 +119,8 @@ struct kcm_backend {
 	u32 max_streams;
 	u32 max_in_len;
 	u32 max_record_len;
+	u32 max_vcpu_state;
+	u32 max_vcpu_record;
 	u64 features;
 	int (*session_init)(struct kcm_session *s);
 	void (*session_destroy)(struct kcm_session *s);
@@ -120,6 +134,8 @@ struct kcm_backend {
 		       u64 len, u32 nr, struct kcm_batch *b);
 	int (*finish)(struct kcm_session *s, const void *in, u32 in_len,
 		      void *out);
+	int (*vcpu)(struct kcm_session *s, struct kvm_vcpu *vcpu, const void *in,
+		    u32 in_len, void *out);
 	void (*cancel)(struct kcm_session *s);
 	void (*end_streams)(struct kcm_session *s);
 	int (*abort)(struct kcm_session *s, const void *in, u32 in_len,
@@ -153,7 +169,13 @@ struct kcm_stream {
  * @reaped: a failed session's keys and tracker are gone
  * @pages, @bytes, @refused, @resent, @unchanged, @superseded: counters
  *	for STATUS, added to once per call
- * @fenced: target: the VM's vCPUs are kept out of the guest until FINISH
+ * @fenced: the VM's vCPUs are kept out of the guest: a target's until
+ *	FINISH; a source's from its first PACKAGE_VCPU (or FINISH) until
+ *	CANCEL, a verified abort token, or for good
+ * @sealed: source: FINISH made the final record; closing the session
+ *	kills the paused VM
+ * @vcpu_done: the vCPUs (by index) that have their record
+ * @vcpus: how many, for STATUS
  * @tracker: source: dirty tracking of private memory from START on, or
  *	NULL (before START, or a VM without guest_memfd memory). Set and
  *	cleared with @data_sem held for writing.
@@ -186,6 +208,9 @@ struct kcm_session {
 	atomic64_t unchanged;
 	atomic64_t superseded;
 	bool fenced;
+	bool sealed;
+	unsigned long *vcpu_done;
+	atomic_t vcpus;
 	struct kcm_tracker *tracker;
 	bool reporting;
 	u64 rounds;
@@ -196,6 +221,7 @@ struct kcm_session {
 };
 
 void kcm_session_fail(struct kcm_session *s);
+int kcm_session_vcpus_complete(struct kcm_session *s);
 
 extern const struct kcm_backend kcm_sw_backend;
 int kcm_sw_module_init(void);
@@ -242,6 +268,7 @@ int kcm_pages_args_check(const struct kvm_coco_mig_pages *p, bool package,
 int kcm_track_args_check(const struct kvm_coco_mig_track *t);
 int kcm_dirty_args_check(const struct kvm_coco_mig_dirty *d);
 int kcm_exchange_args_check(const struct kvm_coco_mig_exchange *x, u32 max_in);
+int kcm_vcpu_args_check(const struct kvm_coco_mig_vcpu *v, u32 max_in);
 #endif
 
 #endif /* __KVM_COCO_MIG_H */

@@ -29,6 +29,8 @@ static void kcm_backend_caps(const struct kcm_backend *b, u32 vm_type,
 	e->max_blob = b->max_in_len;
 	e->max_final = b->max_record_len;
 	e->max_streams = b->max_streams;
+	e->max_vcpu_state = b->max_vcpu_state;
+	e->max_vcpu_record = b->max_vcpu_record;
 }
 
 /*

@@ -107,7 +107,8 @@ int kcm_pkt_decode(const void *buf, size_t avail, u8 type, u32 len,
 	    memchr_inv(h->reserved, 0, sizeof(h->reserved)))
 		return -EBADMSG;
 	if (page ? !p->gen || p->gen > KCM_SEQ_MAX || p->stream == KCM_PKT_CTL_STREAM :
-		   p->gen || p->gfn || p->stream != KCM_PKT_CTL_STREAM)
+		   p->gen || (p->gfn && type != KCM_PKT_VCPU) ||
+		   p->stream != KCM_PKT_CTL_STREAM)
 		return -EBADMSG;
 	if (avail < wire_len)
 		return -EINVAL;

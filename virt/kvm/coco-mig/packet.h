@@ -23,6 +23,7 @@
 #define KCM_PKT_PAGE		KVM_COCO_MIG_PKT_PAGE
 #define KCM_PKT_FINAL		KVM_COCO_MIG_PKT_FINAL
 #define KCM_PKT_ABORT		KVM_COCO_MIG_PKT_ABORT
+#define KCM_PKT_VCPU		KVM_COCO_MIG_PKT_VCPU
 /* A page the guest never touched: no payload, not allocated to be sent. */
 #define KCM_PKT_F_ZERO		KVM_COCO_MIG_PKT_F_ZERO
 #define KCM_PKT_CTL_STREAM	KVM_COCO_MIG_CTL_STREAM

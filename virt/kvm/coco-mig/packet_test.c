@@ -215,6 +215,34 @@ static void pkt_decode_other_type_and_len(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, kcm_pkt_decode(t, sizeof(*t), KCM_PKT_FINAL, 40, &p), -EBADMSG);
 }
 
+/* A vCPU record: the control stream, the vCPU id in @gfn, no version. */
+static void pkt_decode_vcpu_record(struct kunit *test)
+{
+	struct kcm_test_pkt *t = kcm_test_pkt_new(test);
+	struct kcm_pkt p;
+
+	memset(&t->h, 0, sizeof(t->h));
+	p = (struct kcm_pkt){ .type = KCM_PKT_VCPU, .len = 64, .seq = 3, .gfn = 7,
+			      .stream = KCM_PKT_CTL_STREAM };
+	kcm_pkt_encode(&t->h, &p);
+	memset(&p, 0, sizeof(p));
+	KUNIT_EXPECT_EQ(test, kcm_pkt_decode(t, sizeof(*t), KCM_PKT_VCPU, 64, &p), 0);
+	KUNIT_EXPECT_EQ(test, p.gfn, 7);
+	KUNIT_EXPECT_EQ(test, p.seq, 3);
+	KUNIT_EXPECT_EQ(test, p.len, 64);
+	/* Not a final record, nor a page; not off the control stream. */
+	KUNIT_EXPECT_EQ(test, kcm_pkt_decode(t, sizeof(*t), KCM_PKT_FINAL, 64, &p), -EBADMSG);
+	KUNIT_EXPECT_EQ(test, kcm_pkt_decode(t, sizeof(*t), KCM_PKT_PAGE, 64, &p), -EBADMSG);
+	t->h.stream = 0;
+	KUNIT_EXPECT_EQ(test, kcm_pkt_decode(t, sizeof(*t), KCM_PKT_VCPU, 64, &p), -EBADMSG);
+	t->h.stream = cpu_to_le16(KCM_PKT_CTL_STREAM);
+	t->h.gen = cpu_to_le64(1);
+	KUNIT_EXPECT_EQ(test, kcm_pkt_decode(t, sizeof(*t), KCM_PKT_VCPU, 64, &p), -EBADMSG);
+	t->h.gen = 0;
+	t->h.flags = cpu_to_le16(KCM_PKT_F_ZERO);
+	KUNIT_EXPECT_EQ(test, kcm_pkt_decode(t, sizeof(*t), KCM_PKT_VCPU, 64, &p), -EBADMSG);
+}
+
 static void pkt_decode_seq_bounds(struct kunit *test)
 {
 	struct kcm_test_pkt *t = kcm_test_pkt_new(test);
@@ -371,6 +399,7 @@ static struct kunit_case kcm_packet_cases[] = {
 	KUNIT_CASE_PARAM(pkt_decode_malformed_header, kcm_malformed_gen_params),
 	KUNIT_CASE(pkt_decode_zero_flag),
 	KUNIT_CASE(pkt_decode_other_type_and_len),
+	KUNIT_CASE(pkt_decode_vcpu_record),
 	KUNIT_CASE(pkt_decode_seq_bounds),
 	KUNIT_CASE(pkt_nonce_is_unique_per_seq_and_type),
 	KUNIT_CASE(pkt_aad_known_answer),

@@ -97,6 +97,8 @@ static int kcm_status(struct kcm_session *s,
 	st.resent = atomic64_read(&s->resent);
 	st.unchanged = atomic64_read(&s->unchanged);
 	st.superseded = atomic64_read(&s->superseded);
+	st.vcpus = atomic_read(&s->vcpus);
+	st.nr_vcpus = atomic_read(&s->kvm->online_vcpus);
 	if (READ_ONCE(s->kvm->vm_dead))
 		st.vm = KVM_COCO_MIG_VM_DEAD;
 	else if (s->fenced)
@@ -482,11 +484,13 @@ static int kcm_source_complete(struct kcm_session *s)
  * alive: the output is pinned and its length reported, the vCPUs are
  * stopped (their mutexes held, so no vCPU ioctl runs; kvm->lock, so none is
  * added; slots_lock, so no memslot or memory attribute changes), the
- * completeness check is exact, and the final record is sealed in kernel
- * memory. Only then is the VM fenced for good (until its target's abort
- * token, or death when the session closes), and the record is written
- * through the pinned pages, which cannot fail. So every error of a source
- * FINISH leaves the guest running, and success leaves it paused.
+ * completeness checks (pages, then vCPU records) are exact, and the final
+ * record is sealed in kernel memory. Only then is the pause made for good
+ * (until its target's abort token, or death when the session closes), and
+ * the record is written through the pinned pages, which cannot fail. So
+ * every error of a source FINISH leaves the guest as it was (running, or
+ * paused by PACKAGE_VCPU, which CANCEL undoes), and success leaves it
+ * paused for good.
  */
 static int kcm_finish_source(struct kcm_session *s, struct kvm_coco_mig_blob *b,
 			     struct kvm_coco_mig_blob __user *uarg, const void *in,
@@ -513,17 +517,22 @@ static int kcm_finish_source(struct kcm_session *s, struct kvm_coco_mig_blob *b,
 
 	ret = kcm_source_complete(s);
 	if (!ret)
+		ret = kcm_session_vcpus_complete(s);
+	if (!ret)
 		ret = s->backend->finish(s, in, b->in_len, out);
-	if (!ret) {
-		/*
-		 * The irreversible step, once nothing else can fail: the VM
-		 * is paused for good. Only its target's abort token lets it
-		 * run again; closing the session kills it.
-		 */
+	if (!ret && !s->fenced) {
+		/* A VM without vCPUs: nothing paused it yet. */
 		ret = kcm_arch_fence(kvm);
 		if (!ret)
 			s->fenced = true;
 	}
+	/*
+	 * The irreversible step, once nothing else can fail: the VM is
+	 * paused for good. Only its target's abort token lets it run again;
+	 * closing the session kills it.
+	 */
+	if (!ret)
+		s->sealed = true;
 
 	mutex_unlock(&kvm->slots_lock);
 out_unlock_vcpus:
@@ -542,9 +551,10 @@ out_unpin:
 
 /*
  * Target FINISH. The output is pinned first (an unwritable one changes
- * nothing); then the backend checks the final record, and poisons the
- * session (the VM dies) if it fails. On success the vCPU state is written
- * through the pinned pages and the fence is lifted.
+ * nothing), and every vCPU must have its record (-ENOMSG changes nothing);
+ * then the backend checks the final record, and poisons the session (the
+ * VM dies) if it fails. On success the VM-wide state is written through
+ * the pinned pages and the fence is lifted.
  */
 static int kcm_finish_target(struct kcm_session *s, struct kvm_coco_mig_blob *b,
 			     struct kvm_coco_mig_blob __user *uarg, const void *in,
@@ -556,12 +566,22 @@ static int kcm_finish_target(struct kcm_session *s, struct kvm_coco_mig_blob *b,
 	ret = kcm_uout_pin(&o, b->out_uaddr, need, &uarg->out_len);
 	if (ret)
 		return ret;
-	ret = s->backend->finish(s, in, b->in_len, out);
+	/* kvm->lock: no vCPU is added between the check and the unfence. */
+	if (mutex_lock_killable(&s->kvm->lock)) {
+		ret = -EINTR;
+		goto out_unpin;
+	}
+	/* A vCPU without its record: the VMM may still deliver it. */
+	ret = kcm_session_vcpus_complete(s);
+	if (!ret)
+		ret = s->backend->finish(s, in, b->in_len, out);
 	if (!ret) {
 		kcm_uout_write(&o, out);
 		kcm_arch_unfence(s->kvm);
 		s->fenced = false;
 	}
+	mutex_unlock(&s->kvm->lock);
+out_unpin:
 	kcm_uout_unpin(&o, !ret);
 	return ret;
 }
@@ -827,6 +847,184 @@ out_unlock:
 	return ret;
 }
 
+/**
+ * kcm_session_vcpus_complete - whether every vCPU of the VM has its record
+ * @s: the session, in FINISH
+ *
+ * Context: @s->lock and kvm->lock held (no vCPU is added meanwhile).
+ * Return: 0, or -ENOMSG if a vCPU has none.
+ */
+int kcm_session_vcpus_complete(struct kcm_session *s)
+{
+	lockdep_assert_held(&s->lock);
+	lockdep_assert_held(&s->kvm->lock);
+	/* Only vCPUs of the VM are counted, each once. */
+	if (atomic_read(&s->vcpus) != atomic_read(&s->kvm->online_vcpus))
+		return -ENOMSG;
+	return 0;
+}
+
+VISIBLE_IF_KUNIT int kcm_vcpu_args_check(const struct kvm_coco_mig_vcpu *v,
+					 u32 max_in)
+{
+	if (v->flags || memchr_inv(v->reserved, 0, sizeof(v->reserved)))
+		return -EINVAL;
+	if (!v->in_len && v->in_uaddr)
+		return -EINVAL;
+	if (v->in_len > max_in)
+		return -EINVAL;
+	return 0;
+}
+EXPORT_SYMBOL_IF_KUNIT(kcm_vcpu_args_check);
+
+/* The vCPU @vcpu_id, if the VM has it and it has no record yet. */
+static struct kvm_vcpu *kcm_vcpu_get(struct kcm_session *s, u32 vcpu_id)
+{
+	struct kvm_vcpu *vcpu;
+
+	lockdep_assert_held(&s->lock);
+	/* vCPUs are never removed; a record is counted under @s->lock. */
+	vcpu = kvm_get_vcpu_by_id(s->kvm, vcpu_id);
+	if (!vcpu)
+		return ERR_PTR(-ENOENT);
+	if (test_bit(vcpu->vcpu_idx, s->vcpu_done))
+		return ERR_PTR(-EEXIST);
+	return vcpu;
+}
+
+/*
+ * Take every vCPU's mutex and kvm->lock (no vCPU ioctl runs, none is
+ * added), and pause a source's VM from here on: @paused comes back true if
+ * this call paused it. -EBUSY: a vCPU is in an ioctl.
+ */
+static int kcm_vcpu_begin(struct kcm_session *s, bool *paused)
+{
+	struct kvm *kvm = s->kvm;
+	int ret;
+
+	lockdep_assert_held(&s->lock);
+	*paused = false;
+	if (mutex_lock_killable(&kvm->lock))
+		return -EINTR;
+	ret = kcm_arch_lock_vcpus(kvm);
+	if (ret)
+		goto out_unlock_kvm;
+	if (s->role == KVM_COCO_MIG_ROLE_SOURCE && !s->fenced) {
+		ret = kcm_arch_fence(kvm);
+		if (ret)
+			goto out_unlock_vcpus;
+		s->fenced = true;
+		*paused = true;
+	}
+	return 0;
+
+out_unlock_vcpus:
+	kcm_arch_unlock_vcpus(kvm);
+out_unlock_kvm:
+	mutex_unlock(&kvm->lock);
+	return ret;
+}
+
+/* Undo kcm_vcpu_begin(); a pause this call made goes if it failed. */
+static void kcm_vcpu_end(struct kcm_session *s, bool paused, int ret)
+{
+	if (ret && paused) {
+		kcm_arch_unfence(s->kvm);
+		s->fenced = false;
+	}
+	kcm_arch_unlock_vcpus(s->kvm);
+	mutex_unlock(&s->kvm->lock);
+}
+
+/*
+ * KVM_COCO_MIG_PACKAGE_VCPU (source), KVM_COCO_MIG_RECEIVE_VCPU (target).
+ * The output is pinned before the backend runs, so that a record made or
+ * installed is always delivered, and a vCPU counts as done only then.
+ */
+static int kcm_ioctl_vcpu(struct kcm_session *s, enum kcm_op op,
+			  struct kvm_coco_mig_vcpu __user *uarg)
+{
+	const struct kcm_backend *be = s->backend;
+	bool src = op == KCM_OP_PACKAGE_VCPU;
+	struct kvm_coco_mig_vcpu v;
+	struct kcm_uout o = {};
+	struct kvm_vcpu *vcpu;
+	void *in, *out = NULL;
+	bool paused;
+	long need;
+	int ret;
+
+	if (copy_from_user(&v, uarg, sizeof(v)))
+		return -EFAULT;
+	ret = kcm_vcpu_args_check(&v, src ? be->max_vcpu_state :
+					    be->max_vcpu_record);
+	if (ret)
+		return ret;
+
+	ret = kcm_ctl_lock(s);
+	if (ret)
+		return ret;
+	ret = kcm_state_check(s->role, s->state, op);
+	if (ret)
+		goto out_unlock;
+	vcpu = kcm_vcpu_get(s, v.vcpu_id);
+	if (IS_ERR(vcpu)) {
+		ret = PTR_ERR(vcpu);
+		goto out_unlock;
+	}
+
+	in = kcm_copy_in(v.in_uaddr, v.in_len);
+	if (IS_ERR(in)) {
+		ret = PTR_ERR(in);
+		goto out_unlock;
+	}
+	need = be->out_size(s, op, in, v.in_len);
+	if (need < 0) {
+		ret = need;
+		goto out_free_in;
+	}
+	if (v.out_len < need) {
+		/* Zero asks for the size; too small is an error. */
+		ret = v.out_len ? -ENOSPC : 0;
+		if (put_user((u32)need, &uarg->out_len))
+			ret = -EFAULT;
+		goto out_free_in;
+	}
+	if (need) {
+		out = kzalloc(need, GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+		if (!out) {
+			ret = -ENOMEM;
+			goto out_free_in;
+		}
+		ret = kcm_uout_pin(&o, v.out_uaddr, need, &uarg->out_len);
+	} else {
+		ret = put_user(0, &uarg->out_len) ? -EFAULT : 0;
+	}
+	if (ret)
+		goto out_free_out;
+
+	ret = kcm_vcpu_begin(s, &paused);
+	if (ret)
+		goto out_unpin;
+	ret = be->vcpu(s, vcpu, in, v.in_len, out);
+	if (!ret) {
+		__set_bit(vcpu->vcpu_idx, s->vcpu_done);
+		atomic_inc(&s->vcpus);
+		if (need)
+			kcm_uout_write(&o, out);
+	}
+	kcm_vcpu_end(s, paused, ret);
+out_unpin:
+	kcm_uout_unpin(&o, !ret);
+out_free_out:
+	kfree_sensitive(out);
+out_free_in:
+	kfree_sensitive(in);
+out_unlock:
+	kcm_ctl_unlock(s);
+	return ret;
+}
+
 VISIBLE_IF_KUNIT int kcm_pages_args_check(const struct kvm_coco_mig_pages *p,
 					  bool package, u32 nr_streams)
 {
@@ -1044,6 +1242,11 @@ static int kcm_cancel(struct kcm_session *s)
 	if (!ret) {
 		kcm_track_stop_locked(s);
 		s->backend->cancel(s);
+		/* Paused by PACKAGE_VCPU: no final record was made, it runs. */
+		if (s->fenced) {
+			kcm_arch_unfence(s->kvm);
+			s->fenced = false;
+		}
 		WRITE_ONCE(s->state, kcm_state_after(KCM_OP_CANCEL));
 	}
 	kcm_ctl_unlock(s);
@@ -1079,6 +1282,10 @@ static long kcm_session_ioctl(struct file *file, unsigned int ioctl,
 		return kcm_ioctl_finish(s, argp);
 	case KVM_COCO_MIG_ABORT:
 		return kcm_ioctl_abort(s, argp);
+	case KVM_COCO_MIG_PACKAGE_VCPU:
+		return kcm_ioctl_vcpu(s, KCM_OP_PACKAGE_VCPU, argp);
+	case KVM_COCO_MIG_RECEIVE_VCPU:
+		return kcm_ioctl_vcpu(s, KCM_OP_RECEIVE_VCPU, argp);
 	case KVM_COCO_MIG_CANCEL:
 		if (arg)
 			return -EINVAL;
@@ -1105,6 +1312,11 @@ static struct kcm_session *kcm_session_alloc(u32 nr_streams)
 	if (!s)
 		return NULL;
 	s->nr_streams = nr_streams;
+	s->vcpu_done = bitmap_zalloc(KVM_MAX_VCPUS, GFP_KERNEL_ACCOUNT);
+	if (!s->vcpu_done) {
+		kfree(s);
+		return NULL;
+	}
 	mutex_init(&s->lock);
 	init_rwsem(&s->data_sem);
 	for (i = 0; i < nr_streams; i++)
@@ -1119,6 +1331,7 @@ static void kcm_session_free(struct kcm_session *s)
 	for (i = 0; i < s->nr_streams; i++)
 		mutex_destroy(&s->streams[i].lock);
 	mutex_destroy(&s->lock);
+	bitmap_free(s->vcpu_done);
 	kfree(s);
 }
 
@@ -1132,8 +1345,13 @@ static int kcm_session_release(struct inode *inode, struct file *file)
 	down_write(&s->data_sem);
 	kcm_track_stop_locked(s);
 	if (s->fenced) {
-		/* A target closed before its FINISH never runs. */
-		kvm_vm_dead(s->kvm);
+		/*
+		 * A target closed before its FINISH never runs, nor does a
+		 * source whose final record was made. A source paused
+		 * before that runs on: no target can.
+		 */
+		if (s->role == KVM_COCO_MIG_ROLE_TARGET || s->sealed)
+			kvm_vm_dead(s->kvm);
 		kcm_arch_unfence(s->kvm);
 		s->fenced = false;
 	}

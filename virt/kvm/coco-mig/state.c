@@ -15,7 +15,8 @@
  *
  * An EXCHANGE round that completes this side's part leads to STREAMING,
  * any other to KEY_PENDING; the table holds the latter.
- * PACKAGE_PAGES (source) and RECEIVE_PAGES (target) keep STREAMING;
+ * PACKAGE_PAGES, PACKAGE_VCPU (source) and RECEIVE_PAGES, RECEIVE_VCPU
+ * (target) keep STREAMING;
  * GET_MIGRATION_DATA may be repeated in KEY_PENDING and returns the same
  * data. STATUS is valid in every state and is not in the table.
  */
@@ -60,6 +61,10 @@ static const struct kcm_transition {
 		ROLE(SOURCE), ST(FINISHED), KVM_COCO_MIG_STATE_CANCELLED },
 	[KCM_OP_ABORT_TOKEN] = {
 		ROLE(TARGET), ST(STREAMING), KVM_COCO_MIG_STATE_FAILED },
+	[KCM_OP_PACKAGE_VCPU] = {
+		ROLE(SOURCE), ST(STREAMING), KVM_COCO_MIG_STATE_STREAMING },
+	[KCM_OP_RECEIVE_VCPU] = {
+		ROLE(TARGET), ST(STREAMING), KVM_COCO_MIG_STATE_STREAMING },
 	[KCM_OP_EXCHANGE] = {
 		ROLE(SOURCE) | ROLE(TARGET), ST(CREATED) | ST(KEY_PENDING),
 		KVM_COCO_MIG_STATE_KEY_PENDING },

@@ -21,6 +21,8 @@ enum kcm_op {
 	KCM_OP_EXCHANGE,
 	KCM_OP_ABORT,		/* source: resume with a token */
 	KCM_OP_ABORT_TOKEN,	/* target: die, give out the token */
+	KCM_OP_PACKAGE_VCPU,
+	KCM_OP_RECEIVE_VCPU,
 	KCM_NR_OPS
 };
 

@@ -32,12 +32,14 @@ static int kcm_expected(u32 role, u32 state, enum kcm_op op)
 			return -EINVAL;
 		return state == KVM_COCO_MIG_STATE_KEY_PENDING ? 0 : -EBADFD;
 	case KCM_OP_PACKAGE:
+	case KCM_OP_PACKAGE_VCPU:
 	case KCM_OP_TRACK:
 	case KCM_OP_GET_DIRTY:
 		if (role != SRC)
 			return -EINVAL;
 		return state == KVM_COCO_MIG_STATE_STREAMING ? 0 : -EBADFD;
 	case KCM_OP_RECEIVE:
+	case KCM_OP_RECEIVE_VCPU:
 		if (role != TGT)
 			return -EINVAL;
 		return state == KVM_COCO_MIG_STATE_STREAMING ? 0 : -EBADFD;
@@ -96,6 +98,10 @@ static void state_after_each_op(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, kcm_state_after(KCM_OP_CANCEL), KVM_COCO_MIG_STATE_CANCELLED);
 	KUNIT_EXPECT_EQ(test, kcm_state_after(KCM_OP_TRACK), KVM_COCO_MIG_STATE_STREAMING);
 	KUNIT_EXPECT_EQ(test, kcm_state_after(KCM_OP_GET_DIRTY), KVM_COCO_MIG_STATE_STREAMING);
+	KUNIT_EXPECT_EQ(test, kcm_state_after(KCM_OP_PACKAGE_VCPU),
+			KVM_COCO_MIG_STATE_STREAMING);
+	KUNIT_EXPECT_EQ(test, kcm_state_after(KCM_OP_RECEIVE_VCPU),
+			KVM_COCO_MIG_STATE_STREAMING);
 }
 
 static void state_out_of_range_inputs(struct kunit *test)

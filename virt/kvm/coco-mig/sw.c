@@ -83,10 +83,13 @@ struct kcm_sw_transport {
 
 /*
  * The final record's plaintext: completeness (pages and their versions,
- * which gfns are private), then the VMM's vCPU state.
+ * the vCPU records before it, which gfns are private), then the VMM's
+ * VM-wide state.
  */
 struct kcm_sw_final {
 	__le64 pages;
+	__le32 vcpus;
+	__le32 reserved;
 	u8 digest[KCM_DIGEST_SIZE];
 	u8 private_digest[SHA256_DIGEST_SIZE];
 	u8 vcpu_state[];
@@ -104,6 +107,7 @@ struct kcm_sw_abort {
 #define KCM_SW_ABORT_MAGIC	0x414d434b	/* "KCMA" */
 #define KCM_SW_TOKEN_SIZE	kcm_pkt_wire_size(sizeof(struct kcm_sw_abort))
 #define KCM_SW_PACKET_SIZE	kcm_pkt_wire_size(PAGE_SIZE)
+#define KCM_SW_VCPU_RECORD_MAX	kcm_pkt_wire_size(KVM_COCO_MIG_MAX_VCPU_STATE)
 #define KCM_SW_MAX_STREAMS	KVM_COCO_MIG_MAX_STREAMS
 
 /**
@@ -133,9 +137,13 @@ struct kcm_sw_stream {
  * @ecdh: the ephemeral key pair, until the transport key is agreed
  * @evidence: target: the migration data, made once
  * @have_evidence: @evidence is valid
- * @ctl: the transport key, for the records of the control stream (the
- *	final record); @keyed says whether the keys are set
- * @ctl_seq: the last sequence number of the control stream
+ * @ctl: the transport key, for the records of the control stream (vCPU
+ *	records, the final record, the abort token); @keyed says whether the
+ *	keys are set
+ * @ctl_seq: the last sequence number this side sealed on the control
+ *	stream
+ * @ctl_in: target: the last sequence number of a vCPU record it took
+ * @vcpus: vCPU records made (source) or installed (target)
  * @token: target: the abort token, once made (the same one every time)
  * @have_token: @token is valid
  * @keyed: the transport key is agreed
@@ -153,6 +161,8 @@ struct kcm_sw {
 	bool have_evidence;
 	struct kcm_aead ctl;
 	u64 ctl_seq;
+	u64 ctl_in;
+	u32 vcpus;
 	u8 token[KCM_SW_TOKEN_SIZE];
 	bool have_token;
 	bool keyed;
@@ -293,6 +303,8 @@ static int kcm_sw_set_keys(struct kcm_sw *sw, const u8 tk[KCM_AEAD_KEY_SIZE],
 	}
 	memcpy(sw->sid, sid, sizeof(sw->sid));
 	sw->ctl_seq = 0;
+	sw->ctl_in = 0;
+	sw->vcpus = 0;
 	sw->keyed = true;
 	return 0;
 }
@@ -306,16 +318,26 @@ static void kcm_sw_session_destroy(struct kcm_session *s)
 	s->priv = NULL;
 }
 
-/* The vCPU state length a final record announces, or -EINVAL. */
-static long kcm_sw_final_state_len(const void *in, u32 in_len)
+/*
+ * The payload length a control record of @in_len bytes announces, beyond
+ * @fixed bytes of its own, or -EINVAL. It only sizes buffers: the AEAD
+ * checks it.
+ */
+static long kcm_sw_record_len(const void *in, u32 in_len, size_t fixed)
 {
 	const struct kcm_pkt_hdr *h = in;
 
-	if (in_len < kcm_pkt_wire_size(sizeof(struct kcm_sw_final)))
+	if (in_len < kcm_pkt_wire_size(fixed))
 		return -EINVAL;
 	if (get_unaligned_le32(&h->len) != in_len)
 		return -EINVAL;
-	return in_len - kcm_pkt_wire_size(sizeof(struct kcm_sw_final));
+	return in_len - kcm_pkt_wire_size(fixed);
+}
+
+/* The VM-wide state length a final record announces, or -EINVAL. */
+static long kcm_sw_final_state_len(const void *in, u32 in_len)
+{
+	return kcm_sw_record_len(in, in_len, sizeof(struct kcm_sw_final));
 }
 
 /*
@@ -337,8 +359,12 @@ static long kcm_sw_out_size(struct kcm_session *s, enum kcm_op op,
 	case KCM_OP_FINISH:
 		if (s->role == KVM_COCO_MIG_ROLE_SOURCE)
 			return kcm_pkt_wire_size(sizeof(struct kcm_sw_final) + in_len);
-		/* A record without a vCPU state is not one the source makes. */
+		/* A record without a state is not one the source makes. */
 		return kcm_sw_final_state_len(in, in_len) ?: -EINVAL;
+	case KCM_OP_PACKAGE_VCPU:
+		return in_len ? kcm_pkt_wire_size(in_len) : -EINVAL;
+	case KCM_OP_RECEIVE_VCPU:
+		return kcm_sw_record_len(in, in_len, 0) ?: -EINVAL;
 	default:
 		return 0;
 	}
@@ -1023,6 +1049,7 @@ static int kcm_sw_finish_source(struct kcm_session *s, const void *in,
 	if (!rec)
 		return -ENOMEM;
 	rec->pages = cpu_to_le64(kcm_seq_pages(&sw->map));
+	rec->vcpus = cpu_to_le32(sw->vcpus);
 	kcm_seq_digest(&sw->map, rec->digest);
 	ret = kcm_private_digest(kcm_kvm_attrs(s->kvm), rec->private_digest);
 	if (ret)
@@ -1063,6 +1090,12 @@ static int kcm_sw_finish_target(struct kcm_session *s, const void *in,
 	ret = kcm_sw_open(sw, &sw->ctl, in, rec_len, rec);
 	if (!ret)
 		ret = kcm_pkt_decode(in, in_len, KCM_PKT_FINAL, rec_len, &p);
+	if (!ret && rec->reserved)
+		ret = -EBADMSG;
+	/* The vCPU records: as many as were made, none left out. */
+	if (!ret && (p.seq != sw->ctl_in + 1 ||
+		     le32_to_cpu(rec->vcpus) != sw->vcpus))
+		ret = -ENOMSG;
 	if (!ret) {
 		kcm_seq_digest(&sw->map, digest);
 		/* A page missing or out of date? */
@@ -1103,6 +1136,56 @@ static int kcm_sw_finish(struct kcm_session *s, const void *in, u32 in_len,
 	if (s->role == KVM_COCO_MIG_ROLE_SOURCE)
 		return kcm_sw_finish_source(s, in, in_len, out);
 	return kcm_sw_finish_target(s, in, in_len, out);
+}
+
+/*
+ * A vCPU's record: its state sealed on the control stream, the vCPU id in
+ * the header's gfn field. Source: the next record of the stream. Target:
+ * authentic first; then it must be @vcpu's, and the next record the source
+ * made: a replay is -ESTALE, a record after one that never came -ENOMSG;
+ * neither changes anything. A record that does not authenticate poisons
+ * the session.
+ */
+static int kcm_sw_vcpu(struct kcm_session *s, struct kvm_vcpu *vcpu,
+		       const void *in, u32 in_len, void *out)
+{
+	struct kcm_pkt p = { .type = KCM_PKT_VCPU, .stream = KCM_PKT_CTL_STREAM };
+	struct kcm_sw *sw = to_sw(s);
+	long state_len;
+	int ret;
+
+	if (!sw->keyed)
+		return -ENOKEY;
+	if (s->role == KVM_COCO_MIG_ROLE_SOURCE) {
+		p.gfn = vcpu->vcpu_id;
+		ret = kcm_sw_seal(sw, &sw->ctl, &sw->ctl_seq, &p, in, in_len, out);
+		if (!ret)
+			sw->vcpus++;
+		return ret;
+	}
+
+	state_len = kcm_sw_record_len(in, in_len, 0);
+	if (state_len <= 0)
+		return -EINVAL;
+	/* @in is the core's copy: the VMM cannot change it under the AEAD. */
+	ret = kcm_sw_open(sw, &sw->ctl, in, state_len, out);
+	if (!ret)
+		ret = kcm_pkt_decode(in, in_len, KCM_PKT_VCPU, state_len, &p);
+	if (ret == -EBADMSG || ret == -EPROTONOSUPPORT) {
+		kcm_session_fail(s);
+		return ret;
+	}
+	if (ret)
+		return ret;
+	if (p.seq <= sw->ctl_in)
+		return -ESTALE;
+	if (p.seq != sw->ctl_in + 1)
+		return -ENOMSG;
+	if (p.gfn != vcpu->vcpu_id)
+		return -EINVAL;
+	sw->ctl_in = p.seq;
+	sw->vcpus++;
+	return 0;
 }
 
 static void kcm_sw_cancel(struct kcm_session *s)
@@ -1178,6 +1261,8 @@ const struct kcm_backend kcm_sw_backend = {
 				  KVM_COCO_MIG_F_MUTUAL_AUTH,
 	.max_record_len		= kcm_pkt_wire_size(sizeof(struct kcm_sw_final) +
 						    KVM_COCO_MIG_MAX_BLOB),
+	.max_vcpu_state		= KVM_COCO_MIG_MAX_VCPU_STATE,
+	.max_vcpu_record	= KCM_SW_VCPU_RECORD_MAX,
 	.session_init		= kcm_sw_session_init,
 	.session_destroy	= kcm_sw_session_destroy,
 	.out_size		= kcm_sw_out_size,
@@ -1185,6 +1270,7 @@ const struct kcm_backend kcm_sw_backend = {
 	.package		= kcm_sw_package,
 	.receive		= kcm_sw_receive,
 	.finish			= kcm_sw_finish,
+	.vcpu			= kcm_sw_vcpu,
 	.cancel			= kcm_sw_cancel,
 	.end_streams		= kcm_sw_end_streams,
 	.abort			= kcm_sw_abort,

@@ -235,6 +235,37 @@ static void exchange_args_check_rules(struct kunit *test)
 	}
 }
 
+static void vcpu_args_check_rules(struct kunit *test)
+{
+	struct kvm_coco_mig_vcpu v;
+	int i, bit;
+
+	memset(&v, 0, sizeof(v));
+	v.vcpu_id = 3;			/* any id: the VM decides */
+	v.out_len = 7;			/* outputs are not checked */
+	v.out_uaddr = 0x2000;
+	KUNIT_EXPECT_EQ(test, kcm_vcpu_args_check(&v, 4096), 0);
+	v.in_len = 4096;
+	v.in_uaddr = 0x1000;
+	KUNIT_EXPECT_EQ(test, kcm_vcpu_args_check(&v, 4096), 0);
+	v.in_len = 4097;
+	KUNIT_EXPECT_EQ(test, kcm_vcpu_args_check(&v, 4096), -EINVAL);
+	v.in_len = 0;			/* an address without a length */
+	KUNIT_EXPECT_EQ(test, kcm_vcpu_args_check(&v, 4096), -EINVAL);
+	for (bit = 0; bit < 32; bit++) {
+		memset(&v, 0, sizeof(v));
+		v.flags = BIT(bit);
+		KUNIT_EXPECT_EQ(test, kcm_vcpu_args_check(&v, 4096), -EINVAL);
+	}
+	for (i = 0; i < ARRAY_SIZE(v.reserved); i++) {
+		for (bit = 0; bit < 64; bit++) {
+			memset(&v, 0, sizeof(v));
+			v.reserved[i] = BIT_ULL(bit);
+			KUNIT_EXPECT_EQ(test, kcm_vcpu_args_check(&v, 4096), -EINVAL);
+		}
+	}
+}
+
 static void create_args_check_streams_and_pad(struct kunit *test)
 {
 	struct kvm_coco_mig_create args;
@@ -312,6 +343,7 @@ static void uapi_layout_is_fixed(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, sizeof(struct kvm_coco_mig_backend_caps), 64);
 	KUNIT_EXPECT_EQ(test, sizeof(struct kvm_coco_mig_pkt_hdr), 40);
 	KUNIT_EXPECT_EQ(test, sizeof(struct kvm_coco_mig_exchange), 64);
+	KUNIT_EXPECT_EQ(test, sizeof(struct kvm_coco_mig_vcpu), 64);
 	KUNIT_EXPECT_EQ(test, _IOC_SIZE(KVM_COCO_MIG_EXCHANGE), 64);
 }
 
@@ -327,6 +359,7 @@ static struct kunit_case kcm_uapi_cases[] = {
 	KUNIT_CASE(pages_args_check_rules),
 	KUNIT_CASE(create_args_check_streams_and_pad),
 	KUNIT_CASE(exchange_args_check_rules),
+	KUNIT_CASE(vcpu_args_check_rules),
 	KUNIT_CASE(track_and_dirty_args_reject_reserved_bits),
 	KUNIT_CASE(uapi_layout_is_fixed),
 	{}

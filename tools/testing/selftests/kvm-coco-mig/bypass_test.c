@@ -157,23 +157,24 @@ static uint32_t kcm_send_bitmap(struct kcm_pair *p, const uint64_t *bitmap)
 	return n;
 }
 
-/* The VMM's vCPU state, as far as these tests care. */
-static uint8_t vcpu_state[64] = "bypass_test vCPU state";
+/* The VMM's VM-wide state, as far as these tests care. */
+static uint8_t vm_state[64] = "bypass_test VM state";
 
-/* Source FINISH, then the target's, both succeeding. */
+/* The vCPU records, source FINISH, then the target's, all succeeding. */
 static void kcm_finish_both(struct kcm_pair *p)
 {
-	uint8_t back[sizeof(vcpu_state)];
+	uint8_t back[sizeof(vm_state)];
 	uint32_t len, blen = sizeof(back);
 	void *fin;
 	int r;
 
-	fin = kcm_blob_out(p->ssess, KVM_COCO_MIG_FINISH, vcpu_state,
-			   sizeof(vcpu_state), &len);
+	kcm_pass_vcpus(p->ssess, p->tsess, 1);
+	fin = kcm_blob_out(p->ssess, KVM_COCO_MIG_FINISH, vm_state,
+			   sizeof(vm_state), &len);
 	r = __kcm_blob(p->tsess, KVM_COCO_MIG_FINISH, fin, len, back, &blen);
 	TEST_ASSERT(!r, "target FINISH: %s", strerror(-r));
-	TEST_ASSERT_EQ(blen, sizeof(vcpu_state));
-	TEST_ASSERT(!memcmp(back, vcpu_state, blen), "vCPU state changed");
+	TEST_ASSERT_EQ(blen, sizeof(vm_state));
+	TEST_ASSERT(!memcmp(back, vm_state, blen), "VM state changed");
 	free(fin);
 }
 
@@ -182,8 +183,8 @@ static int kcm_try_finish(int sess)
 {
 	uint32_t len = 1 << 16;
 	void *out = malloc(len);
-	int r = __kcm_blob(sess, KVM_COCO_MIG_FINISH, vcpu_state,
-			   sizeof(vcpu_state), out, &len);
+	int r = __kcm_blob(sess, KVM_COCO_MIG_FINISH, vm_state,
+			   sizeof(vm_state), out, &len);
 
 	free(out);
 	return r;

@@ -170,6 +170,64 @@ static inline void *kcm_blob_out(int sess, unsigned long ioc, void *in,
 	return out;
 }
 
+/* PACKAGE_VCPU or RECEIVE_VCPU: -errno, or 0 with @out_len filled in. */
+static inline int __kcm_vcpu(int sess, unsigned long ioc, uint32_t vcpu_id,
+			     const void *in, uint32_t in_len, void *out,
+			     uint32_t *out_len)
+{
+	struct kvm_coco_mig_vcpu v = {
+		.vcpu_id = vcpu_id, .in_len = in_len, .in_uaddr = (uintptr_t)in,
+		.out_len = out_len ? *out_len : 0, .out_uaddr = (uintptr_t)out,
+	};
+	int r = ioctl(sess, ioc, &v);
+
+	if (out_len)
+		*out_len = v.out_len;
+	return r ? -errno : 0;
+}
+
+/* The size query, then the call: the output in a buffer to free(). */
+static inline void *kcm_vcpu_out(int sess, unsigned long ioc, uint32_t vcpu_id,
+				 const void *in, uint32_t in_len, uint32_t *len)
+{
+	void *out;
+	int r;
+
+	*len = 0;
+	r = __kcm_vcpu(sess, ioc, vcpu_id, in, in_len, NULL, len);
+	TEST_ASSERT(!r && *len, "vCPU %u size query: %s", vcpu_id, strerror(-r));
+	out = calloc(1, *len);
+	r = __kcm_vcpu(sess, ioc, vcpu_id, in, in_len, out, len);
+	TEST_ASSERT(!r, "vCPU %u ioctl %#lx: %s", vcpu_id, ioc, strerror(-r));
+	return out;
+}
+
+/* A stand-in for a vCPU's state, where a test does not resume the vCPU. */
+#define KCM_DUMMY_VCPU_STATE	"vcpu state of a test"
+
+/*
+ * vCPU records for vCPUs 0 to @nr - 1 with a stand-in state, from source
+ * to target, each checked to arrive as it left.
+ */
+static inline void kcm_pass_vcpus(int ssess, int tsess, uint32_t nr)
+{
+	uint32_t id, rlen, slen;
+	void *rec, *state;
+
+	for (id = 0; id < nr; id++) {
+		rec = kcm_vcpu_out(ssess, KVM_COCO_MIG_PACKAGE_VCPU, id,
+				   KCM_DUMMY_VCPU_STATE, sizeof(KCM_DUMMY_VCPU_STATE),
+				   &rlen);
+		state = kcm_vcpu_out(tsess, KVM_COCO_MIG_RECEIVE_VCPU, id, rec, rlen,
+				     &slen);
+		TEST_ASSERT(slen == sizeof(KCM_DUMMY_VCPU_STATE) &&
+			    !memcmp(state, KCM_DUMMY_VCPU_STATE, slen),
+			    "vCPU %u state changed in transit", id);
+		free(state);
+		free(rec);
+	}
+}
+
 static inline void kcm_handshake(int ssess, int tsess)
 {
 	uint32_t ev_len, tr_len;
@@ -266,6 +324,28 @@ static inline void kcm_state_load(struct kvm_vcpu *vcpu, const uint8_t *buf, uin
 	memcpy(state->xsave, buf + 8, xlen);
 	vcpu_load_state(vcpu, state);
 	kvm_x86_state_cleanup(state);
+}
+
+/*
+ * One vCPU's state the way a VMM moves it: KVM_GET_* state on the source,
+ * sealed by PACKAGE_VCPU, opened by RECEIVE_VCPU, KVM_SET_* on the target.
+ */
+static inline void kcm_move_vcpu(int ssess, int tsess, struct kvm_vcpu *src,
+				 struct kvm_vcpu *tgt)
+{
+	uint32_t slen, rlen, olen;
+	void *state = kcm_state_flatten(src, &slen);
+	void *rec = kcm_vcpu_out(ssess, KVM_COCO_MIG_PACKAGE_VCPU, src->id, state,
+				 slen, &rlen);
+	void *out = kcm_vcpu_out(tsess, KVM_COCO_MIG_RECEIVE_VCPU, tgt->id, rec, rlen,
+				 &olen);
+
+	TEST_ASSERT(olen == slen && !memcmp(out, state, slen),
+		    "vCPU %u state changed in transit", src->id);
+	kcm_state_load(tgt, out, olen);
+	free(out);
+	free(rec);
+	free(state);
 }
 
 /* Shared memory travels the ordinary way. */

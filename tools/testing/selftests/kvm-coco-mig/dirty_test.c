@@ -333,35 +333,6 @@ static uint64_t kcm_round(struct kcm_live *l, int ssess, int tsess, bool all, bo
 	return n;
 }
 
-/* Both vCPUs' states, one after the other, each with its length. */
-static void *kcm_states_flatten(struct kvm_vcpu **vcpus, uint32_t *len)
-{
-	uint32_t l0, l1;
-	void *s0 = kcm_state_flatten(vcpus[0], &l0);
-	void *s1 = kcm_state_flatten(vcpus[1], &l1);
-	uint8_t *buf = malloc(8 + l0 + l1);
-
-	memcpy(buf, &l0, 4);
-	memcpy(buf + 4, s0, l0);
-	memcpy(buf + 4 + l0, &l1, 4);
-	memcpy(buf + 8 + l0, s1, l1);
-	*len = 8 + l0 + l1;
-	free(s0);
-	free(s1);
-	return buf;
-}
-
-static void kcm_states_load(struct kvm_vcpu **vcpus, const uint8_t *buf, uint32_t len)
-{
-	uint32_t l0, l1;
-
-	memcpy(&l0, buf, 4);
-	kcm_state_load(vcpus[0], buf + 4, l0);
-	memcpy(&l1, buf + 4 + l0, 4);
-	TEST_ASSERT_EQ(len, 8 + l0 + l1);
-	kcm_state_load(vcpus[1], buf + 8 + l0, l1);
-}
-
 /* Run a target vCPU until the guest is done verifying. */
 static void kcm_run_target(struct kcm_live *l, struct kvm_vcpu *vcpu)
 {
@@ -523,14 +494,19 @@ TEST_F_TIMEOUT(dirty, live_precopy, 240)
 	EXPECT_EQ(ROUNDS + 1, st.rounds);
 	EXPECT_EQ(reported, st.reported);
 
-	state = kcm_states_flatten(l.svcpu, &slen);
+	for (k = 0; k < NR_VCPUS; k++)
+		kcm_move_vcpu(ssess, tsess, l.svcpu[k], l.tvcpu[k]);
+	EXPECT_EQ(NR_VCPUS, kcm_status(ssess).vcpus);
+	EXPECT_EQ(NR_VCPUS, kcm_status(tsess).vcpus);
+	state = strdup("the VM-wide state");
+	slen = strlen(state) + 1;
 	fin = kcm_blob_out(ssess, KVM_COCO_MIG_FINISH, state, slen, &flen);
 	EXPECT_EQ(0, kcm_status(ssess).tracked);	/* FINISH ends tracking */
 	olen = slen;
 	out = malloc(olen);
 	r = __kcm_blob(tsess, KVM_COCO_MIG_FINISH, fin, flen, out, &olen);
 	ASSERT_EQ(0, r);
-	kcm_states_load(l.tvcpu, out, olen);
+	EXPECT_EQ(0, memcmp(out, state, slen));
 
 	/* The source is dead: no clone of the guest can run on. */
 	EXPECT_NE(0, __vcpu_run(l.svcpu[0]));
@@ -809,7 +785,7 @@ TEST_F_TIMEOUT(track, finish_refuses_unmigrated, TRACK_TIMEOUT)
 {
 	struct kvm_coco_mig_track tr = {};
 	uint64_t bitmap[NPAGES / 64], gfns[NPAGES], nr;
-	uint8_t state[8] = "vcpu st", back[8];
+	uint8_t state[8] = "VM st", back[8];
 	uint32_t len = 1 << 16, olen;
 	void *out = malloc(len), *fin;
 	int i;
@@ -841,6 +817,7 @@ TEST_F_TIMEOUT(track, finish_refuses_unmigrated, TRACK_TIMEOUT)
 	EXPECT_EQ(0, kcm_status(self->tsess).unchanged);	/* each page changed */
 
 	/* Complete now: FINISH, and the target checks it. */
+	kcm_pass_vcpus(self->ssess, self->tsess, NR_VCPUS);
 	fin = kcm_blob_out(self->ssess, KVM_COCO_MIG_FINISH, state, sizeof(state), &len);
 	olen = sizeof(back);
 	EXPECT_EQ(0, __kcm_blob(self->tsess, KVM_COCO_MIG_FINISH, fin, len, back, &olen));
@@ -851,7 +828,7 @@ TEST_F_TIMEOUT(track, finish_refuses_unmigrated, TRACK_TIMEOUT)
 /* A private gfn on the source that is shared on the target fails FINISH. */
 TEST_F_TIMEOUT(track, attribute_mismatch_fails_target, TRACK_TIMEOUT)
 {
-	uint8_t state[8] = "vcpu st", back[8];
+	uint8_t state[8] = "VM st", back[8];
 	uint64_t gfns[NPAGES];
 	uint32_t len, olen = sizeof(back);
 	void *fin;
@@ -862,6 +839,7 @@ TEST_F_TIMEOUT(track, attribute_mismatch_fails_target, TRACK_TIMEOUT)
 		gfns[i] = DATA_GFN + i;
 	kcm_xfer(self->ssess, self->tsess, gfns, NPAGES);
 	vm_set_memory_attributes(self->l.tgt, DATA_GPA + 5 * PAGE_SIZE, PAGE_SIZE, 0);
+	kcm_pass_vcpus(self->ssess, self->tsess, NR_VCPUS);
 	fin = kcm_blob_out(self->ssess, KVM_COCO_MIG_FINISH, state, sizeof(state), &len);
 	EXPECT_EQ(-ENODATA, __kcm_blob(self->tsess, KVM_COCO_MIG_FINISH, fin, len, back, &olen));
 	EXPECT_EQ(KVM_COCO_MIG_STATE_FAILED, kcm_status(self->tsess).state);

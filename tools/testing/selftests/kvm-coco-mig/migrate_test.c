@@ -174,42 +174,8 @@ static void kcm_transfer_all(int ssess, int tsess, uint64_t npages)
 	free(buf);
 }
 
-/*
- * FINISH the way a VMM does: the source seals the vCPU state into the
- * final record; the target returns it once the record verified.
- */
-static int kcm_finish_with_state(int ssess, int tsess, struct kcm_vm *src,
-				 struct kcm_vm *tgt)
-{
-	uint32_t slen, flen, olen;
-	void *state = kcm_state_flatten(src->vcpu, &slen);
-	void *fin = kcm_blob_out(ssess, KVM_COCO_MIG_FINISH, state, slen, &flen);
-	void *out;
-	int r;
-
-	olen = 0;
-	r = __kcm_blob(tsess, KVM_COCO_MIG_FINISH, fin, flen, NULL, &olen);
-	TEST_ASSERT(!r && olen == slen, "target FINISH size query: %d, %u", r, olen);
-	{
-		struct kvm_coco_mig_status st = {};
-
-		ioctl(tsess, KVM_COCO_MIG_STATUS, &st);
-		TEST_ASSERT_EQ(st.state, KVM_COCO_MIG_STATE_STREAMING);
-	}
-	out = malloc(olen);
-	r = __kcm_blob(tsess, KVM_COCO_MIG_FINISH, fin, flen, out, &olen);
-	if (!r) {
-		TEST_ASSERT(!memcmp(out, state, slen), "vCPU state changed in transit");
-		kcm_state_load(tgt->vcpu, out, olen);
-	}
-	free(out);
-	free(fin);
-	free(state);
-	return r;
-}
-
-/* A stand-in for the VMM's vCPU state, where a test does not resume it. */
-static uint8_t kcm_dummy_state[16] = "vcpu state 0123";
+/* A stand-in for the VMM's VM-wide state, which FINISH carries. */
+static uint8_t kcm_dummy_state[16] = "vm state 012345";
 
 /* Source FINISH; -errno, or 0 with the final record in @fin, @fin_len. */
 static int kcm_source_finish(int ssess, void *state, uint32_t state_len,
@@ -230,13 +196,44 @@ static int kcm_source_finish(int ssess, void *state, uint32_t state_len,
 	return r;
 }
 
-/* Target FINISH with the record @fin; the vCPU state is checked, dropped. */
+/* Target FINISH with the record @fin; the VM-wide state is checked, dropped. */
 static int kcm_target_finish(int tsess, void *fin, uint32_t fin_len)
 {
 	uint8_t out[sizeof(kcm_dummy_state)];
 	uint32_t olen = sizeof(out);
+	int r;
 
-	return __kcm_blob(tsess, KVM_COCO_MIG_FINISH, fin, fin_len, out, &olen);
+	r = __kcm_blob(tsess, KVM_COCO_MIG_FINISH, fin, fin_len, out, &olen);
+	TEST_ASSERT(r || (olen == sizeof(out) && !memcmp(out, kcm_dummy_state, olen)),
+		    "VM state changed in transit");
+	return r;
+}
+
+/*
+ * The end of a migration the way a VMM does it: each vCPU's KVM_GET_*
+ * state through PACKAGE_VCPU and RECEIVE_VCPU into the target's vCPU, then
+ * FINISH with the VM-wide state, which the target returns once the final
+ * record verified.
+ */
+static int kcm_finish_with_state(int ssess, int tsess, struct kcm_vm *src,
+				 struct kcm_vm *tgt)
+{
+	uint32_t flen, olen;
+	void *fin;
+	int r;
+
+	kcm_move_vcpu(ssess, tsess, src->vcpu, tgt->vcpu);
+	r = kcm_source_finish(ssess, kcm_dummy_state, sizeof(kcm_dummy_state), &fin,
+			      &flen);
+	TEST_ASSERT(!r, "source FINISH: %s", strerror(-r));
+	olen = 0;
+	r = __kcm_blob(tsess, KVM_COCO_MIG_FINISH, fin, flen, NULL, &olen);
+	TEST_ASSERT(!r && olen == sizeof(kcm_dummy_state),
+		    "target FINISH size query: %d, %u", r, olen);
+	TEST_ASSERT_EQ(kcm_status(tsess).state, KVM_COCO_MIG_STATE_STREAMING);
+	r = kcm_target_finish(tsess, fin, flen);
+	free(fin);
+	return r;
 }
 
 static int kcm_finish(int ssess, int tsess)
@@ -245,6 +242,7 @@ static int kcm_finish(int ssess, int tsess)
 	void *fin;
 	int r;
 
+	kcm_pass_vcpus(ssess, tsess, 1);
 	r = kcm_source_finish(ssess, kcm_dummy_state, sizeof(kcm_dummy_state), &fin,
 			      &len);
 	TEST_ASSERT(!r, "source FINISH: %s", strerror(-r));
@@ -916,6 +914,7 @@ TEST_F_TIMEOUT(pair, finish_refuses_page_changed_since_packaged, PAIR_TIMEOUT)
 					      &fin, &len));
 	EXPECT_EQ(KVM_COCO_MIG_VM_RUNNABLE, kcm_vm_state(s));
 	kcm_xfer(s, t, gfns, 4);
+	kcm_pass_vcpus(s, t, 1);
 	ASSERT_EQ(0, kcm_source_finish(s, kcm_dummy_state, sizeof(kcm_dummy_state),
 				       &fin, &len));
 	EXPECT_EQ(0, kcm_target_finish(t, fin, len));
@@ -953,12 +952,12 @@ TEST_F_TIMEOUT(pair, source_finish_errors_leave_guest_alive, PAIR_TIMEOUT)
 				      sizeof(kcm_dummy_state), ro, &olen));
 	EXPECT_EQ(KVM_COCO_MIG_VM_RUNNABLE, kcm_vm_state(self->ssess));
 	EXPECT_EQ(KVM_COCO_MIG_STATE_STREAMING, kcm_status(self->ssess).state);
-	/* An unreadable vCPU state. */
+	/* An unreadable VM-wide state. */
 	olen = need;
 	EXPECT_EQ(-EFAULT, __kcm_blob(self->ssess, KVM_COCO_MIG_FINISH, (void *)8,
 				      sizeof(kcm_dummy_state), self->buf, &olen));
 	EXPECT_EQ(KVM_COCO_MIG_VM_RUNNABLE, kcm_vm_state(self->ssess));
-	/* A zero-length vCPU state is no state: refused. */
+	/* A zero-length VM-wide state is no state: refused. */
 	olen = need;
 	EXPECT_EQ(-EINVAL, __kcm_blob(self->ssess, KVM_COCO_MIG_FINISH, NULL, 0,
 				      self->buf, &olen));
@@ -966,6 +965,7 @@ TEST_F_TIMEOUT(pair, source_finish_errors_leave_guest_alive, PAIR_TIMEOUT)
 	munmap(ro, 4 * PAGE_SIZE);
 
 	/* The retry finishes; the source is paused for good from then on. */
+	kcm_pass_vcpus(self->ssess, self->tsess, 1);
 	ASSERT_EQ(0, kcm_source_finish(self->ssess, kcm_dummy_state,
 				       sizeof(kcm_dummy_state), &fin, &olen));
 	EXPECT_EQ(KVM_COCO_MIG_VM_FENCED, kcm_vm_state(self->ssess));
@@ -986,6 +986,7 @@ TEST_F_TIMEOUT(pair, target_finish_unwritable_then_every_ioctl, PAIR_TIMEOUT)
 	void *fin, *ro;
 
 	kcm_transfer_all(self->ssess, self->tsess, SMALL_PAGES);
+	kcm_pass_vcpus(self->ssess, self->tsess, 1);
 	ASSERT_EQ(0, kcm_source_finish(self->ssess, kcm_dummy_state,
 				       sizeof(kcm_dummy_state), &fin, &flen));
 	ro = mmap(NULL, PAGE_SIZE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -1015,14 +1016,20 @@ TEST_F_TIMEOUT(pair, target_finish_unwritable_then_every_ioctl, PAIR_TIMEOUT)
 				      sizeof(kcm_dummy_state), NULL, &olen));
 	EXPECT_EQ(-1, ioctl(self->ssess, KVM_COCO_MIG_CANCEL, 0));
 	EXPECT_EQ(EBADFD, errno);
+	olen = 0;
+	EXPECT_EQ(-EBADFD, __kcm_vcpu(self->ssess, KVM_COCO_MIG_PACKAGE_VCPU, 0,
+				      kcm_dummy_state, sizeof(kcm_dummy_state), NULL,
+				      &olen));
+	EXPECT_EQ(-EBADFD, __kcm_vcpu(self->tsess, KVM_COCO_MIG_RECEIVE_VCPU, 0, fin,
+				      flen, NULL, &olen));
 	free(fin);
 }
 
 /*
- * Item 12: the largest vCPU state a source FINISH takes makes a final
+ * Item 12: the largest VM-wide state a source FINISH takes makes a final
  * record the target takes; out_len 0 at the target is a size query.
  */
-TEST_F_TIMEOUT(pair, largest_vcpu_state_end_to_end, PAIR_TIMEOUT)
+TEST_F_TIMEOUT(pair, largest_vm_state_end_to_end, PAIR_TIMEOUT)
 {
 	uint8_t *state = malloc(KVM_COCO_MIG_MAX_BLOB), *out;
 	uint32_t flen, olen;
@@ -1035,6 +1042,7 @@ TEST_F_TIMEOUT(pair, largest_vcpu_state_end_to_end, PAIR_TIMEOUT)
 	flen = 0;
 	EXPECT_EQ(-EINVAL, __kcm_blob(self->ssess, KVM_COCO_MIG_FINISH, state,
 				      KVM_COCO_MIG_MAX_BLOB + 1, NULL, &flen));
+	kcm_pass_vcpus(self->ssess, self->tsess, 1);
 	ASSERT_EQ(0, kcm_source_finish(self->ssess, state, KVM_COCO_MIG_MAX_BLOB, &fin,
 				       &flen));
 	EXPECT_GT(flen, KVM_COCO_MIG_MAX_BLOB);
@@ -1074,6 +1082,7 @@ TEST_F_TIMEOUT(pair, final_record_forgeries_refused, PAIR_TIMEOUT)
 		kcm_handshake(s, t);
 		kcm_package(s, 0, 2, self->buf);
 		ASSERT_EQ(0, kcm_receive(t, 2, self->buf, NULL));
+		kcm_pass_vcpus(s, t, 1);
 		ASSERT_EQ(0, kcm_source_finish(s, kcm_dummy_state, sizeof(kcm_dummy_state),
 					       (void **)&fin, &flen));
 		off = cases[i].off;
@@ -1110,12 +1119,14 @@ TEST_F_TIMEOUT(pair, final_record_forgeries_refused, PAIR_TIMEOUT)
 			t2 = kcm_session(self->dev, t2v.vm, KVM_COCO_MIG_ROLE_TARGET);
 			kcm_handshake(s2, t2);
 			kcm_transfer_all(s2, t2, SMALL_PAGES);
+			kcm_pass_vcpus(s2, t2, 1);
 			ASSERT_EQ(0, kcm_source_finish(s2, kcm_dummy_state,
 						       sizeof(kcm_dummy_state), &fin, &flen));
 			close(t2);
 			kcm_vm_free(t2v.vm);
 		}
 		kcm_transfer_all(self->ssess, self->tsess, SMALL_PAGES);
+		kcm_pass_vcpus(self->ssess, self->tsess, 1);
 		EXPECT_EQ(-EBADMSG, kcm_target_finish(self->tsess, fin, flen));
 		EXPECT_EQ(KVM_COCO_MIG_VM_DEAD, kcm_vm_state(self->tsess));
 		free(fin);
@@ -1691,6 +1702,7 @@ static uint8_t *kcm_pair_source_finish(struct _test_data_pair *self, uint32_t *l
 	int r;
 
 	kcm_transfer_all(self->ssess, self->tsess, SMALL_PAGES);
+	kcm_pass_vcpus(self->ssess, self->tsess, 1);
 	r = kcm_source_finish(self->ssess, kcm_dummy_state, sizeof(kcm_dummy_state),
 			      (void **)&fin, len);
 	TEST_ASSERT(!r, "source FINISH: %s", strerror(-r));
@@ -1892,6 +1904,345 @@ TEST_F_TIMEOUT(pair, close_at_each_stage, 300)
 			}
 		}
 	}
+}
+
+/*
+ * Issue 12, item 3: per-vCPU state. Each vCPU's state travels as its own
+ * record; FINISH refuses, on either side, while a vCPU has none (ENOMSG,
+ * nothing changes). The source's first PACKAGE_VCPU pauses it; bad
+ * arguments change nothing, neither state nor pause.
+ */
+TEST_F_TIMEOUT(pair, vcpu_records_complete_finish, PAIR_TIMEOUT)
+{
+	struct kvm_coco_mig_backend_caps caps = kcm_sw_caps(self->dev);
+	struct kvm_coco_mig_vcpu v;
+	uint32_t slen, rlen, olen, flen;
+	uint8_t *state, *rec, *out;
+	void *fin;
+	int bit;
+
+	EXPECT_EQ(0, kcm_status(self->ssess).vcpus);
+	EXPECT_EQ(1, kcm_status(self->ssess).nr_vcpus);
+	EXPECT_EQ(1, kcm_status(self->tsess).nr_vcpus);
+	kcm_transfer_all(self->ssess, self->tsess, SMALL_PAGES);
+	kcm_copy_shared(self->src.vm, self->tgt.vm);
+	/* Pages complete, the vCPU not: refused, the guest still runs. */
+	EXPECT_EQ(-ENOMSG, kcm_source_finish(self->ssess, kcm_dummy_state,
+					     sizeof(kcm_dummy_state), &fin, &flen));
+	EXPECT_EQ(KVM_COCO_MIG_STATE_STREAMING, kcm_status(self->ssess).state);
+	EXPECT_EQ(KVM_COCO_MIG_VM_RUNNABLE, kcm_vm_state(self->ssess));
+
+	state = kcm_state_flatten(self->src.vcpu, &slen);
+	ASSERT_LE(slen, caps.max_vcpu_state);
+	/* Bad arguments: each refused, the VM not paused. */
+	for (bit = 0; bit < 32; bit++) {
+		memset(&v, 0, sizeof(v));
+		v.flags = 1u << bit;
+		v.in_len = slen;
+		v.in_uaddr = (uintptr_t)state;
+		EXPECT_EQ(-1, ioctl(self->ssess, KVM_COCO_MIG_PACKAGE_VCPU, &v));
+		EXPECT_EQ(EINVAL, errno);
+	}
+	memset(&v, 0, sizeof(v));
+	v.reserved[3] = 1;
+	EXPECT_EQ(-1, ioctl(self->ssess, KVM_COCO_MIG_PACKAGE_VCPU, &v));
+	EXPECT_EQ(EINVAL, errno);
+	olen = 0;
+	EXPECT_EQ(-ENOENT, __kcm_vcpu(self->ssess, KVM_COCO_MIG_PACKAGE_VCPU, 5, state, slen,
+				      NULL, &olen));
+	EXPECT_EQ(-EINVAL, __kcm_vcpu(self->ssess, KVM_COCO_MIG_PACKAGE_VCPU, 0, NULL, 0,
+				      NULL, &olen));	/* sw seals the VMM's state */
+	EXPECT_EQ(-EINVAL, __kcm_vcpu(self->ssess, KVM_COCO_MIG_PACKAGE_VCPU, 0, state,
+				      caps.max_vcpu_state + 1, NULL, &olen));
+	EXPECT_EQ(-EFAULT, __kcm_vcpu(self->ssess, KVM_COCO_MIG_PACKAGE_VCPU, 0, (void *)8,
+				      slen, NULL, &olen));
+	EXPECT_EQ(-EINVAL, __kcm_vcpu(self->tsess, KVM_COCO_MIG_PACKAGE_VCPU, 0, state,
+				      slen, NULL, &olen));	/* the source's */
+	/* The size, then too small a buffer. */
+	ASSERT_EQ(0, __kcm_vcpu(self->ssess, KVM_COCO_MIG_PACKAGE_VCPU, 0, state, slen,
+				NULL, &olen));
+	EXPECT_EQ(sizeof(struct kvm_coco_mig_pkt_hdr) + slen + 16, olen);
+	rec = calloc(1, olen);
+	rlen = olen - 1;
+	EXPECT_EQ(-ENOSPC, __kcm_vcpu(self->ssess, KVM_COCO_MIG_PACKAGE_VCPU, 0, state, slen,
+				      rec, &rlen));
+	EXPECT_EQ(olen, rlen);
+	EXPECT_EQ(-EFAULT, __kcm_vcpu(self->ssess, KVM_COCO_MIG_PACKAGE_VCPU, 0, state, slen,
+				      (void *)8, &rlen));
+	EXPECT_EQ(KVM_COCO_MIG_VM_RUNNABLE, kcm_vm_state(self->ssess));
+	EXPECT_EQ(0, kcm_status(self->ssess).vcpus);
+
+	/* The record: the VM is paused from now on. */
+	ASSERT_EQ(0, __kcm_vcpu(self->ssess, KVM_COCO_MIG_PACKAGE_VCPU, 0, state, slen,
+				rec, &rlen));
+	EXPECT_EQ(KVM_COCO_MIG_PKT_VCPU, kcm_pkt_hdr(rec)->type);
+	EXPECT_EQ(0, kcm_pkt_hdr(rec)->gfn);		/* the vCPU id */
+	EXPECT_EQ(KVM_COCO_MIG_CTL_STREAM, kcm_pkt_hdr(rec)->stream);
+	EXPECT_EQ(rlen, kcm_pkt_hdr(rec)->len);
+	EXPECT_EQ(1, kcm_status(self->ssess).vcpus);
+	EXPECT_EQ(KVM_COCO_MIG_VM_FENCED, kcm_vm_state(self->ssess));
+	EXPECT_EQ(KVM_COCO_MIG_STATE_STREAMING, kcm_status(self->ssess).state);
+	kcm_expect_no_entry(self->src.vcpu, EIO);
+	olen = rlen;
+	EXPECT_EQ(-EEXIST, __kcm_vcpu(self->ssess, KVM_COCO_MIG_PACKAGE_VCPU, 0, state, slen,
+				      rec, &olen));
+
+	/* The target: FINISH without the record changes nothing. */
+	ASSERT_EQ(0, kcm_source_finish(self->ssess, kcm_dummy_state, sizeof(kcm_dummy_state),
+				       &fin, &flen));
+	EXPECT_EQ(-ENOMSG, kcm_target_finish(self->tsess, fin, flen));
+	EXPECT_EQ(KVM_COCO_MIG_STATE_STREAMING, kcm_status(self->tsess).state);
+	EXPECT_EQ(KVM_COCO_MIG_VM_FENCED, kcm_vm_state(self->tsess));
+	olen = 0;
+	EXPECT_EQ(-ENOENT, __kcm_vcpu(self->tsess, KVM_COCO_MIG_RECEIVE_VCPU, 1, rec, rlen,
+				      NULL, &olen));
+	EXPECT_EQ(-EINVAL, __kcm_vcpu(self->tsess, KVM_COCO_MIG_RECEIVE_VCPU, 0, rec,
+				      rlen - 1, NULL, &olen));	/* framing */
+	ASSERT_EQ(0, __kcm_vcpu(self->tsess, KVM_COCO_MIG_RECEIVE_VCPU, 0, rec, rlen,
+				NULL, &olen));
+	EXPECT_EQ(slen, olen);
+	out = calloc(1, olen);
+	ASSERT_EQ(0, __kcm_vcpu(self->tsess, KVM_COCO_MIG_RECEIVE_VCPU, 0, rec, rlen,
+				out, &olen));
+	EXPECT_EQ(0, memcmp(out, state, slen));
+	EXPECT_EQ(1, kcm_status(self->tsess).vcpus);
+	EXPECT_EQ(-EEXIST, __kcm_vcpu(self->tsess, KVM_COCO_MIG_RECEIVE_VCPU, 0, rec, rlen,
+				      out, &olen));
+	kcm_expect_no_entry(self->tgt.vcpu, EIO);	/* still fenced */
+	kcm_state_load(self->tgt.vcpu, out, olen);
+	ASSERT_EQ(0, kcm_target_finish(self->tsess, fin, flen));
+	kcm_run_expect(self->tgt.vcpu, UCALL_DONE);
+	free(out);
+	free(rec);
+	free(state);
+	free(fin);
+}
+
+/* A guest whose vCPU @id keeps a token across the sync. */
+static void guest_vcpu_token(uint64_t id)
+{
+	uint64_t token = 0x70c0 + id * 0x1111;
+
+	GUEST_SYNC(id);
+	GUEST_ASSERT_EQ(token, 0x70c0 + id * 0x1111);
+	GUEST_DONE();
+}
+
+#define MULTI_VCPUS	3
+
+/*
+ * Records bound to their vCPU and their place in the control stream: a
+ * record offered for another vCPU (EINVAL), before the one the source
+ * made earlier (ENOMSG), again (ESTALE, EEXIST) changes nothing. Each
+ * vCPU gets the state its source vCPU had, and resumes from it.
+ */
+TEST_F_TIMEOUT(pair, vcpu_records_bound_to_vcpu_and_order, PAIR_TIMEOUT)
+{
+	struct kvm_vcpu *svcpu[MULTI_VCPUS], *tvcpu[MULTI_VCPUS];
+	uint32_t rlen[MULTI_VCPUS], slen[MULTI_VCPUS], olen, flen;
+	void *rec[MULTI_VCPUS], *state[MULTI_VCPUS], *out;
+	struct kvm_vm *svm, *tvm;
+	uint64_t gfn = DATA_GPA / PAGE_SIZE;
+	int s, t, i;
+	void *fin;
+
+	svm = kcm_private_vm(MULTI_VCPUS, guest_vcpu_token, svcpu, DATA_GPA, DATA_SLOT, 1);
+	tvm = kcm_private_vm(MULTI_VCPUS, guest_vcpu_token, tvcpu, DATA_GPA, DATA_SLOT, 1);
+	for (i = 0; i < MULTI_VCPUS; i++) {
+		vcpu_args_set(svcpu[i], 1, i);
+		EXPECT_EQ(i, kcm_run_sync(svcpu[i]));
+	}
+	s = kcm_session(self->dev, svm, KVM_COCO_MIG_ROLE_SOURCE);
+	t = kcm_session(self->dev, tvm, KVM_COCO_MIG_ROLE_TARGET);
+	kcm_handshake(s, t);
+	kcm_xfer(s, t, &gfn, 1);
+	kcm_copy_shared(svm, tvm);
+	/* Packaged in the order 2, 0, 1: records 1, 2, 3 of the stream. */
+	for (i = 0; i < MULTI_VCPUS; i++) {
+		int id = (i + 2) % MULTI_VCPUS;
+
+		state[id] = kcm_state_flatten(svcpu[id], &slen[id]);
+		rec[id] = kcm_vcpu_out(s, KVM_COCO_MIG_PACKAGE_VCPU, id, state[id],
+				       slen[id], &rlen[id]);
+		EXPECT_EQ(id, kcm_pkt_hdr(rec[id])->gfn);
+		EXPECT_EQ(i + 1, kcm_pkt_hdr(rec[id])->seq);
+	}
+	ASSERT_EQ(0, kcm_source_finish(s, kcm_dummy_state, sizeof(kcm_dummy_state), &fin,
+				       &flen));
+	out = malloc(KVM_COCO_MIG_MAX_VCPU_STATE);
+	/* Record 2 (vCPU 0) before record 1: one is missing. */
+	olen = KVM_COCO_MIG_MAX_VCPU_STATE;
+	EXPECT_EQ(-ENOMSG, __kcm_vcpu(t, KVM_COCO_MIG_RECEIVE_VCPU, 0, rec[0], rlen[0], out,
+				      &olen));
+	/* Record 1 is vCPU 2's: not vCPU 1's. */
+	EXPECT_EQ(-EINVAL, __kcm_vcpu(t, KVM_COCO_MIG_RECEIVE_VCPU, 1, rec[2], rlen[2], out,
+				      &olen));
+	EXPECT_EQ(0, kcm_status(t).vcpus);
+	EXPECT_EQ(KVM_COCO_MIG_STATE_STREAMING, kcm_status(t).state);
+	ASSERT_EQ(0, __kcm_vcpu(t, KVM_COCO_MIG_RECEIVE_VCPU, 2, rec[2], rlen[2], out, &olen));
+	ASSERT_EQ(slen[2], olen);
+	EXPECT_EQ(0, memcmp(out, state[2], olen));
+	kcm_state_load(tvcpu[2], out, olen);
+	/* A replay, offered for a vCPU that has none yet. */
+	olen = KVM_COCO_MIG_MAX_VCPU_STATE;
+	EXPECT_EQ(-ESTALE, __kcm_vcpu(t, KVM_COCO_MIG_RECEIVE_VCPU, 1, rec[2], rlen[2], out,
+				      &olen));
+	EXPECT_EQ(-EEXIST, __kcm_vcpu(t, KVM_COCO_MIG_RECEIVE_VCPU, 2, rec[2], rlen[2], out,
+				      &olen));
+	/* Two of three: FINISH refuses and nothing changes. */
+	ASSERT_EQ(0, __kcm_vcpu(t, KVM_COCO_MIG_RECEIVE_VCPU, 0, rec[0], rlen[0], out, &olen));
+	ASSERT_EQ(slen[0], olen);
+	EXPECT_EQ(0, memcmp(out, state[0], olen));
+	kcm_state_load(tvcpu[0], out, olen);
+	EXPECT_EQ(-ENOMSG, kcm_target_finish(t, fin, flen));
+	EXPECT_EQ(KVM_COCO_MIG_STATE_STREAMING, kcm_status(t).state);
+	EXPECT_EQ(KVM_COCO_MIG_VM_FENCED, kcm_vm_state(t));
+	olen = KVM_COCO_MIG_MAX_VCPU_STATE;
+	ASSERT_EQ(0, __kcm_vcpu(t, KVM_COCO_MIG_RECEIVE_VCPU, 1, rec[1], rlen[1], out, &olen));
+	ASSERT_EQ(slen[1], olen);
+	EXPECT_EQ(0, memcmp(out, state[1], olen));
+	kcm_state_load(tvcpu[1], out, olen);
+	EXPECT_EQ(MULTI_VCPUS, kcm_status(t).vcpus);
+	ASSERT_EQ(0, kcm_target_finish(t, fin, flen));
+	for (i = 0; i < MULTI_VCPUS; i++)
+		kcm_run_expect(tvcpu[i], UCALL_DONE);
+	for (i = 0; i < MULTI_VCPUS; i++) {
+		free(rec[i]);
+		free(state[i]);
+	}
+	free(out);
+	free(fin);
+	close(s);
+	close(t);
+	kcm_vm_free(svm);
+	kcm_vm_free(tvm);
+}
+
+/*
+ * A vCPU record changed in any authenticated byte, or another session's:
+ * the target refuses it (EBADMSG), fails and is dead.
+ */
+TEST_F_TIMEOUT(pair, vcpu_record_forgeries_refused, PAIR_TIMEOUT)
+{
+	static const struct { unsigned int off; const char *what; } fields[] = {
+		{ 0, "version" }, { 1, "type" }, { 8, "vcpu id" }, { 16, "seq" },
+		{ 24, "gen" }, { 32, "stream" }, { 40, "ciphertext" }, { ~0u, "tag" },
+	};
+	uint8_t out[64];
+	int i;
+
+	for (i = 0; i <= ARRAY_SIZE(fields); i++) {
+		struct kcm_vm src, tgt;
+		uint32_t rlen, olen = sizeof(out), off;
+		uint8_t *rec;
+		int s, t;
+
+		kcm_vm_create(&src, 1);
+		kcm_vm_create(&tgt, 1);
+		s = kcm_session(self->dev, src.vm, KVM_COCO_MIG_ROLE_SOURCE);
+		t = kcm_session(self->dev, tgt.vm, KVM_COCO_MIG_ROLE_TARGET);
+		kcm_handshake(s, t);
+		if (i < ARRAY_SIZE(fields)) {
+			rec = kcm_vcpu_out(s, KVM_COCO_MIG_PACKAGE_VCPU, 0, KCM_DUMMY_VCPU_STATE,
+					   sizeof(KCM_DUMMY_VCPU_STATE), &rlen);
+			off = fields[i].off == ~0u ? rlen - 1 : fields[i].off;
+			rec[off] ^= 0x01;
+		} else {
+			/* The pair's own source made this one, for its target. */
+			rec = kcm_vcpu_out(self->ssess, KVM_COCO_MIG_PACKAGE_VCPU, 0,
+					   KCM_DUMMY_VCPU_STATE,
+					   sizeof(KCM_DUMMY_VCPU_STATE), &rlen);
+		}
+		EXPECT_EQ(-EBADMSG, __kcm_vcpu(t, KVM_COCO_MIG_RECEIVE_VCPU, 0, rec, rlen,
+					       out, &olen))
+			TH_LOG("vCPU record's %s",
+			       i < ARRAY_SIZE(fields) ? fields[i].what : "session");
+		EXPECT_EQ(KVM_COCO_MIG_STATE_FAILED, kcm_status(t).state);
+		EXPECT_EQ(KVM_COCO_MIG_VM_DEAD, kcm_vm_state(t));
+		EXPECT_EQ(0, kcm_status(t).vcpus);
+		kcm_expect_no_entry(tgt.vcpu, EIO);
+		free(rec);
+		close(s);
+		close(t);
+		kcm_vm_free(src.vm);
+		kcm_vm_free(tgt.vm);
+	}
+}
+
+/*
+ * The pause PACKAGE_VCPU makes is not yet for good: no final record has
+ * left the source, so no target can run. CANCEL lets the guest run on, and
+ * so does closing the session; a failed FINISH keeps the pause.
+ */
+TEST_F_TIMEOUT(pair, vcpu_pause_undone_by_cancel_or_close, PAIR_TIMEOUT)
+{
+	uint32_t rlen, flen = 1;
+	void *rec;
+	int close_it;
+
+	for (close_it = 0; close_it < 2; close_it++) {
+		if (close_it) {
+			/* A fresh source session on the same, running, guest. */
+			self->ssess = kcm_session(self->dev, self->src.vm,
+						  KVM_COCO_MIG_ROLE_SOURCE);
+			close(self->tsess);
+			kcm_vm_free(self->tgt.vm);
+			kcm_vm_create(&self->tgt, SMALL_PAGES);
+			self->tsess = kcm_session(self->dev, self->tgt.vm,
+						  KVM_COCO_MIG_ROLE_TARGET);
+			kcm_handshake(self->ssess, self->tsess);
+		}
+		kcm_transfer_all(self->ssess, self->tsess, SMALL_PAGES);
+		rec = kcm_vcpu_out(self->ssess, KVM_COCO_MIG_PACKAGE_VCPU, 0,
+				   KCM_DUMMY_VCPU_STATE, sizeof(KCM_DUMMY_VCPU_STATE), &rlen);
+		EXPECT_EQ(KVM_COCO_MIG_VM_FENCED, kcm_vm_state(self->ssess));
+		kcm_expect_no_entry(self->src.vcpu, EIO);
+		/* A FINISH that fails: still paused, still STREAMING. */
+		EXPECT_EQ(-ENOSPC, __kcm_blob(self->ssess, KVM_COCO_MIG_FINISH,
+					      kcm_dummy_state, sizeof(kcm_dummy_state),
+					      self->buf, &flen));
+		EXPECT_EQ(KVM_COCO_MIG_VM_FENCED, kcm_vm_state(self->ssess));
+		EXPECT_EQ(KVM_COCO_MIG_STATE_STREAMING, kcm_status(self->ssess).state);
+		if (close_it) {
+			close(self->ssess);
+			self->ssess = -1;
+		} else {
+			ASSERT_EQ(0, ioctl(self->ssess, KVM_COCO_MIG_CANCEL, 0));
+			EXPECT_EQ(KVM_COCO_MIG_STATE_CANCELLED, kcm_status(self->ssess).state);
+			EXPECT_EQ(KVM_COCO_MIG_VM_RUNNABLE, kcm_vm_state(self->ssess));
+			close(self->ssess);
+		}
+		free(rec);
+	}
+	/* The guest runs on, its memory as it was. */
+	kcm_run_expect(self->src.vcpu, UCALL_DONE);
+}
+
+/*
+ * The largest vCPU state PACKAGE_VCPU takes makes the largest record
+ * GET_CAPS reports, which RECEIVE_VCPU takes.
+ */
+TEST_F_TIMEOUT(pair, largest_vcpu_state_end_to_end, PAIR_TIMEOUT)
+{
+	struct kvm_coco_mig_backend_caps caps = kcm_sw_caps(self->dev);
+	uint8_t *state = malloc(caps.max_vcpu_state), *rec, *out;
+	uint32_t rlen, olen;
+	int i;
+
+	for (i = 0; i < caps.max_vcpu_state; i++)
+		state[i] = i * 13;
+	rlen = 0;
+	EXPECT_EQ(-EINVAL, __kcm_vcpu(self->ssess, KVM_COCO_MIG_PACKAGE_VCPU, 0, state,
+				      caps.max_vcpu_state + 1, NULL, &rlen));
+	rec = kcm_vcpu_out(self->ssess, KVM_COCO_MIG_PACKAGE_VCPU, 0, state,
+			   caps.max_vcpu_state, &rlen);
+	EXPECT_EQ(caps.max_vcpu_record, rlen);
+	out = kcm_vcpu_out(self->tsess, KVM_COCO_MIG_RECEIVE_VCPU, 0, rec, rlen, &olen);
+	EXPECT_EQ(caps.max_vcpu_state, olen);
+	EXPECT_EQ(0, memcmp(out, state, olen));
+	free(out);
+	free(rec);
+	free(state);
 }
 
 FIXTURE(handshake) {

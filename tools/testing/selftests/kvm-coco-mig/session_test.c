@@ -161,6 +161,9 @@ TEST_F_TIMEOUT(session, caps_report_the_sw_backend, SMALL_TIMEOUT)
 	EXPECT_EQ(KVM_COCO_MIG_MAX_BLOB, e[i].max_blob);
 	EXPECT_LT(KVM_COCO_MIG_MAX_BLOB, e[i].max_final);
 	EXPECT_EQ(KVM_COCO_MIG_MAX_STREAMS, e[i].max_streams);
+	EXPECT_EQ(KVM_COCO_MIG_MAX_VCPU_STATE, e[i].max_vcpu_state);
+	EXPECT_EQ(sizeof(struct kvm_coco_mig_pkt_hdr) + KVM_COCO_MIG_MAX_VCPU_STATE + 16,
+		  e[i].max_vcpu_record);
 	EXPECT_EQ(0, e[i].pad);
 	for (n = 0; n < ARRAY_SIZE(e[i].reserved); n++)
 		EXPECT_EQ(0, e[i].reserved[n]);
