@@ -34,8 +34,9 @@
  *   At most one session exists per VM at a time. A target's vCPUs cannot
  *   enter the guest until its FINISH succeeds; a target whose session
  *   fails or is closed before that is dead. A source's vCPUs cannot enter
- *   the guest after its FINISH, unless ABORT takes its target's token; a
- *   source closed after FINISH is dead.
+ *   the guest from its first PACKAGE_VCPU on: before its FINISH, CANCEL or
+ *   closing the session lets them run again; after it, only ABORT with
+ *   its target's token does, and a source closed after FINISH is dead.
  *   Errors: EFAULT (argument not readable or writable), EINVAL (non-zero
  *   @flags or reserved field, unknown @role, a VM that is not a
  *   confidential VM, or a SEV VM not yet initialised), EBADF (@vm_fd is not
@@ -72,8 +73,8 @@
  *
  * KVM_COCO_MIG_ABORT (struct kvm_coco_mig_blob)
  *   The way back from a FINISH that did not complete. From its FINISH on,
- *   a source VM is paused for good: no vCPU enters the guest, and closing
- *   the session kills it. Target: kill the VM if it is not dead yet (a
+ *   a source VM is paused for good (PACKAGE_VCPU paused it): no vCPU
+ *   enters the guest, and closing the session kills it. Target: kill the VM if it is not dead yet (a
  *   final record that never came) and write out the abort token, which
  *   proves to the source that this target will never run; refused
  *   (EBADFD) once the target's FINISH succeeded. Source: check the token
