@@ -817,7 +817,7 @@ TEST_F_TIMEOUT(track, finish_refuses_unmigrated, TRACK_TIMEOUT)
 	EXPECT_EQ(0, kcm_status(self->tsess).unchanged);	/* each page changed */
 
 	/* Complete now: FINISH, and the target checks it. */
-	kcm_pass_vcpus(self->ssess, self->tsess, NR_VCPUS);
+	kcm_pass_vcpus(self->ssess, self->tsess, 1);
 	fin = kcm_blob_out(self->ssess, KVM_COCO_MIG_FINISH, state, sizeof(state), &len);
 	olen = sizeof(back);
 	EXPECT_EQ(0, __kcm_blob(self->tsess, KVM_COCO_MIG_FINISH, fin, len, back, &olen));
@@ -839,7 +839,7 @@ TEST_F_TIMEOUT(track, attribute_mismatch_fails_target, TRACK_TIMEOUT)
 		gfns[i] = DATA_GFN + i;
 	kcm_xfer(self->ssess, self->tsess, gfns, NPAGES);
 	vm_set_memory_attributes(self->l.tgt, DATA_GPA + 5 * PAGE_SIZE, PAGE_SIZE, 0);
-	kcm_pass_vcpus(self->ssess, self->tsess, NR_VCPUS);
+	kcm_pass_vcpus(self->ssess, self->tsess, 1);
 	fin = kcm_blob_out(self->ssess, KVM_COCO_MIG_FINISH, state, sizeof(state), &len);
 	EXPECT_EQ(-ENODATA, __kcm_blob(self->tsess, KVM_COCO_MIG_FINISH, fin, len, back, &olen));
 	EXPECT_EQ(KVM_COCO_MIG_STATE_FAILED, kcm_status(self->tsess).state);

@@ -2176,7 +2176,7 @@ TEST_F_TIMEOUT(pair, vcpu_record_forgeries_refused, PAIR_TIMEOUT)
  */
 TEST_F_TIMEOUT(pair, vcpu_pause_undone_by_cancel_or_close, PAIR_TIMEOUT)
 {
-	uint32_t rlen, flen = 1;
+	uint32_t rlen, flen;
 	void *rec;
 	int close_it;
 
@@ -2198,6 +2198,7 @@ TEST_F_TIMEOUT(pair, vcpu_pause_undone_by_cancel_or_close, PAIR_TIMEOUT)
 		EXPECT_EQ(KVM_COCO_MIG_VM_FENCED, kcm_vm_state(self->ssess));
 		kcm_expect_no_entry(self->src.vcpu, EIO);
 		/* A FINISH that fails: still paused, still STREAMING. */
+		flen = 1;
 		EXPECT_EQ(-ENOSPC, __kcm_blob(self->ssess, KVM_COCO_MIG_FINISH,
 					      kcm_dummy_state, sizeof(kcm_dummy_state),
 					      self->buf, &flen));
