@@ -74,9 +74,10 @@
  * KVM_COCO_MIG_ABORT (struct kvm_coco_mig_blob)
  *   The way back from a FINISH that did not complete. From its FINISH on,
  *   a source VM is paused for good (PACKAGE_VCPU paused it): no vCPU
- *   enters the guest, and closing the session kills it. Target: kill the VM if it is not dead yet (a
- *   final record that never came) and write out the abort token, which
- *   proves to the source that this target will never run; refused
+ *   enters the guest, and closing the session kills it. Target: kill the
+ *   VM if it is not dead yet (a final record that never came) and write
+ *   out the abort token, which proves to the source that this target will
+ *   never run; refused
  *   (EBADFD) once the target's FINISH succeeded. Source: check the token
  *   (@in) and, if it is this session's target's, let the guest run again
  *   (state CANCELLED). A token that does not verify changes nothing

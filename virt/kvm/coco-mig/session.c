@@ -566,10 +566,18 @@ static int kcm_finish_target(struct kcm_session *s, struct kvm_coco_mig_blob *b,
 	ret = kcm_uout_pin(&o, b->out_uaddr, need, &uarg->out_len);
 	if (ret)
 		return ret;
-	/* kvm->lock: no vCPU is added between the check and the unfence. */
+	/*
+	 * kvm->lock: no vCPU is added between the check and the unfence;
+	 * slots_lock: no memslot or memory attribute changes while the
+	 * record is checked against them.
+	 */
 	if (mutex_lock_killable(&s->kvm->lock)) {
 		ret = -EINTR;
 		goto out_unpin;
+	}
+	if (mutex_lock_killable(&s->kvm->slots_lock)) {
+		ret = -EINTR;
+		goto out_unlock_kvm;
 	}
 	/* A vCPU without its record: the VMM may still deliver it. */
 	ret = kcm_session_vcpus_complete(s);
@@ -580,6 +588,8 @@ static int kcm_finish_target(struct kcm_session *s, struct kvm_coco_mig_blob *b,
 		kcm_arch_unfence(s->kvm);
 		s->fenced = false;
 	}
+	mutex_unlock(&s->kvm->slots_lock);
+out_unlock_kvm:
 	mutex_unlock(&s->kvm->lock);
 out_unpin:
 	kcm_uout_unpin(&o, !ret);

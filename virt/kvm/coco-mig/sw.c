@@ -63,7 +63,7 @@ struct kcm_sw_evidence {
 	__le32 magic;
 	u8 version;
 	u8 backend;
-	__le16 reserved;
+	__le16 nr_streams;	/* the target's */
 	u8 nonce[KCM_SW_NONCE_SIZE];
 	u8 pub[KCM_ECDH_PUB_SIZE];
 	u8 mac[SHA256_DIGEST_SIZE];	/* HMAC(platform key, all above) */
@@ -73,7 +73,8 @@ struct kcm_sw_evidence {
 struct kcm_sw_transport {
 	__le32 magic;
 	u8 version;
-	u8 reserved[3];
+	u8 reserved;
+	__le16 nr_streams;	/* the source's */
 	u8 sid[KCM_SESSION_ID_SIZE];
 	u8 pub[KCM_ECDH_PUB_SIZE];
 	u8 wrapped[KCM_AEAD_KEY_SIZE + KCM_AEAD_TAG_SIZE];
@@ -412,6 +413,7 @@ static int kcm_sw_get_migration_data(struct kcm_session *s, void *out)
 		ev->magic = cpu_to_le32(KCM_SW_EVIDENCE_MAGIC);
 		ev->version = KCM_SW_BLOB_VERSION;
 		ev->backend = KVM_COCO_MIG_BACKEND_SW;
+		ev->nr_streams = cpu_to_le16(s->nr_streams);
 		get_random_bytes(ev->nonce, sizeof(ev->nonce));
 		ret = kcm_ecdh_generate(&sw->ecdh, ev->pub);
 		if (ret)
@@ -502,17 +504,21 @@ static int kcm_sw_start(struct kcm_session *s, const void *in, u32 in_len,
 	if (in_len != sizeof(*ev) ||
 	    le32_to_cpu(ev->magic) != KCM_SW_EVIDENCE_MAGIC ||
 	    ev->version != KCM_SW_BLOB_VERSION ||
-	    ev->backend != KVM_COCO_MIG_BACKEND_SW || ev->reserved)
+	    ev->backend != KVM_COCO_MIG_BACKEND_SW)
 		return -EINVAL;
 	ret = kcm_sw_evidence_mac(ev, mac);
 	if (ret)
 		return ret;
 	if (crypto_memneq(mac, ev->mac, sizeof(mac)))
 		return -EKEYREJECTED;
+	/* Both sides stream on as many streams, or not at all. */
+	if (le16_to_cpu(ev->nr_streams) != s->nr_streams)
+		return -ECHRNG;
 
 	memset(t, 0, sizeof(*t));
 	t->magic = cpu_to_le32(KCM_SW_TRANSPORT_MAGIC);
 	t->version = KCM_SW_BLOB_VERSION;
+	t->nr_streams = cpu_to_le16(s->nr_streams);
 	get_random_bytes(t->sid, sizeof(t->sid));
 	get_random_bytes(tk, sizeof(tk));
 
@@ -558,8 +564,10 @@ static int kcm_sw_accept(struct kcm_session *s, const void *in, u32 in_len)
 	if (crypto_memneq(mac, t.mac, sizeof(mac)))
 		return -EKEYREJECTED;
 	if (le32_to_cpu(t.magic) != KCM_SW_TRANSPORT_MAGIC ||
-	    t.version != KCM_SW_BLOB_VERSION || memchr_inv(t.reserved, 0, sizeof(t.reserved)))
+	    t.version != KCM_SW_BLOB_VERSION || t.reserved)
 		return -EINVAL;
+	if (le16_to_cpu(t.nr_streams) != s->nr_streams)
+		return -ECHRNG;
 
 	ret = kcm_ecdh_shared(&sw->ecdh, t.pub, secret);
 	if (ret)

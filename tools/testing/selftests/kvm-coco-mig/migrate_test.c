@@ -1665,6 +1665,32 @@ TEST_F_TIMEOUT(pair, streams_limits, PAIR_TIMEOUT)
 	ASSERT_LE(0, fd);
 	EXPECT_EQ(c.nr_streams, kcm_status(fd).nr_streams);
 	close(fd);
+
+	/*
+	 * The stream count is part of the exchange: a source refuses the
+	 * evidence of a target with another count (ECHRNG), and nothing
+	 * changes on either side.
+	 */
+	{
+		struct kcm_vm w;
+		uint32_t ev_len, out_len = 4096;
+		uint8_t *ev, *out = malloc(out_len);
+		int s, t;
+
+		kcm_vm_create(&w, 1);
+		s = kcm_session_streams(self->dev, v.vm, KVM_COCO_MIG_ROLE_SOURCE, 2);
+		t = kcm_session_streams(self->dev, w.vm, KVM_COCO_MIG_ROLE_TARGET, 1);
+		ev = kcm_blob_out(t, KVM_COCO_MIG_GET_MIGRATION_DATA, NULL, 0, &ev_len);
+		EXPECT_EQ(-ECHRNG, __kcm_blob(s, KVM_COCO_MIG_START, ev, ev_len, out,
+					      &out_len));
+		EXPECT_EQ(KVM_COCO_MIG_STATE_CREATED, kcm_status(s).state);
+		EXPECT_EQ(KVM_COCO_MIG_STATE_KEY_PENDING, kcm_status(t).state);
+		free(ev);
+		free(out);
+		close(s);
+		close(t);
+		kcm_vm_free(w.vm);
+	}
 	kcm_vm_free(v.vm);
 }
 
