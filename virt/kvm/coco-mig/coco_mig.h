@@ -101,8 +101,10 @@ enum kcm_blob_in {
  * @end_streams: destroy every key but what @abort needs: the data path
  *	is over (a source's FINISH succeeded, or the session failed)
  * @abort: target (@in NULL): write the abort token (@out_size bytes for
- *	KCM_OP_ABORT) to @out; called only once the VM is dead. Source:
- *	check the token @in; 0 only for a token this session's target made.
+ *	KCM_OP_ABORT) to @out, kernel memory; the core kills the VM right
+ *	after a success, before the token leaves, so this may fail and
+ *	leave the VM alive. Source: check the token @in; 0 only for a token
+ *	this session's target made.
  *
  * Every operation but @package and @receive is called with the session's
  * @lock held and @data_sem held for writing, in a state the state machine

@@ -1149,8 +1149,10 @@ out_free_gfns:
 /*
  * KVM_COCO_MIG_ABORT, target: the VM dies (if the session has not failed
  * already), then the token that says so goes out. Never once FINISH has
- * let the VM run. The output is pinned before the VM is killed: an
- * unwritable buffer changes nothing.
+ * let the VM run. Everything that can fail comes before the kill: the
+ * output is pinned and the token sealed in kernel memory, so an
+ * unwritable buffer or a failed seal changes nothing, and once the VM is
+ * dead the token always goes out.
  */
 static int kcm_abort_target(struct kcm_session *s, struct kvm_coco_mig_blob *b,
 			    struct kvm_coco_mig_blob __user *uarg)
@@ -1182,11 +1184,12 @@ static int kcm_abort_target(struct kcm_session *s, struct kvm_coco_mig_blob *b,
 	ret = kcm_uout_pin(&o, b->out_uaddr, need, &uarg->out_len);
 	if (ret)
 		goto out_free;
-	/* First the VM dies; only then is there a token. */
-	kcm_session_fail(s);
 	ret = be->abort(s, NULL, 0, out);
-	if (!ret)
+	if (!ret) {
+		/* First the VM dies; only then does the token leave. */
+		kcm_session_fail(s);
 		kcm_uout_write(&o, out);
+	}
 	kcm_uout_unpin(&o, !ret);
 out_free:
 	kfree_sensitive(out);

@@ -1207,7 +1207,8 @@ static void kcm_sw_end_streams(struct kcm_session *s)
 }
 
 /*
- * Target: seal the abort token, once; the VM is dead. Source: the token
+ * Target: seal the abort token, once; the core kills the VM before it
+ * leaves, and a token once made is the only one. Source: the token
  * must open under the control key (only this session's target holds it)
  * and say what a token says. -ENOKEY: no key to make or check one with.
  */
