@@ -103,7 +103,7 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
-#define KVM_COCO_MIG_API_VERSION	2
+#define KVM_COCO_MIG_API_VERSION	3
 
 /*
  * Not registered: 0xBC is free in Linux 6.12's ioctl-number.rst and no
@@ -226,6 +226,7 @@ struct kvm_coco_mig_exchange {
 #define KVM_COCO_MIG_F_DIRTY_TRACKING	(1ULL << 0)	/* TRACK_*, GET_DIRTY */
 #define KVM_COCO_MIG_F_ZERO_PAGES	(1ULL << 1)	/* untouched pages as a flag */
 #define KVM_COCO_MIG_F_MUTUAL_AUTH	(1ULL << 2)	/* ACCEPT authenticates the source */
+#define KVM_COCO_MIG_F_VCPU_RECORDS	(1ULL << 4)	/* PACKAGE_VCPU, RECEIVE_VCPU */
 
 struct kvm_coco_mig_backend_caps {
 	__u32 backend;		/* KVM_COCO_MIG_BACKEND_* */
@@ -304,7 +305,7 @@ struct kvm_coco_mig_vcpu {
  * forwards packets reads it, nothing else. Every field is authenticated by
  * the backend, and a packet any byte of which was changed is refused.
  */
-#define KVM_COCO_MIG_WIRE_VERSION	2
+#define KVM_COCO_MIG_WIRE_VERSION	3
 
 #define KVM_COCO_MIG_PKT_PAGE		1	/* a private page */
 #define KVM_COCO_MIG_PKT_FINAL		2	/* the source's final record */

@@ -223,7 +223,6 @@ struct kcm_session {
 };
 
 void kcm_session_fail(struct kcm_session *s);
-int kcm_session_vcpus_complete(struct kcm_session *s);
 
 extern const struct kcm_backend kcm_sw_backend;
 int kcm_sw_module_init(void);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * kvm-coco-mig wire format, version 2 (see "Wire format" in
+ * kvm-coco-mig wire format, version 3 (see "Wire format" in
  * Documentation/virt/kvm/coco-migration.rst).
  *
  * A packet is the 40-byte common header of the uAPI (struct

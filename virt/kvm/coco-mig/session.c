@@ -457,6 +457,23 @@ static void kcm_uout_write(struct kcm_uout *o, const void *src)
 }
 
 /*
+ * kcm_session_vcpus_complete - whether every vCPU of the VM has its record
+ * @s: the session, in FINISH
+ *
+ * Context: @s->lock and kvm->lock held (no vCPU is added meanwhile).
+ * Return: 0, or -ENOMSG if a vCPU has none.
+ */
+static int kcm_session_vcpus_complete(struct kcm_session *s)
+{
+	lockdep_assert_held(&s->lock);
+	lockdep_assert_held(&s->kvm->lock);
+	/* Only vCPUs of the VM are counted, each once. */
+	if (atomic_read(&s->vcpus) != atomic_read(&s->kvm->online_vcpus))
+		return -ENOMSG;
+	return 0;
+}
+
+/*
  * Source FINISH with tracking: 0 if every private gfn is migrated and
  * clean; -EBUSY if one was written (or turned private) since the last
  * GET_DIRTY, -ENODATA if one was not packaged since it was reported (or
@@ -497,6 +514,7 @@ static int kcm_finish_source(struct kcm_session *s, struct kvm_coco_mig_blob *b,
 			     void *out, u32 need)
 {
 	struct kvm *kvm = s->kvm;
+	bool paused = false;
 	struct kcm_uout o;
 	int ret;
 
@@ -518,14 +536,14 @@ static int kcm_finish_source(struct kcm_session *s, struct kvm_coco_mig_blob *b,
 	ret = kcm_source_complete(s);
 	if (!ret)
 		ret = kcm_session_vcpus_complete(s);
-	if (!ret)
-		ret = s->backend->finish(s, in, b->in_len, out);
 	if (!ret && !s->fenced) {
 		/* A VM without vCPUs: nothing paused it yet. */
 		ret = kcm_arch_fence(kvm);
-		if (!ret)
-			s->fenced = true;
+		s->fenced = !ret;
+		paused = !ret;
 	}
+	if (!ret)
+		ret = s->backend->finish(s, in, b->in_len, out);
 	/*
 	 * The irreversible step, once nothing else can fail: the VM is
 	 * paused for good. Only its target's abort token lets it run again;
@@ -539,6 +557,10 @@ out_unlock_vcpus:
 	kcm_arch_unlock_vcpus(kvm);
 out_unlock_kvm:
 	mutex_unlock(&kvm->lock);
+	if (ret && paused) {
+		kcm_arch_unfence(kvm);
+		s->fenced = false;
+	}
 	if (!ret) {
 		kcm_uout_write(&o, out);
 		kcm_track_stop_locked(s);
@@ -563,11 +585,13 @@ static int kcm_finish_target(struct kcm_session *s, struct kvm_coco_mig_blob *b,
 	struct kcm_uout o;
 	int ret;
 
+	lockdep_assert_held(&s->lock);
+	lockdep_assert_held_write(&s->data_sem);
 	ret = kcm_uout_pin(&o, b->out_uaddr, need, &uarg->out_len);
 	if (ret)
 		return ret;
 	/*
-	 * kvm->lock: no vCPU is added between the check and the unfence;
+	 * kvm->lock: no vCPU is added while the records are counted;
 	 * slots_lock: no memslot or memory attribute changes while the
 	 * record is checked against them.
 	 */
@@ -583,14 +607,15 @@ static int kcm_finish_target(struct kcm_session *s, struct kvm_coco_mig_blob *b,
 	ret = kcm_session_vcpus_complete(s);
 	if (!ret)
 		ret = s->backend->finish(s, in, b->in_len, out);
+	mutex_unlock(&s->kvm->slots_lock);
+out_unlock_kvm:
+	mutex_unlock(&s->kvm->lock);
 	if (!ret) {
+		/* Verified: the VM runs, with what the record carries. */
 		kcm_uout_write(&o, out);
 		kcm_arch_unfence(s->kvm);
 		s->fenced = false;
 	}
-	mutex_unlock(&s->kvm->slots_lock);
-out_unlock_kvm:
-	mutex_unlock(&s->kvm->lock);
 out_unpin:
 	kcm_uout_unpin(&o, !ret);
 	return ret;
@@ -857,23 +882,6 @@ out_unlock:
 	return ret;
 }
 
-/**
- * kcm_session_vcpus_complete - whether every vCPU of the VM has its record
- * @s: the session, in FINISH
- *
- * Context: @s->lock and kvm->lock held (no vCPU is added meanwhile).
- * Return: 0, or -ENOMSG if a vCPU has none.
- */
-int kcm_session_vcpus_complete(struct kcm_session *s)
-{
-	lockdep_assert_held(&s->lock);
-	lockdep_assert_held(&s->kvm->lock);
-	/* Only vCPUs of the VM are counted, each once. */
-	if (atomic_read(&s->vcpus) != atomic_read(&s->kvm->online_vcpus))
-		return -ENOMSG;
-	return 0;
-}
-
 VISIBLE_IF_KUNIT int kcm_vcpu_args_check(const struct kvm_coco_mig_vcpu *v,
 					 u32 max_in)
 {
@@ -913,6 +921,7 @@ static int kcm_vcpu_begin(struct kcm_session *s, bool *paused)
 	int ret;
 
 	lockdep_assert_held(&s->lock);
+	lockdep_assert_held_write(&s->data_sem);
 	*paused = false;
 	if (mutex_lock_killable(&kvm->lock))
 		return -EINTR;
@@ -938,12 +947,12 @@ out_unlock_kvm:
 /* Undo kcm_vcpu_begin(); a pause this call made goes if it failed. */
 static void kcm_vcpu_end(struct kcm_session *s, bool paused, int ret)
 {
+	kcm_arch_unlock_vcpus(s->kvm);
+	mutex_unlock(&s->kvm->lock);
 	if (ret && paused) {
 		kcm_arch_unfence(s->kvm);
 		s->fenced = false;
 	}
-	kcm_arch_unlock_vcpus(s->kvm);
-	mutex_unlock(&s->kvm->lock);
 }
 
 /*
@@ -1217,6 +1226,7 @@ static int kcm_abort_source(struct kcm_session *s, struct kvm_coco_mig_blob *b)
 		s->backend->cancel(s);
 		kcm_arch_unfence(s->kvm);
 		s->fenced = false;
+		s->sealed = false;
 		WRITE_ONCE(s->state, kcm_state_after(KCM_OP_ABORT));
 	}
 	kfree_sensitive(in);

@@ -55,7 +55,7 @@
 
 #define KCM_SW_EVIDENCE_MAGIC	0x454d434b	/* "KCME" */
 #define KCM_SW_TRANSPORT_MAGIC	0x544d434b	/* "KCMT" */
-#define KCM_SW_BLOB_VERSION	1
+#define KCM_SW_BLOB_VERSION	2
 #define KCM_SW_NONCE_SIZE	16
 
 /* The target's migration data, little endian. */
@@ -93,7 +93,7 @@ struct kcm_sw_final {
 	__le32 reserved;
 	u8 digest[KCM_DIGEST_SIZE];
 	u8 private_digest[SHA256_DIGEST_SIZE];
-	u8 vcpu_state[];
+	u8 vm_state[];
 };
 
 /*
@@ -500,17 +500,18 @@ static int kcm_sw_start(struct kcm_session *s, const void *in, u32 in_len,
 	u8 tk[KCM_AEAD_KEY_SIZE], mac[SHA256_DIGEST_SIZE];
 	int ret;
 
-	/* Policy: a version-1 sw evidence, MACed with our platform key. */
-	if (in_len != sizeof(*ev) ||
-	    le32_to_cpu(ev->magic) != KCM_SW_EVIDENCE_MAGIC ||
-	    ev->version != KCM_SW_BLOB_VERSION ||
-	    ev->backend != KVM_COCO_MIG_BACKEND_SW)
+	/* Policy: a sw evidence of this version, MACed with our platform key. */
+	if (in_len != sizeof(*ev))
 		return -EINVAL;
 	ret = kcm_sw_evidence_mac(ev, mac);
 	if (ret)
 		return ret;
 	if (crypto_memneq(mac, ev->mac, sizeof(mac)))
 		return -EKEYREJECTED;
+	if (le32_to_cpu(ev->magic) != KCM_SW_EVIDENCE_MAGIC ||
+	    ev->version != KCM_SW_BLOB_VERSION ||
+	    ev->backend != KVM_COCO_MIG_BACKEND_SW)
+		return -EINVAL;
 	/* Both sides stream on as many streams, or not at all. */
 	if (le16_to_cpu(ev->nr_streams) != s->nr_streams)
 		return -ECHRNG;
@@ -628,19 +629,28 @@ static int kcm_sw_seal(struct kcm_sw *sw, struct kcm_aead *aead, u64 *seq,
 {
 	struct kcm_pkt_hdr *h = (struct kcm_pkt_hdr *)dst;
 	u8 aad[KCM_PKT_AAD_SIZE], nonce[KCM_PKT_NONCE_SIZE];
+	u64 next = *seq;
 	int ret;
 
-	/* A nonce is never reused: the stream's counter only goes up. */
-	ret = kcm_seq_next(seq);
+	/*
+	 * A nonce is never reused: the stream's counter only goes up, once
+	 * per packet sealed. A seal that fails leaves no gap in the stream:
+	 * its output never leaves the kernel, so its number can be taken
+	 * again.
+	 */
+	ret = kcm_seq_next(&next);
 	if (ret)
 		return ret;
-	p->seq = *seq;
+	p->seq = next;
 	p->len = len;
 	kcm_pkt_encode(h, p);
 	kcm_pkt_aad(aad, sw->sid, h);
 	kcm_pkt_nonce(nonce, p->type, p->stream, p->seq);
-	return kcm_aead_seal(aead, nonce, aad, sizeof(aad), src, len,
-			     dst + sizeof(*h));
+	ret = kcm_aead_seal(aead, nonce, aad, sizeof(aad), src, len,
+			    dst + sizeof(*h));
+	if (!ret)
+		*seq = next;
+	return ret;
 }
 
 /*
@@ -1052,7 +1062,7 @@ static int kcm_sw_finish_source(struct kcm_session *s, const void *in,
 	size_t rec_len;
 	int ret;
 
-	rec_len = struct_size(rec, vcpu_state, in_len);
+	rec_len = struct_size(rec, vm_state, in_len);
 	rec = kzalloc(rec_len, GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	if (!rec)
 		return -ENOMEM;
@@ -1062,7 +1072,7 @@ static int kcm_sw_finish_source(struct kcm_session *s, const void *in,
 	ret = kcm_private_digest(kcm_kvm_attrs(s->kvm), rec->private_digest);
 	if (ret)
 		goto out_free_rec;
-	memcpy(rec->vcpu_state, in, in_len);
+	memcpy(rec->vm_state, in, in_len);
 	ret = kcm_sw_seal(sw, &sw->ctl, &sw->ctl_seq, &p, rec, rec_len, out);
 out_free_rec:
 	kfree_sensitive(rec);
@@ -1090,12 +1100,17 @@ static int kcm_sw_finish_target(struct kcm_session *s, const void *in,
 	state_len = kcm_sw_final_state_len(in, in_len);
 	if (state_len <= 0)
 		return -EINVAL;
-	rec_len = struct_size(rec, vcpu_state, state_len);
+	rec_len = struct_size(rec, vm_state, state_len);
 	rec = kzalloc(rec_len, GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	if (!rec)
 		return -ENOMEM;
 
 	ret = kcm_sw_open(sw, &sw->ctl, in, rec_len, rec);
+	/* Authentic, but another record of the control stream. */
+	if (!ret && ((const struct kcm_pkt_hdr *)in)->type != KCM_PKT_FINAL) {
+		ret = -EINVAL;
+		goto out;
+	}
 	if (!ret)
 		ret = kcm_pkt_decode(in, in_len, KCM_PKT_FINAL, rec_len, &p);
 	if (!ret && rec->reserved)
@@ -1103,7 +1118,7 @@ static int kcm_sw_finish_target(struct kcm_session *s, const void *in,
 	/* The vCPU records: as many as were made, none left out. */
 	if (!ret && (p.seq != sw->ctl_in + 1 ||
 		     le32_to_cpu(rec->vcpus) != sw->vcpus))
-		ret = -ENOMSG;
+		ret = -ENODATA;
 	if (!ret) {
 		kcm_seq_digest(&sw->map, digest);
 		/* A page missing or out of date? */
@@ -1132,7 +1147,7 @@ static int kcm_sw_finish_target(struct kcm_session *s, const void *in,
 	}
 	/* The target runs: no token may ever come from it. */
 	kcm_sw_forget_keys(sw);
-	memcpy(out, rec->vcpu_state, state_len);
+	memcpy(out, rec->vm_state, state_len);
 out:
 	kfree_sensitive(rec);
 	return ret;
@@ -1177,6 +1192,9 @@ static int kcm_sw_vcpu(struct kcm_session *s, struct kvm_vcpu *vcpu,
 		return -EINVAL;
 	/* @in is the core's copy: the VMM cannot change it under the AEAD. */
 	ret = kcm_sw_open(sw, &sw->ctl, in, state_len, out);
+	/* Authentic, but another record of the control stream. */
+	if (!ret && ((const struct kcm_pkt_hdr *)in)->type != KCM_PKT_VCPU)
+		return -EINVAL;
 	if (!ret)
 		ret = kcm_pkt_decode(in, in_len, KCM_PKT_VCPU, state_len, &p);
 	if (ret == -EBADMSG || ret == -EPROTONOSUPPORT) {
@@ -1267,7 +1285,8 @@ const struct kcm_backend kcm_sw_backend = {
 	.max_in_len		= KVM_COCO_MIG_MAX_BLOB,
 	.features		= KVM_COCO_MIG_F_DIRTY_TRACKING |
 				  KVM_COCO_MIG_F_ZERO_PAGES |
-				  KVM_COCO_MIG_F_MUTUAL_AUTH,
+				  KVM_COCO_MIG_F_MUTUAL_AUTH |
+				  KVM_COCO_MIG_F_VCPU_RECORDS,
 	.max_record_len		= kcm_pkt_wire_size(sizeof(struct kcm_sw_final) +
 						    KVM_COCO_MIG_MAX_BLOB),
 	.max_vcpu_state		= KVM_COCO_MIG_MAX_VCPU_STATE,

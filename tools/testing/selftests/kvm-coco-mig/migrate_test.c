@@ -2017,6 +2017,13 @@ TEST_F_TIMEOUT(pair, vcpu_records_complete_finish, PAIR_TIMEOUT)
 	ASSERT_EQ(0, kcm_source_finish(self->ssess, kcm_dummy_state, sizeof(kcm_dummy_state),
 				       &fin, &flen));
 	EXPECT_EQ(-ENOMSG, kcm_target_finish(self->tsess, fin, flen));
+	/* The final record offered as a vCPU record: refused, harmless. */
+	out = calloc(1, flen + rlen);
+	olen = flen;
+	EXPECT_EQ(-EINVAL, __kcm_vcpu(self->tsess, KVM_COCO_MIG_RECEIVE_VCPU, 0, fin, flen,
+				      out, &olen));
+	EXPECT_EQ(KVM_COCO_MIG_STATE_STREAMING, kcm_status(self->tsess).state);
+	free(out);
 	EXPECT_EQ(KVM_COCO_MIG_STATE_STREAMING, kcm_status(self->tsess).state);
 	EXPECT_EQ(KVM_COCO_MIG_VM_FENCED, kcm_vm_state(self->tsess));
 	olen = 0;
@@ -2036,6 +2043,16 @@ TEST_F_TIMEOUT(pair, vcpu_records_complete_finish, PAIR_TIMEOUT)
 				      out, &olen));
 	kcm_expect_no_entry(self->tgt.vcpu, EIO);	/* still fenced */
 	kcm_state_load(self->tgt.vcpu, out, olen);
+	/* A vCPU record offered as the final record: refused, harmless. */
+	{
+		uint32_t blen = rlen;
+		void *b = calloc(1, blen);
+
+		EXPECT_EQ(-EINVAL, __kcm_blob(self->tsess, KVM_COCO_MIG_FINISH, rec, rlen,
+					      b, &blen));
+		EXPECT_EQ(KVM_COCO_MIG_STATE_STREAMING, kcm_status(self->tsess).state);
+		free(b);
+	}
 	ASSERT_EQ(0, kcm_target_finish(self->tsess, fin, flen));
 	kcm_run_expect(self->tgt.vcpu, UCALL_DONE);
 	free(out);
@@ -2044,13 +2061,17 @@ TEST_F_TIMEOUT(pair, vcpu_records_complete_finish, PAIR_TIMEOUT)
 	free(fin);
 }
 
-/* A guest whose vCPU @id keeps a token across the sync. */
+/*
+ * A guest whose vCPU @id keeps a token across the sync, then says again
+ * which vCPU it is: resumed from another vCPU's state, it names that one.
+ */
 static void guest_vcpu_token(uint64_t id)
 {
 	uint64_t token = 0x70c0 + id * 0x1111;
 
 	GUEST_SYNC(id);
 	GUEST_ASSERT_EQ(token, 0x70c0 + id * 0x1111);
+	GUEST_SYNC(id);
 	GUEST_DONE();
 }
 
@@ -2130,8 +2151,10 @@ TEST_F_TIMEOUT(pair, vcpu_records_bound_to_vcpu_and_order, PAIR_TIMEOUT)
 	kcm_state_load(tvcpu[1], out, olen);
 	EXPECT_EQ(MULTI_VCPUS, kcm_status(t).vcpus);
 	ASSERT_EQ(0, kcm_target_finish(t, fin, flen));
-	for (i = 0; i < MULTI_VCPUS; i++)
+	for (i = 0; i < MULTI_VCPUS; i++) {
+		EXPECT_EQ(i, kcm_run_sync(tvcpu[i]));
 		kcm_run_expect(tvcpu[i], UCALL_DONE);
+	}
 	for (i = 0; i < MULTI_VCPUS; i++) {
 		free(rec[i]);
 		free(state[i]);
@@ -2203,7 +2226,7 @@ TEST_F_TIMEOUT(pair, vcpu_record_forgeries_refused, PAIR_TIMEOUT)
 TEST_F_TIMEOUT(pair, vcpu_pause_undone_by_cancel_or_close, PAIR_TIMEOUT)
 {
 	uint32_t rlen, flen;
-	void *rec;
+	void *rec, *fin;
 	int close_it;
 
 	for (close_it = 0; close_it < 2; close_it++) {
@@ -2218,18 +2241,16 @@ TEST_F_TIMEOUT(pair, vcpu_pause_undone_by_cancel_or_close, PAIR_TIMEOUT)
 						  KVM_COCO_MIG_ROLE_TARGET);
 			kcm_handshake(self->ssess, self->tsess);
 		}
-		kcm_transfer_all(self->ssess, self->tsess, SMALL_PAGES);
 		rec = kcm_vcpu_out(self->ssess, KVM_COCO_MIG_PACKAGE_VCPU, 0,
 				   KCM_DUMMY_VCPU_STATE, sizeof(KCM_DUMMY_VCPU_STATE), &rlen);
 		EXPECT_EQ(KVM_COCO_MIG_VM_FENCED, kcm_vm_state(self->ssess));
 		kcm_expect_no_entry(self->src.vcpu, EIO);
-		/* A FINISH that fails: still paused, still STREAMING. */
-		flen = 1;
-		EXPECT_EQ(-ENOSPC, __kcm_blob(self->ssess, KVM_COCO_MIG_FINISH,
-					      kcm_dummy_state, sizeof(kcm_dummy_state),
-					      self->buf, &flen));
+		/* A FINISH that fails (no page sent yet): still paused, STREAMING. */
+		EXPECT_EQ(-ENODATA, kcm_source_finish(self->ssess, kcm_dummy_state,
+						      sizeof(kcm_dummy_state), &fin, &flen));
 		EXPECT_EQ(KVM_COCO_MIG_VM_FENCED, kcm_vm_state(self->ssess));
 		EXPECT_EQ(KVM_COCO_MIG_STATE_STREAMING, kcm_status(self->ssess).state);
+		kcm_transfer_all(self->ssess, self->tsess, SMALL_PAGES);
 		if (close_it) {
 			close(self->ssess);
 			self->ssess = -1;
@@ -2243,6 +2264,138 @@ TEST_F_TIMEOUT(pair, vcpu_pause_undone_by_cancel_or_close, PAIR_TIMEOUT)
 	}
 	/* The guest runs on, its memory as it was. */
 	kcm_run_expect(self->src.vcpu, UCALL_DONE);
+}
+
+static uint64_t kcm_spin_started, kcm_spin_go;
+
+/* A vCPU that says it runs, then runs until told to stop. */
+static void guest_spin(void)
+{
+	WRITE_ONCE(kcm_spin_started, 1);
+	while (!READ_ONCE(kcm_spin_go))
+		cpu_relax();
+	GUEST_SYNC(1);
+	GUEST_DONE();
+}
+
+static void *kcm_spin_thread(void *vcpu)
+{
+	return (void *)(uintptr_t)kcm_run_sync(vcpu);
+}
+
+/*
+ * PACKAGE_VCPU and FINISH refuse (EBUSY) while a vCPU is inside KVM_RUN:
+ * the VMM stops its vCPUs first, and nothing is paused meanwhile. A vCPU
+ * added after the pause is fenced too, and FINISH waits for its record.
+ */
+TEST_F_TIMEOUT(pair, vcpu_busy_and_added_vcpu, PAIR_TIMEOUT)
+{
+	uint64_t *started, *go, gfn = DATA_GPA / PAGE_SIZE;
+	struct kvm_vcpu *vcpu, *added;
+	uint32_t rlen, flen;
+	struct kvm_vm *vm;
+	struct kcm_vm tgt;
+	pthread_t thread;
+	void *rec, *fin, *ret;
+	int s, t;
+
+	vm = kcm_private_vm(1, guest_spin, &vcpu, DATA_GPA, DATA_SLOT, 1);
+	kcm_vm_create(&tgt, 1);
+	s = kcm_session(self->dev, vm, KVM_COCO_MIG_ROLE_SOURCE);
+	t = kcm_session(self->dev, tgt.vm, KVM_COCO_MIG_ROLE_TARGET);
+	kcm_handshake(s, t);
+	kcm_xfer(s, t, &gfn, 1);
+	started = addr_gva2hva(vm, (vm_vaddr_t)&kcm_spin_started);
+	go = addr_gva2hva(vm, (vm_vaddr_t)&kcm_spin_go);
+	pthread_create(&thread, NULL, kcm_spin_thread, vcpu);
+	/* In the guest, so inside KVM_RUN: however long that takes. */
+	while (!READ_ONCE(*started))
+		usleep(1000);
+	rlen = 4096;
+	rec = calloc(1, rlen);
+	EXPECT_EQ(-EBUSY, __kcm_vcpu(s, KVM_COCO_MIG_PACKAGE_VCPU, 0, KCM_DUMMY_VCPU_STATE,
+				     sizeof(KCM_DUMMY_VCPU_STATE), rec, &rlen));
+	flen = 4096;
+	fin = calloc(1, flen);
+	EXPECT_EQ(-EBUSY, __kcm_blob(s, KVM_COCO_MIG_FINISH, kcm_dummy_state,
+				     sizeof(kcm_dummy_state), fin, &flen));
+	EXPECT_EQ(KVM_COCO_MIG_VM_RUNNABLE, kcm_vm_state(s));
+	EXPECT_EQ(0, kcm_status(s).vcpus);
+	WRITE_ONCE(*go, 1);
+	pthread_join(thread, &ret);
+	EXPECT_EQ(1, (uintptr_t)ret);
+
+	/* Stopped: the record, and the pause. */
+	rlen = 4096;
+	ASSERT_EQ(0, __kcm_vcpu(s, KVM_COCO_MIG_PACKAGE_VCPU, 0, KCM_DUMMY_VCPU_STATE,
+				sizeof(KCM_DUMMY_VCPU_STATE), rec, &rlen));
+	/* A vCPU added now cannot run either, and has no record. */
+	added = vm_vcpu_add(vm, 1, guest_spin);
+	kcm_expect_no_entry(added, EIO);
+	EXPECT_EQ(2, kcm_status(s).nr_vcpus);
+	EXPECT_EQ(-ENOMSG, kcm_source_finish(s, kcm_dummy_state, sizeof(kcm_dummy_state),
+					     &fin, &flen));
+	EXPECT_EQ(KVM_COCO_MIG_VM_FENCED, kcm_vm_state(s));
+	rlen = 4096;
+	ASSERT_EQ(0, __kcm_vcpu(s, KVM_COCO_MIG_PACKAGE_VCPU, 1, KCM_DUMMY_VCPU_STATE,
+				sizeof(KCM_DUMMY_VCPU_STATE), rec, &rlen));
+	EXPECT_EQ(1, kcm_pkt_hdr(rec)->gfn);		/* the vCPU id */
+	EXPECT_EQ(2, kcm_pkt_hdr(rec)->seq);
+	free(fin);
+	ASSERT_EQ(0, kcm_source_finish(s, kcm_dummy_state, sizeof(kcm_dummy_state), &fin,
+				       &flen));
+	EXPECT_EQ(KVM_COCO_MIG_STATE_FINISHED, kcm_status(s).state);
+	free(fin);
+	free(rec);
+	close(s);
+	close(t);
+	kcm_vm_free(vm);
+	kcm_vm_free(tgt.vm);
+}
+
+/*
+ * A target with fewer vCPUs than its source: the record of the vCPU it
+ * lacks has nowhere to go (ENOENT), and the final record, which counts
+ * the records made, fails its FINISH: the target is dead.
+ */
+TEST_F_TIMEOUT(pair, target_lacking_a_vcpu_is_refused, PAIR_TIMEOUT)
+{
+	struct kvm_vcpu *svcpu[2], *tvcpu;
+	uint64_t gfn = DATA_GPA / PAGE_SIZE;
+	uint32_t rlen[2], olen, flen;
+	struct kvm_vm *svm, *tvm;
+	void *rec[2], *out, *fin;
+	int s, t, i;
+
+	svm = kcm_private_vm(2, guest_vcpu_token, svcpu, DATA_GPA, DATA_SLOT, 1);
+	tvm = kcm_private_vm(1, guest_vcpu_token, &tvcpu, DATA_GPA, DATA_SLOT, 1);
+	s = kcm_session(self->dev, svm, KVM_COCO_MIG_ROLE_SOURCE);
+	t = kcm_session(self->dev, tvm, KVM_COCO_MIG_ROLE_TARGET);
+	kcm_handshake(s, t);
+	kcm_xfer(s, t, &gfn, 1);
+	for (i = 0; i < 2; i++)
+		rec[i] = kcm_vcpu_out(s, KVM_COCO_MIG_PACKAGE_VCPU, i, KCM_DUMMY_VCPU_STATE,
+				      sizeof(KCM_DUMMY_VCPU_STATE), &rlen[i]);
+	ASSERT_EQ(0, kcm_source_finish(s, kcm_dummy_state, sizeof(kcm_dummy_state), &fin,
+				       &flen));
+	out = kcm_vcpu_out(t, KVM_COCO_MIG_RECEIVE_VCPU, 0, rec[0], rlen[0], &olen);
+	olen = 0;
+	EXPECT_EQ(-ENOENT, __kcm_vcpu(t, KVM_COCO_MIG_RECEIVE_VCPU, 1, rec[1], rlen[1], NULL,
+				      &olen));
+	EXPECT_EQ(1, kcm_status(t).vcpus);
+	EXPECT_EQ(1, kcm_status(t).nr_vcpus);
+	EXPECT_EQ(-ENODATA, kcm_target_finish(t, fin, flen));
+	EXPECT_EQ(KVM_COCO_MIG_STATE_FAILED, kcm_status(t).state);
+	EXPECT_EQ(KVM_COCO_MIG_VM_DEAD, kcm_vm_state(t));
+	kcm_expect_no_entry(tvcpu, EIO);
+	free(out);
+	free(fin);
+	free(rec[0]);
+	free(rec[1]);
+	close(s);
+	close(t);
+	kcm_vm_free(svm);
+	kcm_vm_free(tvm);
 }
 
 /*
