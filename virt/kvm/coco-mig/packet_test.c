@@ -28,7 +28,7 @@ static struct kcm_test_pkt *kcm_test_pkt_new(struct kunit *test)
 
 /* The header of a page packet, as the uAPI's struct kvm_coco_mig_pkt_hdr. */
 static const u8 kcm_test_hdr[40] = {
-	2, 1, 0, 0,				/* version, type, flags */
+	3, 1, 0, 0,				/* version, type, flags */
 	0x38, 0x10, 0x00, 0x00,			/* len 4152: the whole packet */
 	0x9a, 0x78, 0x56, 0x34, 0x12, 0, 0, 0,	/* gfn */
 	42, 0, 0, 0, 0, 0, 0, 0,		/* seq */
