@@ -86,6 +86,10 @@
  * KVM_COCO_MIG_TRACK_START, _TRACK_STOP, _GET_DIRTY (source)
  *   Dirty tracking of the VM's guest_memfd private memory for pre-copy:
  *   see struct kvm_coco_mig_track and struct kvm_coco_mig_dirty.
+ *   GET_DIRTY with KVM_COCO_MIG_DIRTY_F_SHARED reports the shared view:
+ *   from START on, the session owns KVM's dirty log of the VM's memslots
+ *   that have KVM_MEM_LOG_DIRTY_PAGES, and the VMM takes their dirty bits
+ *   from it instead of KVM_GET_DIRTY_LOG / KVM_CLEAR_DIRTY_LOG.
  *
  * Common errors: EINVAL (reserved fields, the other role's ioctl), EBADFD
  * (wrong state), EIO (the session failed after tampering or a failed
@@ -226,6 +230,7 @@ struct kvm_coco_mig_exchange {
 #define KVM_COCO_MIG_F_DIRTY_TRACKING	(1ULL << 0)	/* TRACK_*, GET_DIRTY */
 #define KVM_COCO_MIG_F_ZERO_PAGES	(1ULL << 1)	/* untouched pages as a flag */
 #define KVM_COCO_MIG_F_MUTUAL_AUTH	(1ULL << 2)	/* ACCEPT authenticates the source */
+#define KVM_COCO_MIG_F_SHARED_DIRTY	(1ULL << 3)	/* GET_DIRTY's F_SHARED */
 #define KVM_COCO_MIG_F_VCPU_RECORDS	(1ULL << 4)	/* PACKAGE_VCPU, RECEIVE_VCPU */
 
 struct kvm_coco_mig_backend_caps {
@@ -355,9 +360,22 @@ struct kvm_coco_mig_track {
  * of __u64 word w standing for gfn @first_gfn + 64 * w + i. A zero
  * @nr_gfns queries: @first_gfn and @nr_gfns come back as the first tracked
  * memslot that holds @first_gfn or lies above it.
+ *
+ * With KVM_COCO_MIG_DIRTY_F_SHARED, the same for the shared view, from
+ * START on (no TRACK_START needed): the gfns KVM's dirty log recorded as
+ * written, in the memslots of address space 0 that had
+ * KVM_MEM_LOG_DIRTY_PAGES at START (the tracked memslots of this view).
+ * The session is the log's only harvester: the VMM must not call
+ * KVM_GET_DIRTY_LOG or KVM_CLEAR_DIRTY_LOG on those memslots until FINISH
+ * or CANCEL, which hand back to KVM's log whatever the session took and
+ * did not report. Bits the VMM takes meanwhile are missing from this view
+ * (it has them itself). ENXIO: the VM uses a dirty ring; ESTALE: a tracked
+ * memslot was deleted, moved or stopped logging.
  */
+#define KVM_COCO_MIG_DIRTY_F_SHARED	(1U << 0)	/* the shared view */
+
 struct kvm_coco_mig_dirty {
-	__u32 flags;		/* in: must be zero */
+	__u32 flags;		/* in: KVM_COCO_MIG_DIRTY_F_*; others zero */
 	__u32 pad;		/* in: must be zero */
 	__u64 first_gfn;	/* in/out (query) */
 	__u64 nr_gfns;		/* in/out (query) */

@@ -43,6 +43,87 @@ struct kcm_batch {
 	u64 superseded;
 };
 
+/**
+ * enum kcm_view - which memory a dirty report is about
+ * @KCM_VIEW_PRIVATE: the private memory the session packages (GET_DIRTY)
+ * @KCM_VIEW_SHARED: the memory the VMM migrates the ordinary way, from
+ *	KVM's dirty log (GET_DIRTY with KVM_COCO_MIG_DIRTY_F_SHARED)
+ * @KCM_NR_VIEWS: the number of views
+ */
+enum kcm_view {
+	KCM_VIEW_PRIVATE,
+	KCM_VIEW_SHARED,
+	KCM_NR_VIEWS,
+};
+
+/**
+ * struct kcm_track - one tracker of a session, as the core holds it
+ * @ops: its operations
+ * @views: BIT(KCM_VIEW_*) of the views it reports
+ *
+ * Embedded in the tracker's own state (container_of()).
+ */
+struct kcm_track {
+	const struct kcm_track_ops *ops;
+	u32 views;
+};
+
+/**
+ * struct kcm_track_ops - completeness and dirty tracking, as a backend
+ *	chooses it (struct kcm_backend.track)
+ * @begin: source, at the end of the key exchange: track the VM's memory
+ *	from now on, every gfn of the private view unsent. Returns the
+ *	tracker, ERR_PTR(-ENOENT) if there is nothing to track (not an
+ *	error: FINISH then checks that there still is none), ERR_PTR(-ENXIO)
+ *	if the VM's dirty log cannot be owned (a dirty ring), or another
+ *	ERR_PTR, which fails the round. On return every write of the guest
+ *	is either counted or made before the first re-arm.
+ * @stop: stop tracking and free the tracker; hands back to KVM whatever it
+ *	took from KVM's state and did not report (the VMM can go on with it)
+ * @info: the private view's memslots and gfns (TRACK_START, STATUS)
+ * @range: check the range of a GET_DIRTY of view @v: 0; -ENOENT, no
+ *	tracked memslot holds *@first; -EINVAL, misaligned or past the
+ *	memslot's end; -ESTALE, a tracked memslot changed (for good). *@nr 0
+ *	is a query: *@first and *@nr become the first tracked memslot that
+ *	holds *@first or lies above it.
+ * @harvest: write to @out a bit per gfn of a checked range of view @v that
+ *	may have been written since it was last reported, *@count the bits
+ *	set; re-arm them, so that a write after this returns is reported by
+ *	the next harvest of @v. Private view: the reported gfns are unsent.
+ *	@out has room for @nr bits and may be used as scratch.
+ * @restore: give a report back that could not be delivered: the next
+ *	harvest of @v reports it again
+ * @sent: a stream packaged @gfns (@nr of them): they are no longer unsent.
+ *	Called with the session's data_sem held for reading (streams run at
+ *	once), not the session's lock.
+ * @complete: the source FINISH's check, every vCPU stopped: 0; -EBUSY, a
+ *	gfn of the private view was written since the last harvest; else
+ *	-ENODATA, one was reported (or was private at @begin) and not
+ *	packaged since; -ESTALE, a tracked memslot changed; -EINTR.
+ *
+ * Every operation but @sent is called with the session's lock and its
+ * data_sem held for writing, and may sleep. @range, @harvest and @restore
+ * are only called for a view in struct kcm_track.views; @info, @sent and
+ * @complete only for a tracker of the private view.
+ */
+struct kcm_track_ops {
+	struct kcm_track *(*begin)(struct kcm_session *s);
+	void (*stop)(struct kcm_track *t);
+	void (*info)(struct kcm_track *t, u32 *nr_slots, u64 *nr_gfns);
+	int (*range)(struct kcm_track *t, enum kcm_view v, u64 *first, u64 *nr);
+	int (*harvest)(struct kcm_track *t, enum kcm_view v, u64 first, u64 nr,
+		       unsigned long *out, u64 *count);
+	void (*restore)(struct kcm_track *t, enum kcm_view v, u64 first, u64 nr,
+			const unsigned long *out);
+	void (*sent)(struct kcm_track *t, const u64 *gfns, u32 nr);
+	int (*complete)(struct kcm_track *t);
+};
+
+/* The guest_memfd tracker (gmem_track.c), and KVM's dirty log (kvmlog.c). */
+extern const struct kcm_track_ops kcm_gmem_track_ops;
+extern const struct kcm_track_ops kcm_log_shared_track_ops;
+extern const struct kcm_track_ops kcm_log_track_ops;
+
 /* Whether a blob ioctl takes an input blob. */
 enum kcm_blob_in {
 	KCM_IN_NONE,
@@ -63,6 +144,9 @@ enum kcm_blob_in {
  * @max_vcpu_state: the largest vCPU state a source's PACKAGE_VCPU takes
  * @max_vcpu_record: the largest vCPU record, a target's RECEIVE_VCPU input
  * @features: KVM_COCO_MIG_F_*, reported by KVM_COCO_MIG_GET_CAPS
+ * @track: the tracker of the private view (sw: guest_memfd); if it does
+ *	not report the shared view too, the core tracks that with
+ *	kcm_log_shared_track_ops (the VM's dirty-logging memslots)
  * @session_init: set up backend state for a new session. Called before the
  *	session is visible to userspace; a failure fails the creation.
  * @session_destroy: undo @session_init, destroying every key. Called once,
@@ -124,6 +208,7 @@ struct kcm_backend {
 	u32 max_vcpu_state;
 	u32 max_vcpu_record;
 	u64 features;
+	const struct kcm_track_ops *track;
 	int (*session_init)(struct kcm_session *s);
 	void (*session_destroy)(struct kcm_session *s);
 	long (*out_size)(struct kcm_session *s, enum kcm_op op, const void *in,
@@ -178,9 +263,13 @@ struct kcm_stream {
  *	kills the paused VM
  * @vcpu_done: the vCPUs (by index) that have their record
  * @vcpus: how many, for STATUS
- * @tracker: source: dirty tracking of private memory from START on, or
- *	NULL (before START, or a VM without guest_memfd memory). Set and
- *	cleared with @data_sem held for writing.
+ * @track: source: the private view's tracker from START on (the
+ *	backend's @track), or NULL (before START, or nothing to track). Set
+ *	and cleared with @data_sem held for writing.
+ * @shared: source: the shared view's tracker from START on: @track if it
+ *	reports both views, or one over KVM's dirty log; else NULL, and
+ *	@shared_err says why (-ENOENT, -ENXIO). Like @track.
+ * @shared_err: why there is no @shared
  * @reporting: source: GET_DIRTY reports (TRACK_START to TRACK_STOP)
  * @rounds: source: GET_DIRTY calls that reported
  * @reported: source: gfns GET_DIRTY reported
@@ -213,7 +302,9 @@ struct kcm_session {
 	bool sealed;
 	unsigned long *vcpu_done;
 	atomic_t vcpus;
-	struct kcm_tracker *tracker;
+	struct kcm_track *track;
+	struct kcm_track *shared;
+	int shared_err;
 	bool reporting;
 	u64 rounds;
 	u64 reported;
@@ -229,6 +320,11 @@ int kcm_sw_module_init(void);
 void kcm_sw_module_exit(void);
 
 struct kcm_tracker;
+
+/* arch: KVM's dirty log (x86: coco_mig_kvmlog.c). */
+void kcm_arch_log_sync(struct kvm *kvm);
+void kcm_arch_log_rearm(struct kvm *kvm, u64 first, const unsigned long *bits,
+			u64 nbits);
 
 /* arch: dirty tracking of private memory (x86: coco_mig_track.c). */
 int kcm_arch_track_init(void);

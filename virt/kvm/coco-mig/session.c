@@ -15,7 +15,6 @@
 #include <kunit/visibility.h>
 
 #include "coco_mig.h"
-#include "dirty.h"
 
 /*
  * kcm_vm_lock protects kcm_vm_table, the set of VMs that currently have a
@@ -91,7 +90,11 @@ static int kcm_status(struct kcm_session *s,
 	st.pages = atomic64_read(&s->pages);
 	st.bytes = atomic64_read(&s->bytes);
 	st.refused = atomic64_read(&s->refused);
-	st.tracked = s->tracker ? s->tracker->nr_pages : 0;
+	if (s->track) {
+		u32 nr_slots;
+
+		s->track->ops->info(s->track, &nr_slots, &st.tracked);
+	}
 	st.rounds = s->rounds;
 	st.reported = s->reported;
 	st.resent = atomic64_read(&s->resent);
@@ -115,17 +118,18 @@ static int kcm_status(struct kcm_session *s,
 	return 0;
 }
 
-/* Stop dirty tracking, if it is on; the probe is gone on return. */
+/* Stop dirty tracking, if it is on: both views' trackers are gone on return. */
 static void kcm_track_stop_locked(struct kcm_session *s)
 {
 	lockdep_assert_held(&s->lock);
 	lockdep_assert_held_write(&s->data_sem);
 	s->reporting = false;
-	if (!s->tracker)
-		return;
-	kcm_arch_track_unregister(s->tracker);
-	kcm_tracker_free(s->tracker);
-	s->tracker = NULL;
+	if (s->shared && s->shared != s->track)
+		s->shared->ops->stop(s->shared);
+	s->shared = NULL;
+	if (s->track)
+		s->track->ops->stop(s->track);
+	s->track = NULL;
 }
 
 /**
@@ -190,7 +194,8 @@ EXPORT_SYMBOL_IF_KUNIT(kcm_track_args_check);
 
 VISIBLE_IF_KUNIT int kcm_dirty_args_check(const struct kvm_coco_mig_dirty *d)
 {
-	if (d->flags || d->pad || memchr_inv(d->reserved, 0, sizeof(d->reserved)))
+	if ((d->flags & ~KVM_COCO_MIG_DIRTY_F_SHARED) || d->pad ||
+	    memchr_inv(d->reserved, 0, sizeof(d->reserved)))
 		return -EINVAL;
 	return 0;
 }
@@ -203,29 +208,33 @@ EXPORT_SYMBOL_IF_KUNIT(kcm_dirty_args_check);
  * GET_DIRTY's reports on and off.
  */
 /*
- * START: track writes to every guest_memfd memslot the VM has, each
- * private gfn unsent. A VM without guest_memfd memory has nothing to track.
+ * START: the backend's tracker takes the private view (every private gfn
+ * unsent), and the shared view comes from it or from KVM's dirty log.
+ * Nothing to track in a view is not an error; GET_DIRTY says so.
  */
 static int kcm_track_begin(struct kcm_session *s)
 {
-	struct kcm_tracker *t;
-	int ret;
-	u32 i;
+	struct kcm_track *t, *sh;
 
 	lockdep_assert_held(&s->lock);
-	t = kcm_tracker_build(s->kvm);
-	if (IS_ERR(t))
-		return PTR_ERR(t) == -ENOENT ? 0 : PTR_ERR(t);
-	ret = kcm_arch_track_register(t);
-	if (ret) {
-		kcm_tracker_free(t);
-		return ret;
+	lockdep_assert_held_write(&s->data_sem);
+	t = s->backend->track->begin(s);
+	if (IS_ERR(t) && PTR_ERR(t) != -ENOENT)
+		return PTR_ERR(t);
+	t = IS_ERR(t) ? NULL : t;
+	if (t && (t->views & BIT(KCM_VIEW_SHARED))) {
+		sh = t;
+	} else {
+		sh = kcm_log_shared_track_ops.begin(s);
+		if (IS_ERR(sh) && PTR_ERR(sh) != -ENOENT && PTR_ERR(sh) != -ENXIO) {
+			if (t)
+				t->ops->stop(t);
+			return PTR_ERR(sh);
+		}
 	}
-	/* Existing mappings of private memory go: the next access faults. */
-	for (i = 0; i < t->nr_slots; i++)
-		kcm_arch_track_rearm(s->kvm, t->slots[i].base_gfn,
-				     t->slots[i].priv, t->slots[i].npages);
-	s->tracker = t;
+	s->track = t;
+	s->shared = IS_ERR(sh) ? NULL : sh;
+	s->shared_err = IS_ERR(sh) ? PTR_ERR(sh) : 0;
 	return 0;
 }
 
@@ -246,7 +255,7 @@ static int kcm_track_start(struct kcm_session *s,
 	ret = kcm_state_check(s->role, s->state, KCM_OP_TRACK);
 	if (ret)
 		goto out_unlock;
-	if (!s->tracker) {
+	if (!s->track) {
 		ret = -ENOENT;	/* no guest_memfd memory */
 		goto out_unlock;
 	}
@@ -254,8 +263,7 @@ static int kcm_track_start(struct kcm_session *s,
 		ret = -EBUSY;
 		goto out_unlock;
 	}
-	tr.nr_slots = s->tracker->nr_slots;
-	tr.nr_gfns = s->tracker->nr_pages;
+	s->track->ops->info(s->track, &tr.nr_slots, &tr.nr_gfns);
 	if (copy_to_user(uarg, &tr, sizeof(tr))) {
 		ret = -EFAULT;
 		goto out_unlock;
@@ -281,12 +289,18 @@ static int kcm_track_stop(struct kcm_session *s)
 	return ret;
 }
 
+/*
+ * GET_DIRTY. The private view reports between TRACK_START and TRACK_STOP;
+ * the shared view (KVM_COCO_MIG_DIRTY_F_SHARED) from START on: the session
+ * owns the VM's dirty log from then, and is its only harvester.
+ */
 static int kcm_get_dirty(struct kcm_session *s,
 			 struct kvm_coco_mig_dirty __user *uarg)
 {
-	struct kcm_dirty_slot *slot;
 	struct kvm_coco_mig_dirty d;
-	unsigned long *cur, *out;
+	enum kcm_view view;
+	struct kcm_track *t;
+	unsigned long *out;
 	u64 first, nr, words;
 	int ret;
 
@@ -300,20 +314,23 @@ static int kcm_get_dirty(struct kcm_session *s,
 	ret = kcm_ctl_lock(s);
 	if (ret)
 		return ret;
+	view = d.flags & KVM_COCO_MIG_DIRTY_F_SHARED ? KCM_VIEW_SHARED :
+						      KCM_VIEW_PRIVATE;
 	ret = kcm_state_check(s->role, s->state, KCM_OP_GET_DIRTY);
-	if (!ret && !s->reporting)
+	if (!ret && view == KCM_VIEW_PRIVATE && !s->reporting)
 		ret = -EBADFD;
 	if (ret)
 		goto out_unlock;
-
-	/* A guest_memfd memslot changed under the tracker: start over. */
-	ret = kcm_tracker_check_slots(s->tracker);
-	if (ret)
+	t = view == KCM_VIEW_SHARED ? s->shared : s->track;
+	if (!t) {
+		/* Private: reporting is on only with a tracker. */
+		ret = view == KCM_VIEW_SHARED ? s->shared_err : -EBADFD;
 		goto out_unlock;
+	}
 
 	first = d.first_gfn;
 	nr = d.nr_gfns;
-	ret = kcm_dirty_range(s->tracker, &first, &nr, &slot);
+	ret = t->ops->range(t, view, &first, &nr);
 	if (ret)
 		goto out_unlock;
 	if (!d.nr_gfns) {
@@ -327,52 +344,33 @@ static int kcm_get_dirty(struct kcm_session *s,
 
 	words = BITS_TO_LONGS(nr);
 	/* One bit per gfn of the range: the harvest works in place. */
-	cur = kvcalloc(words, sizeof(*cur), GFP_KERNEL_ACCOUNT);
-	if (!cur) {
+	out = kvcalloc(words, sizeof(*out), GFP_KERNEL_ACCOUNT);
+	if (!out) {
 		ret = -ENOMEM;
 		goto out_unlock;
 	}
-	out = cur;
 
-	ret = kcm_private_bits(s->tracker->attrs, first, nr, cur);
+	ret = t->ops->harvest(t, view, first, nr, out, &d.nr_dirty);
 	if (ret)
-		goto e_free_bitmaps;
-	d.nr_dirty = kcm_dirty_harvest(s->tracker, slot, first - slot->base_gfn,
-				       nr, cur, out);
-	kcm_arch_track_rearm(s->kvm, first, out, nr);
+		goto e_free_bitmap;
 
 	if (copy_to_user(u64_to_user_ptr(d.bitmap_uaddr), out,
 			 words * sizeof(*out)) ||
 	    copy_to_user(&uarg->nr_dirty, &d.nr_dirty, sizeof(d.nr_dirty))) {
 		/* Not delivered: the next GET_DIRTY reports these again. */
-		kcm_dirty_restore(slot, first - slot->base_gfn, nr, out);
+		t->ops->restore(t, view, first, nr, out);
 		ret = -EFAULT;
-		goto e_free_bitmaps;
+		goto e_free_bitmap;
 	}
-	s->rounds++;
-	s->reported += d.nr_dirty;
+	if (view == KCM_VIEW_PRIVATE) {
+		s->rounds++;
+		s->reported += d.nr_dirty;
+	}
 
-e_free_bitmaps:
-	kvfree(cur);
+e_free_bitmap:
+	kvfree(out);
 out_unlock:
 	kcm_ctl_unlock(s);
-	return ret;
-}
-
-/*
- * Source FINISH with tracking on: 0 if every private gfn is migrated and
- * clean; -ESTALE if a guest_memfd memslot changed since tracking began,
- * -EBUSY if a private gfn was written (or turned private) since the last
- * GET_DIRTY, -ENODATA if one was reported and not packaged since, -EINTR.
- */
-static int kcm_track_check_complete(struct kcm_session *s)
-{
-	int ret;
-
-	lockdep_assert_held(&s->lock);
-	ret = kcm_tracker_check_slots(s->tracker);
-	if (!ret)
-		ret = kcm_dirty_pending(s->tracker);
 	return ret;
 }
 
@@ -486,8 +484,8 @@ static int kcm_source_complete(struct kcm_session *s)
 
 	lockdep_assert_held(&s->lock);
 	lockdep_assert_held(&s->kvm->slots_lock);
-	if (s->tracker)
-		return kcm_track_check_complete(s);
+	if (s->track)
+		return s->track->ops->complete(s->track);
 	idx = srcu_read_lock(&s->kvm->srcu);
 	kvm_for_each_memslot(slot, bkt, kvm_memslots(s->kvm))
 		if (kvm_slot_can_be_private(slot))
@@ -1125,8 +1123,8 @@ static int kcm_pages_ioctl(struct kcm_session *s, enum kcm_op op,
 	if (package) {
 		ret = s->backend->package(s, p.stream, gfns, p.nr_pages,
 					  u64_to_user_ptr(p.buf_uaddr), &b);
-		if (s->tracker)
-			kcm_tracker_sent_batch(s->tracker, gfns, b.done);
+		if (s->track)
+			s->track->ops->sent(s->track, gfns, b.done);
 	} else {
 		ret = s->backend->receive(s, p.stream, u64_to_user_ptr(p.buf_uaddr),
 					  p.buf_len, p.nr_pages, &b);

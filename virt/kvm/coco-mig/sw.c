@@ -1286,7 +1286,9 @@ const struct kcm_backend kcm_sw_backend = {
 	.features		= KVM_COCO_MIG_F_DIRTY_TRACKING |
 				  KVM_COCO_MIG_F_ZERO_PAGES |
 				  KVM_COCO_MIG_F_MUTUAL_AUTH |
+				  KVM_COCO_MIG_F_SHARED_DIRTY |
 				  KVM_COCO_MIG_F_VCPU_RECORDS,
+	.track			= &kcm_gmem_track_ops,
 	.max_record_len		= kcm_pkt_wire_size(sizeof(struct kcm_sw_final) +
 						    KVM_COCO_MIG_MAX_BLOB),
 	.max_vcpu_state		= KVM_COCO_MIG_MAX_VCPU_STATE,
