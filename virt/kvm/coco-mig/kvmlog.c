@@ -523,12 +523,18 @@ static struct kvm_memory_slot *kcm_log_memslot(struct kcm_log_tracker *t,
 	return ms;
 }
 
-/* Whether every tracked memslot is still the one tracked; for good if not. */
+/*
+ * Whether every tracked memslot is still the one tracked (for good if
+ * not), and the log still the only one: a dirty ring enabled since begin
+ * (a VM that had no vCPU then) takes the writes of running vCPUs.
+ */
 static int kcm_log_check_slots(struct kcm_log_tracker *t)
 {
 	int idx;
 	u32 i;
 
+	if (READ_ONCE(t->kvm->dirty_ring_size))
+		return -ENXIO;
 	if (t->stale)
 		return -ESTALE;
 	idx = srcu_read_lock(&t->kvm->srcu);
