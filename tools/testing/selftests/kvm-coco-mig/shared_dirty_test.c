@@ -233,8 +233,11 @@ static void kcm_expect_report(struct __test_metadata *_metadata, int sess,
 	kcm_get_shared_all(sess, got, &nr);
 	kcm_bits(want, pages, n);
 	EXPECT_EQ(n, nr);
-	for (w = 0; w < WORDS; w++)
-		EXPECT_EQ(want[w], got[w]) TH_LOG("word %d of the shared view", w);
+	for (w = 0; w < WORDS; w++) {
+		if (want[w] != got[w])
+			TH_LOG("word %d of the shared view: %#lx, not %#lx", w, got[w], want[w]);
+		EXPECT_EQ(want[w], got[w]);
+	}
 }
 
 TEST_F_TIMEOUT(shared, rounds_report_exactly_the_writes, SHARED_TIMEOUT)
@@ -394,8 +397,11 @@ TEST_F_TIMEOUT(shared, fault_keeps_bits_and_cancel_hands_them_back, SHARED_TIMEO
 	ASSERT_EQ(0, ioctl(v->ssess, KVM_COCO_MIG_CANCEL, 0));
 	kvm_vm_get_dirty_log(v->src, SHARED_SLOT, log);
 	kcm_bits(want, b, ARRAY_SIZE(b));
-	for (w = 0; w < WORDS; w++)
-		EXPECT_EQ(want[w], log[w]) TH_LOG("word %d of KVM's log", w);
+	for (w = 0; w < WORDS; w++) {
+		if (want[w] != log[w])
+			TH_LOG("word %d of KVM's log: %#lx, not %#lx", w, log[w], want[w]);
+		EXPECT_EQ(want[w], log[w]);
+	}
 }
 
 TEST_F_TIMEOUT(shared, stray_get_dirty_log, SHARED_TIMEOUT)
