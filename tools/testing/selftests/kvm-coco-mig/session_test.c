@@ -155,7 +155,8 @@ TEST_F_TIMEOUT(session, caps_report_the_sw_backend, SMALL_TIMEOUT)
 	ASSERT_LT(i, n);
 	EXPECT_EQ(KVM_X86_SW_PROTECTED_VM, e[i].vm_type);
 	EXPECT_EQ(KVM_COCO_MIG_F_DIRTY_TRACKING | KVM_COCO_MIG_F_ZERO_PAGES |
-		  KVM_COCO_MIG_F_MUTUAL_AUTH | KVM_COCO_MIG_F_VCPU_RECORDS, e[i].features);
+		  KVM_COCO_MIG_F_MUTUAL_AUTH | KVM_COCO_MIG_F_SHARED_DIRTY |
+		  KVM_COCO_MIG_F_VCPU_RECORDS, e[i].features);
 	EXPECT_EQ(sizeof(struct kvm_coco_mig_pkt_hdr) + 4096 + 16, e[i].max_packet);
 	EXPECT_EQ(KVM_COCO_MIG_MAX_BATCH, e[i].max_batch);
 	EXPECT_EQ(KVM_COCO_MIG_MAX_BLOB, e[i].max_blob);
