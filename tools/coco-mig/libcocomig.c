@@ -267,6 +267,53 @@ int cm_get_dirty(int sess, uint64_t first, uint64_t nr, uint64_t *bitmap,
 	return r;
 }
 
+/*
+ * PACKAGE_VCPU or RECEIVE_VCPU the VMM's way: ask the size, then call. A
+ * query only asks while the output needs room: one that needs none is
+ * the call itself, which must not be made twice (EEXIST).
+ */
+static int cm_vcpu(int sess, unsigned long req, uint32_t vcpu_id, const void *in,
+		   uint32_t in_len, void **out, uint32_t *out_len)
+{
+	struct kvm_coco_mig_vcpu v = {
+		.vcpu_id = vcpu_id, .in_len = in_len,
+		.in_uaddr = in_len ? (uintptr_t)in : 0,
+	};
+	int r;
+
+	*out = NULL;
+	*out_len = 0;
+	r = cm_ioctl(sess, req, &v);
+	if (r || !v.out_len)
+		return r;
+	*out = malloc(v.out_len);
+	if (!*out)
+		return -ENOMEM;
+	v.out_uaddr = (uintptr_t)*out;
+	r = cm_ioctl(sess, req, &v);
+	if (r) {
+		free(*out);
+		*out = NULL;
+		return r;
+	}
+	*out_len = v.out_len;
+	return 0;
+}
+
+int cm_package_vcpu(int sess, uint32_t vcpu_id, const void *state, uint32_t len,
+		    void **rec, uint32_t *rec_len)
+{
+	return cm_vcpu(sess, KVM_COCO_MIG_PACKAGE_VCPU, vcpu_id, state, len, rec,
+		       rec_len);
+}
+
+int cm_receive_vcpu(int sess, uint32_t vcpu_id, const void *rec, uint32_t rec_len,
+		    void **state, uint32_t *len)
+{
+	return cm_vcpu(sess, KVM_COCO_MIG_RECEIVE_VCPU, vcpu_id, rec, rec_len, state,
+		       len);
+}
+
 int cm_finish_source(int sess, const void *state, uint32_t len, void **rec,
 		     uint32_t *rec_len)
 {
@@ -294,10 +341,56 @@ int cm_abort(int sess, const void *tok, uint32_t len)
 	return cm_blob(sess, KVM_COCO_MIG_ABORT, tok, len, NULL, NULL);
 }
 
+/* What an errno of PACKAGE_VCPU or RECEIVE_VCPU means; NULL: as for any call. */
+static const char *cm_vcpu_strerror(enum cm_op op, int err)
+{
+	bool src = op == CM_PACKAGE_VCPU;
+
+	switch (-err) {
+	case ENOENT:
+		return "the VM has no vCPU with this id";
+	case EEXIST:
+		return "this vCPU already has its record: one per vCPU and session";
+	case EINVAL:
+		if (src)
+			return "a state larger than GET_CAPS' max_vcpu_state, or invalid arguments";
+		return "a record for another vCPU than the one named, or a malformed record";
+	case ESTALE:
+		return "a replayed record, one this session has had (nothing changed)";
+	case ENOMSG:
+		return "a record the source made before this one never came (nothing changed)";
+	case EBADMSG:
+		return "the record failed authentication: the session is poisoned";
+	case EBUSY:
+		return "a vCPU is in an ioctl (KVM_RUN?): stop every vCPU thread first";
+	case ENOKEY:
+		return "the session has no keys yet: the key exchange comes first";
+	case EBADFD:
+		if (src)
+			return "not before the key exchange is done, nor after FINISH or CANCEL";
+		return "not before the key exchange is done, nor after FINISH";
+	case ENOSPC:
+		return "the output buffer is too small for the record or the state";
+	default:
+		return NULL;
+	}
+}
+
 /* What an errno means for a call, as the documentation says. */
 const char *cm_strerror(enum cm_op op, int err)
 {
+	const char *s;
+
+	if (op == CM_PACKAGE_VCPU || op == CM_RECEIVE_VCPU) {
+		s = cm_vcpu_strerror(op, err);
+		if (s)
+			return s;
+	}
 	switch (-err) {
+	case ENOMSG:
+		if (op == CM_FINISH)
+			return "a vCPU has no record yet, or a vCPU record never came";
+		return "a record is missing";
 	case ENOENT:
 		if (op == CM_OPEN)
 			return "no /dev/kvm-coco-mig: is the kvm_coco_mig module loaded?";

@@ -19,14 +19,16 @@ enum cm_op {
 	CM_OPEN, CM_CREATE, CM_STATUS, CM_GET_MIGRATION_DATA, CM_START,
 	CM_ACCEPT, CM_PACKAGE, CM_RECEIVE, CM_FINISH, CM_CANCEL,
 	CM_TRACK_START, CM_TRACK_STOP, CM_GET_DIRTY, CM_CAPS, CM_EXCHANGE,
-	CM_ABORT,
+	CM_ABORT, CM_PACKAGE_VCPU, CM_RECEIVE_VCPU,
 };
 
 int cm_open(void);
 
 /*
  * What a backend (KVM_COCO_MIG_BACKEND_*) of this build can do, from
- * KVM_COCO_MIG_GET_CAPS; -EOPNOTSUPP if the build has no such backend.
+ * KVM_COCO_MIG_GET_CAPS (the largest packet, final record, vCPU state
+ * and vCPU record, the streams); -EOPNOTSUPP if the build has no such
+ * backend.
  */
 int cm_caps(int dev, uint32_t backend, struct kvm_coco_mig_backend_caps *caps);
 
@@ -87,7 +89,29 @@ int cm_tracked_slot(int sess, uint64_t from_gfn, uint64_t *first, uint64_t *nr);
 int cm_get_dirty(int sess, uint64_t first, uint64_t nr, uint64_t *bitmap,
 		 uint64_t *nr_dirty);
 
-/* The end: source FINISH seals @state; target FINISH returns it. */
+/*
+ * Each vCPU's state, one sealed record per vCPU, before FINISH.
+ * cm_package_vcpu() (source) seals the @len bytes of @state of the vCPU
+ * @vcpu_id (at most the backend's max_vcpu_state; sw: the VMM's KVM_GET_*
+ * state) and returns the record in @rec. The first call pauses the source
+ * VM: no vCPU enters the guest again until cm_cancel() (or closing the
+ * session) before FINISH, or after FINISH only with the target's abort
+ * token. Stop every vCPU thread first (-EBUSY: a vCPU is in an ioctl).
+ * cm_receive_vcpu() (target) installs @rec into the vCPU @vcpu_id only,
+ * and returns the state it carries in @state (sw: for KVM_SET_*). The
+ * target takes the records in the order the source made them. Each vCPU
+ * of the VM needs its record on both sides before FINISH.
+ */
+int cm_package_vcpu(int sess, uint32_t vcpu_id, const void *state, uint32_t len,
+		    void **rec, uint32_t *rec_len);
+int cm_receive_vcpu(int sess, uint32_t vcpu_id, const void *rec, uint32_t rec_len,
+		    void **state, uint32_t *len);
+
+/*
+ * The end, once every vCPU has its record: source FINISH seals @state
+ * (the VMM's VM-wide state: any non-empty bytes); target FINISH returns
+ * it.
+ */
 int cm_finish_source(int sess, const void *state, uint32_t len, void **rec,
 		     uint32_t *rec_len);
 int cm_finish_target(int sess, const void *rec, uint32_t rec_len, void **state,
