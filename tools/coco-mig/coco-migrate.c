@@ -8,7 +8,7 @@
  *   coco-migrate source --connect ADDR:PORT [--mem SIZE] [--vcpus N]
  *                [--dirty-rate PAGES/S] [--downtime-ms MS] [--max-rounds N]
  *                [--streams N] [--json] [--fault-corrupt-packet N]
- *                [--fault-corrupt-final]
+ *                [--fault-corrupt-vcpu] [--fault-corrupt-final]
  *
  * The source runs a built-in workload: vCPUs that fill their share of the
  * guest's private memory, then keep rewriting it at the requested rate,
@@ -16,8 +16,10 @@
  * guest live with libcocomig: a full pass, pre-copy rounds of GET_DIRTY
  * until the dirty set fits the downtime budget (or a round limit, or three
  * rounds that did not shrink it), a pause,
- * the last dirty set, shared memory the ordinary way, vCPU state sealed in
- * FINISH. The guest resumes on the target and checks every page itself.
+ * the last dirty set, shared memory the ordinary way, each vCPU's state
+ * sealed in its own record (PACKAGE_VCPU), then FINISH over a small
+ * VM-wide state. The guest resumes on the target and checks every page
+ * itself.
  *
  * The pages go on --streams N streams of the session (1 to the backend's
  * max_streams), each on its own TCP connection and driven by its own
@@ -26,7 +28,7 @@
  * come only once every stream has had all its batches of the round
  * acknowledged.
  *
- * The protocol (version 3): every message is a struct msg_hdr, then @len
+ * The protocol (version 4): every message is a struct msg_hdr, then @len
  * bytes. The source opens the control connection:
  *
  *   source                          target
@@ -37,6 +39,9 @@
  *                            <-     READY (N streams in)
  *   ... the rounds, on the data connections ...
  *   SHARED (slot 0)          ->
+ *   VCPU (a vCPU's record)   ->     RECEIVE_VCPU, then its KVM_SET_* state
+ *   ... one per vCPU ...
+ *                            <-     VCPUS (every record installed)
  *   FINAL (FINISH's record)  ->     FINISH
  *                            <-     RESUMED, RESULT (the guest's check)
  *                       or   <-     ABORT (FINISH refused: the token)
@@ -54,22 +59,38 @@
  * all sent. Either side may send ERROR (a message) on any connection
  * instead of what is due, and gives up.
  *
+ * vCPU records: with its vCPUs stopped, the source seals each vCPU's
+ * KVM_GET_* state with PACKAGE_VCPU and sends it in VCPU (__u32 vCPU id,
+ * then the record); the first PACKAGE_VCPU pauses the source VM, which
+ * CANCEL lifts while there is no FINISH. The target installs each record
+ * with RECEIVE_VCPU into the vCPU of that id, which the kernel checks
+ * against the record, loads the state it gives back (KVM_SET_*), and
+ * answers VCPUS (__u32 records installed) once it has them all. Only then
+ * does the source FINISH: a target that refuses a record answers ERROR
+ * instead, and the source, which has not finished, cancels and runs on.
+ * FINISH's blob is the VM-wide state (struct vm_state), which the target
+ * checks against its own guest.
+ *
  * Abort-safe finish: after its FINISH the source VM is paused for good
  * and only the target's abort token resumes it. A target that cannot run
- * the guest once the pages are in (its FINISH refused the record, or the
- * record or shared memory never came) calls ABORT, which kills its VM,
- * and sends the token in ABORT (__u32 length, the token, then a message);
- * the source passes it to cm_abort(), its guest runs again and checks
- * its own memory. A target that vanishes after the source's FINISH leaves
- * no token: the source says its guest is paused and cannot resume, and
- * closing the session kills it. (Version 2 had EVIDENCE and TRANSPORT,
- * the sw rounds by name, and no ABORT.)
+ * the guest once the vCPU records are in (its FINISH refused the record,
+ * or the record never came) calls ABORT, which kills its VM, and sends
+ * the token in ABORT (__u32 length, the token, then a message); the
+ * source passes it to cm_abort(), its guest runs again and checks its
+ * own memory. A target that vanishes after the source's FINISH leaves no
+ * token: the source says its guest is paused and cannot resume, and
+ * closing the session kills it. (Version 3 carried every vCPU's state in
+ * FINISH's blob, and had no VCPU or VCPUS; version 2 had EVIDENCE and
+ * TRANSPORT, the sw rounds by name, and no ABORT.)
  *
  * The fault options number packets over the whole migration: in the
  * order of each round's gfns (all of round 1's, then round 2's, ...),
  * whatever stream carries them. The target counts packets as they come
  * in on any stream; rounds do not overlap, so packet N falls in the same
- * round whatever the number of streams. --fault-corrupt-final flips a
+ * round whatever the number of streams. --fault-corrupt-vcpu flips a
+ * byte of the first vCPU record: the target refuses it (its session
+ * fails and its VM is dead) and says so, and the source, paused but not
+ * finished, cancels and runs on. --fault-corrupt-final flips a
  * byte of the sealed final record after FINISH: the target refuses it,
  * and the source resumes with the abort token. --fault-die-at-final
  * kills the target as the final record comes in, before its FINISH: the
@@ -119,7 +140,7 @@
 
 /* The protocol (see above): a header, then @len bytes of payload. */
 #define PROTO_MAGIC	0x504d434bu	/* "KCMP" */
-#define PROTO_VERSION	3
+#define PROTO_VERSION	4
 
 /* Rounds of the key exchange a side runs at most: sw needs two. */
 #define MAX_EXCHANGE_ROUNDS	16
@@ -142,6 +163,8 @@ enum msg_type {
 	MSG_READY,		/* target: ACCEPT done, every stream connected */
 	MSG_END,		/* source: no more pages on this stream */
 	MSG_ABORT,		/* target: __u32 length, the abort token, a message */
+	MSG_VCPU,		/* source: __u32 vCPU id, then its record */
+	MSG_VCPUS,		/* target: __u32 vCPU records installed */
 };
 
 struct msg_hdr {
@@ -155,6 +178,18 @@ struct hello {
 	uint64_t npages;
 	uint32_t vcpus;
 	uint32_t streams;
+};
+
+/*
+ * FINISH's blob: the guest beyond its memory and its vCPUs' records,
+ * checked by the target against its own guest.
+ */
+#define VM_STATE_MAGIC	0x564d434bu	/* "KCMV" */
+
+struct vm_state {
+	uint32_t magic;
+	uint32_t vcpus;		/* vCPU records the source sent */
+	uint64_t npages;
 };
 
 /* Guest globals, in shared memory. */
@@ -220,6 +255,7 @@ static struct {
 	bool json;
 	long corrupt;		/* a packet to corrupt, for tests; -1: none */
 	long die;		/* target: a packet to die at, for tests; -1: none */
+	bool corrupt_vcpu;	/* source: flip a byte of vCPU 0's record, for tests */
 	bool corrupt_final;	/* source: flip a byte of the final record, for tests */
 	bool die_final;		/* target: die on the final record, for tests */
 } opt = { .corrupt = -1, .die = -1 };
@@ -653,8 +689,22 @@ static int target_fail(int fd, int ret, const char *what)
 }
 
 /*
- * The pages are in but this target will not run the guest (its FINISH
- * refused the record, or what FINISH needs never came): ABORT kills the
+ * Wait for the source to hang up (bounded), so that closing does not
+ * reset the connection before it has read the last message.
+ */
+static void target_hangup(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char drain[256];
+
+	shutdown(fd, SHUT_WR);
+	while (poll(&p, 1, 30000) > 0 && recv(fd, drain, sizeof(drain), 0) > 0)
+		;
+}
+
+/*
+ * The vCPU records are in but this target will not run the guest (its
+ * FINISH refused the record, or the record never came): ABORT kills the
  * VM and gives the token that proves it, which lets a source paused by
  * its FINISH resume. Sent as ABORT, with @what; then wait for the source
  * to hang up (bounded), so that closing does not reset the connection
@@ -662,8 +712,7 @@ static int target_fail(int fd, int ret, const char *what)
  */
 static int target_abort(int fd, int sess, const char *what)
 {
-	char msg[768], drain[256];
-	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char msg[768];
 	void *tok = NULL;
 	uint8_t *buf;
 	uint32_t len;
@@ -690,10 +739,77 @@ static int target_abort(int fd, int sess, const char *what)
 		return EXIT_MIGRATION;
 	}
 	progress("target: aborted; the abort token went to the source\n");
-	shutdown(fd, SHUT_WR);
-	while (poll(&p, 1, 30000) > 0 && recv(fd, drain, sizeof(drain), 0) > 0)
-		;
+	target_hangup(fd);
 	return EXIT_MIGRATION;
+}
+
+/*
+ * Before this target answers VCPUS the source cannot have finished (see
+ * the protocol): a refusal is an ERROR, on which the source cancels and
+ * its guest runs on; a token would be no use to it. Says whether the VM
+ * is dead (a record that failed authentication failed the session).
+ */
+static int target_refuse(int fd, int sess, const char *what)
+{
+	struct kvm_coco_mig_status st;
+	char msg[768];
+
+	snprintf(msg, sizeof(msg), "%s%s", what,
+		 !cm_status(sess, &st) && st.vm == KVM_COCO_MIG_VM_DEAD ?
+		 "; the target VM is dead" : "");
+	target_fail(fd, EXIT_MIGRATION, msg);
+	target_hangup(fd);
+	return EXIT_MIGRATION;
+}
+
+/*
+ * The source's vCPU records, one per vCPU, each installed with
+ * RECEIVE_VCPU into the vCPU it names (the kernel refuses a record for
+ * another) and its state loaded there. All are read before the first is
+ * installed: a refusal then leaves nothing unread, and its ERROR reaches
+ * the source.
+ */
+static int receive_vcpus(struct guest *v, int fd, int sess, char *err, size_t err_len)
+{
+	uint32_t lens[MAX_VCPUS], k, j, id, slen;
+	void *msgs[MAX_VCPUS] = {}, *state;
+	int r = 0;
+
+	for (k = 0; k < v->nvcpus; k++) {
+		r = msg_recv(fd, MSG_VCPU, &msgs[k], &lens[k], err, err_len);
+		if (r) {
+			msgs[k] = NULL;
+			if (!err[0])
+				snprintf(err, err_len, "no record for the vCPU %u of %u (%s)", k,
+					 v->nvcpus, strerror(-r));
+			goto out;
+		}
+		if (lens[k] < sizeof(id)) {
+			snprintf(err, err_len, "a malformed VCPU message");
+			r = -EBADMSG;
+			goto out;
+		}
+	}
+	for (k = 0; k < v->nvcpus; k++) {
+		memcpy(&id, msgs[k], sizeof(id));
+		r = cm_receive_vcpu(sess, id, (uint8_t *)msgs[k] + sizeof(id),
+				    lens[k] - sizeof(id), &state, &slen);
+		if (r) {
+			snprintf(err, err_len, "RECEIVE_VCPU refused the record of vCPU %u: %s",
+				 id, cm_strerror(CM_RECEIVE_VCPU, r));
+			goto out;
+		}
+		/* The kernel installed it into the vCPU @id: the guest has it. */
+		for (j = 0; j < v->nvcpus && v->vcpus[j]->id != id; j++)
+			;
+		TEST_ASSERT(j < v->nvcpus, "a record installed into vCPU %u, not ours", id);
+		kcm_state_load(v->vcpus[j], state, slen);
+		free(state);
+	}
+out:
+	for (k = 0; k < v->nvcpus; k++)
+		free(msgs[k]);
+	return r;
 }
 
 /*
@@ -867,6 +983,7 @@ static int target_streams(struct xfer *x)
 
 static int run_target(const char *listen_addr)
 {
+	struct vm_state vms = {};
 	void *buf = NULL, *state = NULL;
 	uint32_t len, slen, k, max_streams;
 	struct kvm_coco_mig_backend_caps caps;
@@ -946,19 +1063,25 @@ static int run_target(const char *listen_addr)
 		complain("%s", x.err);
 		return EXIT_MIGRATION;
 	}
-	/*
-	 * From here the source may FINISH, and then it is paused until this
-	 * target either runs the guest or gives it the abort token.
-	 */
+	/* No FINISH on the source until this target answers VCPUS. */
 	r = msg_recv(fd, MSG_SHARED, &buf, &len, err, sizeof(err));
 	if (!r && (len < 8 || len - 8 != memslot2region(v.vm, 0)->region.memory_size)) {
 		free(buf);
 		r = -EBADMSG;
 	}
 	if (r)
-		return target_abort(fd, sess, err[0] ? err : "no shared memory");
+		return target_refuse(fd, sess, err[0] ? err : "no shared memory");
 	shared_load(v.vm, (uint8_t *)buf + 8, len - 8, *(uint64_t *)buf);
 	free(buf);
+	if (receive_vcpus(&v, fd, sess, err, sizeof(err)))
+		return target_refuse(fd, sess, err);
+	progress("target: %u vCPU records installed, their state loaded\n", v.nvcpus);
+	/*
+	 * From here the source may FINISH, and then it is paused until this
+	 * target either runs the guest or gives it the abort token.
+	 */
+	if (msg_send(fd, MSG_VCPUS, &v.nvcpus, sizeof(v.nvcpus), NULL, 0))
+		return target_fail(fd, EXIT_MIGRATION, "source gone before its FINISH");
 
 	r = msg_recv(fd, MSG_FINAL, &buf, &len, err, sizeof(err));
 	if (r)
@@ -973,18 +1096,20 @@ static int run_target(const char *listen_addr)
 			 cm_strerror(CM_FINISH, r));
 		return target_abort(fd, sess, err);
 	}
-	/* vCPU states, one after the other, each with its length. */
-	{
-		uint8_t *p = state;
-		uint32_t l;
-
-		for (k = 0; k < v.nvcpus; k++) {
-			memcpy(&l, p, 4);
-			kcm_state_load(v.vcpus[k], p + 4, l);
-			p += 4 + l;
-		}
-	}
+	/*
+	 * The VM-wide state, which FINISH authenticated, must be this
+	 * guest's. Past this FINISH no token can come from here: a guest
+	 * that does not match is lost, and the source stays paused.
+	 */
+	memcpy(&vms, state, min_t(uint32_t, slen, sizeof(vms)));
 	free(state);
+	if (slen != sizeof(vms) || vms.magic != VM_STATE_MAGIC || vms.vcpus != v.nvcpus ||
+	    vms.npages != v.npages) {
+		snprintf(err, sizeof(err),
+			 "FINISH's VM-wide state is not this guest's (%u bytes, %u vCPUs, not %u): it cannot run here",
+			 slen, vms.vcpus, v.nvcpus);
+		return target_fail(fd, EXIT_VERIFY, err);
+	}
 	msg_send(fd, MSG_RESUMED, NULL, 0, NULL, 0);
 	cm_status(sess, &st);
 	progress("target: FINISH verified %lu pages on %u streams; the guest resumes here\n",
@@ -1193,21 +1318,33 @@ static void print_report(struct guest *v, struct stats *s, bool migrated,
 /*
  * The guest lives on here: before FINISH the source cancels (@resumed
  * false), after it the target's abort token resumed it (@resumed true).
- * Either way it runs, and then checks its own memory.
+ * Either way it runs, and then checks its own memory. CANCEL also lifts
+ * the pause of a PACKAGE_VCPU; a session that cannot cancel (it failed)
+ * lifts it when closed, as long as FINISH sealed nothing.
  */
 static int source_survives(struct guest *v, int sess, struct stats *s, const char *err,
 			   bool resumed)
 {
 	char why[512], msg[1024];
-	bool ok;
+	bool ok, closed = false;
+	int r;
 
 	complain("migration failed: %s", err);
-	if (sess >= 0 && !resumed)
-		cm_cancel(sess);
+	if (sess >= 0 && !resumed) {
+		r = cm_cancel(sess);
+		if (r) {
+			complain("CANCEL: %s; closing the session instead",
+				 cm_strerror(CM_CANCEL, r));
+			close(sess);
+			closed = true;
+		}
+	}
 	if (!v->running)
 		guest_start(v);
 	if (resumed)
 		progress("source: resumed with the target's abort token; the guest runs again\n");
+	else if (closed)
+		progress("source: session closed; the guest keeps running here\n");
 	else
 		progress("source: cancelled; the guest keeps running here\n");
 	usleep(200000);
@@ -1270,6 +1407,67 @@ static int source_take_token(struct guest *v, int sess, struct stats *s, const u
 }
 
 /*
+ * Each vCPU's record, with the vCPUs stopped: its KVM_GET_* state sealed
+ * by PACKAGE_VCPU (the first pauses the VM), in VCPU; then the target's
+ * VCPUS, which says it installed them all. Until then there is no FINISH:
+ * on a failure the caller cancels, which lets the guest run here again.
+ */
+static int send_vcpus(struct guest *v, int fd, int sess,
+		      const struct kvm_coco_mig_backend_caps *caps, char *err, size_t err_len)
+{
+	uint32_t k, id, len, slen, rlen, n;
+	void *state, *rec, *msg;
+	int r;
+
+	for (k = 0; k < v->nvcpus; k++) {
+		id = v->vcpus[k]->id;
+		state = kcm_state_flatten(v->vcpus[k], &slen);
+		if (slen > caps->max_vcpu_state) {
+			snprintf(err, err_len,
+				 "vCPU %u's state is %u bytes, the backend takes at most %u", id,
+				 slen, caps->max_vcpu_state);
+			msg_send(fd, MSG_ERROR, err, strlen(err) + 1, NULL, 0);
+			free(state);
+			return -E2BIG;
+		}
+		r = cm_package_vcpu(sess, id, state, slen, &rec, &rlen);
+		free(state);
+		if (r) {
+			snprintf(err, err_len, "PACKAGE_VCPU (vCPU %u): %s", id,
+				 cm_strerror(CM_PACKAGE_VCPU, r));
+			msg_send(fd, MSG_ERROR, err, strlen(err) + 1, NULL, 0);
+			return r;
+		}
+		/* For tests: a byte of the sealed state, after the header. */
+		if (opt.corrupt_vcpu && !k && rlen > sizeof(struct kvm_coco_mig_pkt_hdr))
+			((uint8_t *)rec)[sizeof(struct kvm_coco_mig_pkt_hdr)] ^= 0x40;
+		r = msg_send(fd, MSG_VCPU, &id, sizeof(id), rec, rlen);
+		free(rec);
+		if (r) {
+			snprintf(err, err_len, "target gone before the vCPU records were in");
+			return r;
+		}
+	}
+	r = msg_recv(fd, MSG_VCPUS, &msg, &len, err, err_len);
+	if (r) {
+		if (!err[0])
+			snprintf(err, err_len, "target gone before the vCPU records were in (%s)",
+				 strerror(-r));
+		return r;
+	}
+	n = 0;
+	if (len == sizeof(n))
+		memcpy(&n, msg, sizeof(n));
+	free(msg);
+	if (n != v->nvcpus) {
+		snprintf(err, err_len, "the target installed %u vCPU records of %u", n,
+			 v->nvcpus);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+/*
  * The streams' connections, once the keys are agreed: the target answers
  * READY when it has them all, else ERROR.
  */
@@ -1312,9 +1510,12 @@ static int run_source(const char *connect_addr, uint64_t npages, uint32_t nvcpus
 	uint64_t *bitmap, *pending, *gfns, n, i, budget_pages, last_n = ~0ull;
 	struct stats s = { .start = now_s(), .streams = nstreams };
 	struct hello h = { .npages = npages, .vcpus = nvcpus, .streams = nstreams };
-	void *rec, *resp, *states = NULL;
+	struct vm_state vms = {
+		.magic = VM_STATE_MAGIC, .vcpus = nvcpus, .npages = npages,
+	};
 	struct kvm_coco_mig_backend_caps caps;
-	uint32_t len, rlen, slen = 0, k, max_streams;
+	uint32_t len, rlen, k, max_streams;
+	void *rec, *resp;
 	uint16_t type;
 	unsigned int stalled = 0;
 	char err[512] = "";
@@ -1463,18 +1664,11 @@ static int run_source(const char *connect_addr, uint64_t npages, uint32_t nvcpus
 		if (msg_send(fd, MSG_SHARED, &base, 8, r0->host_mem, r0->region.memory_size))
 			return source_abort(&v, sess, &s, "target gone mid-stream");
 	}
-	/* vCPU states, each with its length. */
-	for (k = 0; k < nvcpus; k++) {
-		uint32_t l;
-		void *st = kcm_state_flatten(v.vcpus[k], &l);
-
-		states = realloc(states, slen + 4 + l);
-		memcpy((uint8_t *)states + slen, &l, 4);
-		memcpy((uint8_t *)states + slen + 4, st, l);
-		slen += 4 + l;
-		free(st);
-	}
-	r = cm_finish_source(sess, states, slen, &rec, &rlen);
+	/* From the first record on the VM is paused; CANCEL lifts that. */
+	if (send_vcpus(&v, fd, sess, &caps, err, sizeof(err)))
+		return source_abort(&v, sess, &s, err);
+	progress("vCPUs:    %u records sealed and sent, installed by the target\n", nvcpus);
+	r = cm_finish_source(sess, &vms, sizeof(vms), &rec, &rlen);
 	if (r) {
 		struct kvm_coco_mig_status st;
 
@@ -1561,6 +1755,8 @@ static void print_usage(void)
 		"                    [--downtime-ms MS (300)] [--max-rounds N (30)]\n"
 		"                    [--streams N (1; TCP connections for the pages)] [--json]\n"
 		"                    [--fault-corrupt-packet N (tests: flip a byte of packet N)]\n"
+		"                    [--fault-corrupt-vcpu (tests: flip a byte of vCPU 0's record;\n"
+		"                     the target refuses it, the source cancels and runs on)]\n"
 		"                    [--fault-corrupt-final (tests: flip a byte of the final\n"
 		"                     record; the target refuses it and sends its abort token)]\n");
 }
@@ -1579,6 +1775,7 @@ int main(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "fault-corrupt-packet", required_argument, NULL, 'x' },
 		{ "fault-corrupt-final", no_argument, NULL, 'f' },
+		{ "fault-corrupt-vcpu", no_argument, NULL, 'V' },
 		{ "fault-die-at-packet", required_argument, NULL, 'k' },
 		{ "fault-die-at-final", no_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
@@ -1633,6 +1830,9 @@ int main(int argc, char **argv)
 		case 'f':
 			opt.corrupt_final = true;
 			break;
+		case 'V':
+			opt.corrupt_vcpu = true;
+			break;
 		case 'k':
 			opt.die = atol(optarg);
 			break;
@@ -1651,7 +1851,8 @@ int main(int argc, char **argv)
 	if (!addr || mem < (1 << 20) || mem % PAGE_SIZE || !vcpus || vcpus > MAX_VCPUS ||
 	    !rounds || opt.die < -1 || opt.corrupt < -1 ||
 	    ((opt.die >= 0 || opt.die_final) && strcmp(argv[1], "target")) ||
-	    ((opt.corrupt >= 0 || opt.corrupt_final) && strcmp(argv[1], "source")) ||
+	    ((opt.corrupt >= 0 || opt.corrupt_final || opt.corrupt_vcpu) &&
+	     strcmp(argv[1], "source")) ||
 	    (streams && strcmp(argv[1], "source"))) {
 		print_usage();
 		return EXIT_USAGE;

@@ -137,24 +137,27 @@ if [ "$demo" = 1 ]; then
 fi
 
 echo "TAP version 13"
-echo "1..13"
+echo "1..14"
 if ! setup; then
 	echo "Bail out! network namespaces could not be set up"
 	exit 1
 fi
 
-# 1. A live migration, verified on the target. How many pre-copy rounds
-# follow the full pass is the policy's call on the throughput it measured,
-# i.e. on the emulator's speed: not checked. That the full pass sent every
-# page and a final round followed is.
+# 1. A live migration of a two-vCPU guest, verified on the target. How
+# many pre-copy rounds follow the full pass is the policy's call on the
+# throughput it measured, i.e. on the emulator's speed: not checked. That
+# the full pass sent every page, a final round followed, and each vCPU's
+# record went before FINISH is.
 start_target "$work/t1"
-source_run --mem 16M --dirty-rate 300 --max-rounds 5 >"$work/s1" 2>&1
+source_run --mem 16M --vcpus 2 --dirty-rate 300 --max-rounds 5 >"$work/s1" 2>&1
 rc=$?
 wait "$tgt_pid"
 trc=$?
 ok=0
 [ $rc = 0 ] && [ $trc = 0 ] && grep -q "result        VERIFIED" "$work/s1" &&
 	grep -q "^round  1: *4096 pages" "$work/s1" && grep -q "^final: " "$work/s1" &&
+	grep -q "^vCPUs: *2 records sealed and sent, installed by the target" "$work/s1" &&
+	grep -q "target: 2 vCPU records installed" "$work/t1" &&
 	grep -q "target: verified" "$work/t1" && ok=1
 result $ok live_migration_verified "$work/s1" "$work/t1"
 
@@ -203,17 +206,17 @@ ok=0
 	grep -q "kept running and verified its memory" "$work/s5" && ok=1
 result $ok target_unreachable "$work/s5"
 
-# 6. A peer speaking another protocol version (2, the one before the
-# EXCHANGE rounds and ABORT): the target says so and quits.
+# 6. A peer speaking another protocol version (3, the one before the
+# vCPU records): the target says so and quits.
 start_target "$work/t6"
-# A header: magic "KCMP", version 2, type HELLO, no payload.
-printf 'KCMP\002\000\001\000\000\000\000\000' |
+# A header: magic "KCMP", version 3, type HELLO, no payload.
+printf 'KCMP\003\000\001\000\000\000\000\000' |
 	timeout "$limit" nsenter -t "$src_ns" -n nc "$tgt_ip" "$port" >"$work/n6" 2>&1
 wait "$tgt_pid"
 trc=$?
 ok=0
-[ $trc = 2 ] && grep -q "protocol version 2, this is 3" "$work/t6" &&
-	grep -q "protocol version 2, this is 3" "$work/n6" && ok=1
+[ $trc = 2 ] && grep -q "protocol version 3, this is 4" "$work/t6" &&
+	grep -q "protocol version 3, this is 4" "$work/n6" && ok=1
 result $ok protocol_version_mismatch "$work/t6" "$work/n6"
 
 # 7. Not root: /dev/kvm-coco-mig is 0600; a clear error, no guest.
@@ -238,11 +241,12 @@ ok=0
 result $ok module_not_loaded "$work/s8"
 
 # 9. A live migration on two streams: two data connections, each round's
-# gfns cut in two, a thread per stream on either side. The guest verifies
-# on the target as in case 1; the target's session had two streams (its
-# STATUS says so) and each stream carried pages.
+# gfns cut in two, a thread per stream on either side. The guest, of
+# three vCPUs (a record each), verifies on the target as in case 1; the
+# target's session had two streams (its STATUS says so) and each stream
+# carried pages.
 start_target "$work/t9"
-source_run --mem 8M --dirty-rate 300 --max-rounds 5 --streams 2 >"$work/s9" 2>&1
+source_run --mem 8M --vcpus 3 --dirty-rate 300 --max-rounds 5 --streams 2 >"$work/s9" 2>&1
 rc=$?
 wait "$tgt_pid"
 trc=$?
@@ -251,6 +255,7 @@ ok=0
 	grep -q "^round  1: *2048 pages" "$work/s9" && grep -q "^final: " "$work/s9" &&
 	grep -Eq "^  streams       2 \(pages: [1-9][0-9]* [1-9][0-9]*\)$" "$work/s9" &&
 	grep -q "pages on 2 streams;" "$work/t9" &&
+	grep -q "target: 3 vCPU records installed" "$work/t9" &&
 	grep -q "target: verified" "$work/t9" && ok=1
 result $ok two_streams_migration_verified "$work/s9" "$work/t9"
 
@@ -308,6 +313,28 @@ ok=0
 [ $rc = 1 ] && [ $trc = 137 ] && grep -q "no abort token: the source guest stays paused" "$work/s13" &&
 	! grep -q "verified its memory\|keeps running\|result        VERIFIED" "$work/s13" && ok=1
 result $ok target_killed_after_finish_source_paused "$work/s13" "$work/t13"
+
+# 14. A byte of vCPU 0's record flipped. The source's PACKAGE_VCPU paused
+# it, but it has not finished: it FINISHes only on the target's VCPUS.
+# The target's RECEIVE_VCPU refuses the record, which fails its session
+# and kills its VM, and it says so (no token: none is needed). The source
+# cancels, which only a session that never finished can (so it never
+# did), the pause is lifted, and its guest checks its own memory.
+start_target "$work/t14"
+source_run --mem 4M --vcpus 2 --dirty-rate 100 --fault-corrupt-vcpu >"$work/s14" 2>&1
+rc=$?
+wait "$tgt_pid"
+trc=$?
+ok=0
+[ $rc = 2 ] && [ $trc = 2 ] &&
+	grep -q "RECEIVE_VCPU refused the record of vCPU 0: .*failed authentication.*; the target VM is dead" "$work/t14" &&
+	grep -q "peer: RECEIVE_VCPU refused the record of vCPU 0: .*failed authentication" "$work/s14" &&
+	grep -q "^source: cancelled; the guest keeps running here" "$work/s14" &&
+	grep -q "kept running and verified its memory" "$work/s14" &&
+	grep -q "result        VERIFIED" "$work/s14" &&
+	! grep -q "abort token\|records sealed and sent\|CANCEL:" "$work/s14" "$work/t14" &&
+	! grep -q "vCPU records installed" "$work/t14" && ok=1
+result $ok corrupted_vcpu_record_source_cancels "$work/s14" "$work/t14"
 
 echo "# $((n - failed)) passed, $failed failed"
 [ $failed = 0 ]
