@@ -434,6 +434,8 @@ const char *cm_strerror(enum cm_op op, int err)
 		return "a packet or blob failed authentication: the session is poisoned";
 	case ENOKEY:
 		return "the session never agreed keys: there is no abort token";
+	case ECHRNG:
+		return "the peer's session has another number of streams (--streams must match)";
 	case EKEYREJECTED:
 		if (op == CM_EXCHANGE)
 			return "the peer's exchange message did not verify (another platform key?)";
@@ -445,7 +447,7 @@ const char *cm_strerror(enum cm_op op, int err)
 			return "a guest_memfd memslot changed since START: cancel, start over";
 		return "a replayed, older or out-of-order (in its stream) packet was refused";
 	case ENODATA:
-		return "incomplete: a page (or attribute) was not migrated, or is out of date";
+		return "incomplete: a page, attribute or vCPU record missing or out of date";
 	case EINVAL:
 		if (op == CM_PACKAGE)
 			return "invalid request, or a shared gfn (shared pages go another way)";

@@ -214,7 +214,7 @@ struct kvm_coco_mig_exchange {
 	__u64 reserved[3];	/* in: must be zero */
 };
 
-/* Largest input blob: the source's FINISH carries the VMM's vCPU state. */
+/* Largest input blob: the source's FINISH carries the VMM's VM-wide state. */
 #define KVM_COCO_MIG_MAX_BLOB		(256 * 1024)
 
 /* Largest vCPU state of one PACKAGE_VCPU call, for any backend. */
