@@ -19,10 +19,13 @@
  * struct kcm_seq_map - newest version per gfn
  * @xa: gfn -> xa_mk_value(version)
  * @pages: number of distinct gfns recorded
- * @locks: hashed by gfn; the one of a gfn serialises whatever a stream
- *	does with that gfn's entry (and, on the target, with its page): a
- *	check, the page's install and the record. The streams of a session
- *	run in parallel and may carry versions of the same gfn.
+ * @locks: hashed by gfn; the one of a gfn serialises what streams do
+ *	with that gfn's entry: a check acted on, the record (and the sw
+ *	source's take of a version). Held for a few instructions: the sw
+ *	backend keeps a stream's longer work with a page (a seal, an
+ *	install) off other streams with the page's folio lock, which is the
+ *	gfn's alone. The streams of a session run in parallel and may carry
+ *	versions of the same gfn.
  *
  * kcm_seq_digest() and kcm_seq_map_destroy() run with every stream
  * excluded by the owning session.

@@ -23,7 +23,8 @@
  * from its stream and its sequence number in the stream (one counter per
  * stream, never reused) and the session id and header as additional data
  * (packet.c). Each page packet carries a version, taken from one counter
- * of the session under the gfn's lock, with the page read under it: the
+ * of the session with the page read after it and no other stream on that
+ * gfn meanwhile (kcm_sw_package_one()): the
  * target installs a version only if it is newer than the one it holds,
  * whatever stream it came on, and takes each stream's packets in the
  * order the stream made them. It
@@ -761,44 +762,100 @@ static long kcm_sw_window(struct kcm_sw_stream *st, const void __user *ubuf,
 }
 
 /*
- * Seal the page at @src (NULL: a zero page, no payload) as the next
- * version of @gfn into the stream's kernel buffer, then copy the finished
- * packet to offset @off of the user buffer. The version is taken, the page
- * read and the version recorded under the gfn's lock: of two streams
- * packaging one gfn, the one with the newer version read it later. The
- * AEAD works in kernel memory: GCM computes the tag over the ciphertext it
- * has written, and a VMM thread could rewrite its own buffer between the
- * two.
+ * Seal the page at @src (NULL: a zero page, no payload) as the session's
+ * next version of @p->gfn into the stream's kernel buffer.
  */
-static long kcm_sw_package_one(struct kcm_sw *sw, u32 stream, u64 gfn,
-			       const void *src, u8 __user *ubuf, u64 len,
-			       u64 off)
+static int kcm_sw_seal_page(struct kcm_sw *sw, struct kcm_sw_stream *st,
+			    struct kcm_pkt *p, const void *src)
+{
+	u32 plen = src ? PAGE_SIZE : 0;
+
+	p->flags = src ? 0 : KCM_PKT_F_ZERO;
+	return kcm_sw_seal(sw, &st->aead, &st->seq, p, src, plen, st->pkt);
+}
+
+/* Take the session's next page version for @p. */
+static int kcm_sw_take_gen(struct kcm_sw *sw, struct kcm_pkt *p)
+{
+	p->gen = atomic64_inc_return(&sw->gen);
+	return p->gen > KCM_SEQ_MAX ? -EOVERFLOW : 0;
+}
+
+/*
+ * Seal @gfn of @slot, a private gfn, as its next version into the stream's
+ * kernel buffer, then copy the finished packet to offset @off of the user
+ * buffer; return the packet's length. The AEAD works in kernel memory: GCM
+ * computes the tag over the ciphertext it has written, and a VMM thread
+ * could rewrite its own buffer between the two. Called under kvm->srcu.
+ *
+ * Of two streams packaging one gfn, the one with the newer version read the
+ * page later: a page's version is taken, the page read and the version
+ * recorded with every other stream kept off that gfn.
+ * - A page that guest_memfd holds is sealed under its folio's lock, which
+ *   is that gfn's alone (guest_memfd's folios are 4K), so streams packaging
+ *   different gfns never wait for each other's seal. The version's take
+ *   and its record are under the gfn's hashed lock too, each for a few
+ *   instructions.
+ * - A page that it does not hold reads as zeros (kcm_sw_gmem_present()):
+ *   the check that it has none, the version's take, the seal (no payload)
+ *   and the record are all under the gfn's hashed lock. A page that comes
+ *   into being meanwhile either took its version after that section, and
+ *   so is newer, or before it, and then the check finds it.
+ * The folio lock is taken without the hashed lock held (which stays
+ * innermost), and waits at most for one other stream's seal or install of
+ * the same gfn, or for KVM's own brief use of the folio.
+ */
+static long kcm_sw_package_one(struct kcm_sw *sw, struct kvm *kvm,
+			       struct kvm_memory_slot *slot, u32 stream, u64 gfn,
+			       u8 __user *ubuf, u64 len, u64 off)
 {
 	struct kcm_sw_stream *st = &sw->streams[stream];
-	struct kcm_pkt p = {
-		.type = KCM_PKT_PAGE, .flags = src ? 0 : KCM_PKT_F_ZERO,
-		.gfn = gfn, .stream = stream,
-	};
-	u32 plen = src ? PAGE_SIZE : 0;
+	struct kcm_pkt p = { .type = KCM_PKT_PAGE, .gfn = gfn, .stream = stream };
+	struct folio *folio;
+	struct page *page;
 	long woff;
 	int ret;
 
-	kcm_seq_lock(&sw->map, gfn);
-	p.gen = atomic64_inc_return(&sw->gen);
-	if (p.gen > KCM_SEQ_MAX)
-		ret = -EOVERFLOW;
-	else
-		ret = kcm_sw_seal(sw, &st->aead, &st->seq, &p, src, plen, st->pkt);
-	if (!ret)
-		ret = kcm_seq_record(&sw->map, gfn, p.gen);
-	kcm_seq_unlock(&sw->map, gfn);
+	if (!kcm_sw_gmem_present(slot, gfn)) {
+		kcm_seq_lock(&sw->map, gfn);
+		if (!kcm_sw_gmem_present(slot, gfn)) {
+			ret = kcm_sw_take_gen(sw, &p);
+			if (!ret)
+				ret = kcm_sw_seal_page(sw, st, &p, NULL);
+			if (!ret)
+				ret = kcm_seq_record(&sw->map, gfn, p.gen);
+			kcm_seq_unlock(&sw->map, gfn);
+			goto out_copy;
+		}
+		kcm_seq_unlock(&sw->map, gfn);
+	}
+
+	ret = kcm_sw_gmem_page(kvm, slot, gfn, &page);
 	if (ret)
 		return ret;
-	woff = kcm_sw_window(st, ubuf, len, off, kcm_pkt_wire_size(plen), true);
+	folio = page_folio(page);
+	folio_lock(folio);
+	kcm_seq_lock(&sw->map, gfn);
+	ret = kcm_sw_take_gen(sw, &p);
+	kcm_seq_unlock(&sw->map, gfn);
+	if (!ret)
+		ret = kcm_sw_seal_page(sw, st, &p, page_address(page));
+	if (!ret) {
+		kcm_seq_lock(&sw->map, gfn);
+		ret = kcm_seq_record(&sw->map, gfn, p.gen);
+		kcm_seq_unlock(&sw->map, gfn);
+	}
+	folio_unlock(folio);
+	put_page(page);
+
+out_copy:
+	if (ret)
+		return ret;
+	woff = kcm_sw_window(st, ubuf, len, off, kcm_pkt_wire_size(p.len), true);
 	if (woff < 0)
 		return woff;
-	kcm_window_write(&st->win, woff, st->pkt, kcm_pkt_wire_size(plen));
-	return kcm_pkt_wire_size(plen);
+	kcm_window_write(&st->win, woff, st->pkt, kcm_pkt_wire_size(p.len));
+	return kcm_pkt_wire_size(p.len);
 }
 
 static int kcm_sw_package(struct kcm_session *s, u32 stream, const u64 *gfns,
@@ -809,7 +866,6 @@ static int kcm_sw_package(struct kcm_session *s, u32 stream, const u64 *gfns,
 	u64 len = (u64)nr * KCM_SW_PACKET_SIZE;
 	struct kvm_memory_slot *slot;
 	struct kvm *kvm = s->kvm;
-	struct page *page;
 	int idx, ret = 0;
 	long n;
 	u32 i;
@@ -838,18 +894,8 @@ static int kcm_sw_package(struct kcm_session *s, u32 stream, const u64 *gfns,
 		ret = kcm_sw_private_slot(kvm, gfns[i], &slot);
 		if (ret)
 			break;
-		if (!kcm_sw_gmem_present(slot, gfns[i])) {
-			n = kcm_sw_package_one(sw, stream, gfns[i], NULL, ubuf,
-					       len, b->bytes);
-		} else {
-			ret = kcm_sw_gmem_page(kvm, slot, gfns[i], &page);
-			if (ret)
-				break;
-			n = kcm_sw_package_one(sw, stream, gfns[i],
-					       page_address(page), ubuf, len,
-					       b->bytes);
-			put_page(page);
-		}
+		n = kcm_sw_package_one(sw, kvm, slot, stream, gfns[i], ubuf,
+				       len, b->bytes);
 		if (n < 0) {
 			ret = n;
 			break;
@@ -906,13 +952,18 @@ static long kcm_sw_take(struct kcm_sw *sw, struct kcm_sw_stream *st,
 /*
  * Install version @p->gen of @p->gfn from the stream's bounce page (a zero
  * page if @p says so), if it is newer than the version the target holds.
- * Called under kvm->srcu.
+ * The check, the record and the copy are made with every other stream kept
+ * off the gfn, as the source packages (kcm_sw_package_one()): under the
+ * folio lock of the gfn's guest_memfd page, with the check and the record
+ * also under the gfn's hashed lock, so that streams installing different
+ * gfns do not wait for each other's copy. Called under kvm->srcu.
  */
 static int kcm_sw_install(struct kcm_session *s, struct kcm_sw_stream *st,
 			  const struct kcm_pkt *p, struct kcm_batch *b)
 {
 	struct kcm_sw *sw = to_sw(s);
 	struct kvm_memory_slot *slot;
+	struct folio *folio;
 	struct page *page;
 	bool resent;
 	int ret;
@@ -920,26 +971,31 @@ static int kcm_sw_install(struct kcm_session *s, struct kcm_sw_stream *st,
 	ret = kcm_sw_private_slot(s->kvm, p->gfn, &slot);
 	if (ret)
 		return ret;
+	/*
+	 * Not newer now is not newer ever (the recorded version only grows):
+	 * such a packet needs no lock, and leaves guest memory alone.
+	 */
+	ret = kcm_seq_check(&sw->map, p->gfn, p->gen);
+	if (ret == -ESTALE)
+		goto out_superseded;
+	if (ret)
+		return ret;
 	if (p->flags & KCM_PKT_F_ZERO)
 		memset(st->plain, 0, PAGE_SIZE);
 
-	kcm_seq_lock(&sw->map, p->gfn);
-	ret = kcm_seq_check(&sw->map, p->gfn, p->gen);
-	if (ret == -ESTALE) {
-		/* Another stream brought a newer version first. */
-		b->superseded++;
-		ret = 0;
-		goto out_unlock;
-	}
-	if (ret)
-		goto out_unlock;
 	/* Authentic and newer: only now does guest memory change. */
 	ret = kcm_sw_gmem_page(s->kvm, slot, p->gfn, &page);
 	if (ret)
-		goto out_unlock;
+		return ret;
+	folio = page_folio(page);
+	folio_lock(folio);
+	kcm_seq_lock(&sw->map, p->gfn);
+	ret = kcm_seq_check(&sw->map, p->gfn, p->gen);
 	resent = kcm_seq_has(&sw->map, p->gfn);
 	/* Recorded first: the copy that follows cannot fail. */
-	ret = kcm_seq_record(&sw->map, p->gfn, p->gen);
+	if (!ret)
+		ret = kcm_seq_record(&sw->map, p->gfn, p->gen);
+	kcm_seq_unlock(&sw->map, p->gfn);
 	if (!ret) {
 		if (resent) {
 			/* A pre-copy round sent it again: did it change? */
@@ -949,10 +1005,14 @@ static int kcm_sw_install(struct kcm_session *s, struct kcm_sw_stream *st,
 		}
 		memcpy(page_address(page), st->plain, PAGE_SIZE);
 	}
+	folio_unlock(folio);
 	put_page(page);
-out_unlock:
-	kcm_seq_unlock(&sw->map, p->gfn);
-	return ret;
+	if (ret != -ESTALE)
+		return ret;
+out_superseded:
+	/* Another stream brought a newer version first. */
+	b->superseded++;
+	return 0;
 }
 
 static int kcm_sw_receive(struct kcm_session *s, u32 stream,
