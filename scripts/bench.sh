@@ -159,14 +159,27 @@ cp "$src/build/selftests/stream_bench" "$stests/"
 	echo "KCM_LANES=1"
 	[ -z "$ssamples" ] || echo "export KCM_STREAM_SAMPLES=$ssamples"
 } >"$stests/tests.conf"
+# Two vCPU threads need both of a 2-core host's CPUs: whatever else runs
+# on the host during the boot lowers the two-stream samples more than the
+# one-stream ones (which leave a CPU idle). So the boot's CPU time is
+# accounted: the host's busy time (user, nice, system, irq, softirq) and
+# steal from /proc/stat, less what QEMU and the harness used (bash's time),
+# is what other processes took.
+kcm_cpu_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $9 }' /proc/stat; }
 kcm_log "qemu, -accel tcg,thread=multi, two vCPUs: the streams"
-st0=$(date +%s)
+st0=$(date +%s.%N)
 sload0=$(cut -d' ' -f1 /proc/loadavg)
-KCM_QEMU_ACCEL=tcg,thread=multi KCM_QEMU_OPTS= KCM_QEMU_SMP=2 \
-	tools/testing/selftests/kvm-coco-mig/qemu/run.sh "$kdir" "$src" "$stests" \
-	"$out/stream-qemu" >"$out/stream-qemu.log" 2>&1
-swall=$(($(date +%s) - st0))
+read -r sbusy0 ssteal0 < <(kcm_cpu_ticks)
+TIMEFORMAT='%3U %3S'
+{
+	time KCM_QEMU_ACCEL=tcg,thread=multi KCM_QEMU_OPTS= KCM_QEMU_SMP=2 \
+		tools/testing/selftests/kvm-coco-mig/qemu/run.sh "$kdir" "$src" "$stests" \
+		"$out/stream-qemu" >"$out/stream-qemu.log" 2>&1
+} 2>"$out/stream-qemu.time"
+read -r sbusy1 ssteal1 < <(kcm_cpu_ticks)
+swall=$(awk -v a="$st0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 sload1=$(cut -d' ' -f1 /proc/loadavg)
+scpu="$(getconf CLK_TCK) $((sbusy1 - sbusy0)) $((ssteal1 - ssteal0)) $(cat "$out/stream-qemu.time")"
 sresults=$out/stream-qemu/results.log
 sexit=$(tr -d '\r' <"$sresults" 2>/dev/null | grep -E '^KCM-EXIT stream_bench ' | tail -n 1)
 sjson=$(tr -d '\r' <"$sresults" 2>/dev/null | grep -E '^KCM-STREAM-JSON ' | tail -n 1)
@@ -184,7 +197,7 @@ KCM_BENCH_QEMU=$("${KCM_QEMU:-qemu-system-x86_64}" --version | head -n 1) \
 KCM_BENCH_CPU=$(grep -m 1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//') \
 KCM_BENCH_CLOCK=$clock KCM_BENCH_SHIFT=$shift_ KCM_BENCH_WALL=$wall \
 KCM_BENCH_LOAD="$load0 $load1" \
-KCM_STREAM_WALL=$swall KCM_STREAM_LOAD="$sload0 $sload1" \
+KCM_STREAM_WALL=$swall KCM_STREAM_LOAD="$sload0 $sload1" KCM_STREAM_CPU="$scpu" \
 python3 - "$out/bench.json" <<'EOF' || kcm_die "the bench's results are not valid JSON"
 import json, os, sys
 
@@ -256,14 +269,25 @@ if full:
 
 st = json.loads(os.environ["KCM_STREAM_JSON"])
 sload = [float(x) for x in os.environ["KCM_STREAM_LOAD"].split()]
-st["boot_wall_s"] = int(os.environ["KCM_STREAM_WALL"])
+st["boot_wall_s"] = round(float(os.environ["KCM_STREAM_WALL"]), 1)
 st["host_loadavg_before_after"] = sload
+hz, busy, steal, qu, qs = (float(x) for x in os.environ["KCM_STREAM_CPU"].split())
+ours = qu + qs
+st["host_cpus"] = {
+    "cpus": os.cpu_count(),
+    "qemu_cores": round(ours / st["boot_wall_s"], 3),
+    "others_cores": round(max(0.0, busy / hz - ours) / st["boot_wall_s"], 3),
+    "steal_cores": round(steal / hz / st["boot_wall_s"], 3),
+}
 r["streams"] = st
 if full:
     print()
+hc = st["host_cpus"]
 print(f"streams ({'a second' if full else 'one'} boot: TCG, a thread per vCPU, two vCPUs, "
       f"the host's time, {st['boot_wall_s']} s; host load average {sload[0]:.2f} before, "
-      f"{sload[1]:.2f} after): "
+      f"{sload[1]:.2f} after; of the host's {hc['cpus']} CPUs, QEMU used "
+      f"{hc['qemu_cores']:.2f}, other processes {hc['others_cores']:.2f}, steal "
+      f"{hc['steal_cores']:.2f}): "
       f"{st['streams']} streams driven by {st['threads']} threads over one stream by one "
       f"thread, {st['pages_per_sample']} pages per sample at {st['pages_per_call']} per "
       f"call, {st['samples']} samples in turn with one-stream samples; median ratio, IQR "
