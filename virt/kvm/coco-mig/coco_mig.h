@@ -18,6 +18,7 @@
 #include <linux/mutex.h>
 #include <linux/rwsem.h>
 #include <linux/types.h>
+#include <linux/wait.h>
 #include <linux/kvm_coco_mig.h>
 
 #include "state.h"
@@ -196,7 +197,9 @@ enum kcm_blob_in {
  * reading and their stream's lock: calls on different streams run at
  * once. They report in @b what they did, also on error. An operation that
  * detects tampering calls kcm_session_fail(); the core then calls @cancel
- * with every stream excluded.
+ * with every stream excluded. An operation whose work is done elsewhere
+ * (an agent vCPU, a firmware command) waits for it with
+ * kcm_session_wait(), never otherwise.
  */
 struct kcm_backend {
 	const char *name;
@@ -274,11 +277,20 @@ struct kcm_stream {
  * @rounds: source: GET_DIRTY calls that reported
  * @reported: source: gfns GET_DIRTY reported
  * @rounds_done: exchange rounds this side completed
+ * @wq: the backend's waits for work done elsewhere (kcm_session_wait())
+ * @interrupts: CANCELs and target ABORTs on their way to @lock: every
+ *	kcm_session_wait() returns -ECANCELED while it is not zero
+ * @tracked: source: gfns under tracking, for STATUS; 0 without @track
  * @priv: the backend's state
  * @streams: per-stream locks
  *
  * Lock order: @lock, @data_sem, a stream's lock, then KVM's locks
  * (kvm->lock, the vCPUs' mutexes, kvm->slots_lock, kvm->srcu).
+ *
+ * STATUS takes no lock: what it reports is an atomic or read with
+ * READ_ONCE() (@state, @fenced, @tracked, @rounds, @reported, the
+ * counters), so a backend operation that waits never holds it up. Their
+ * writers use WRITE_ONCE() (or atomics).
  */
 struct kcm_session {
 	struct kvm *kvm;
@@ -309,11 +321,93 @@ struct kcm_session {
 	u64 rounds;
 	u64 reported;
 	u32 rounds_done;
+	wait_queue_head_t wq;
+	atomic_t interrupts;
+	u64 tracked;
 	void *priv;
 	struct kcm_stream streams[] __counted_by(nr_streams);
 };
 
 void kcm_session_fail(struct kcm_session *s);
+
+/*
+ * The bound of kcm_session_wait() for a backend that has none of its own
+ * (a firmware command with a documented timeout passes that instead).
+ */
+#define KCM_WAIT_DEFAULT	(30 * HZ)
+
+static inline bool kcm_session_failed(struct kcm_session *s)
+{
+	return READ_ONCE(s->state) == KVM_COCO_MIG_STATE_FAILED;
+}
+
+/* Whether a wait must end: see kcm_session_wait(). */
+static inline bool kcm_session_interrupted(struct kcm_session *s,
+					   bool was_failed)
+{
+	return atomic_read(&s->interrupts) ||
+	       (!was_failed && kcm_session_failed(s));
+}
+
+int kcm_session_wait_end(struct kcm_session *s, long t, bool done,
+			 bool was_failed);
+
+/**
+ * kcm_session_wait - wait, killably and bounded, for work done elsewhere
+ * @s: the session, in an operation of its backend
+ * @cond: true once the work is done; checked first, and again at each
+ *	kcm_session_wake(). It may not sleep and has no side effects.
+ * @timeout: the bound, in jiffies: the backend's own (a firmware
+ *	command's documented timeout) or KCM_WAIT_DEFAULT
+ *
+ * For a backend operation whose work another context does: a migration
+ * agent on a vCPU the VMM runs from another thread, a firmware command.
+ * Whoever completes the work makes @cond true, then calls
+ * kcm_session_wake(). Called from any operation of struct kcm_backend,
+ * with the locks the core holds for it (and in a source FINISH the VM's
+ * kvm->lock, vCPU mutexes and slots_lock): the work must need none of
+ * them. STATUS takes no lock, and CANCEL (source) and ABORT (target)
+ * interrupt the wait before they take any, so a waiting operation holds
+ * up neither. Closing the session cannot interrupt it: the file is
+ * released only once no ioctl is in it.
+ *
+ * Return: 0 once @cond holds (also if it did before the call); or, with
+ * the work not done and perhaps still in flight, so that the backend must
+ * make its late completion harmless: -ECANCELED if a source's CANCEL or a
+ * target's ABORT interrupted the wait (it then cancels, or kills the VM);
+ * -EIO if the session failed meanwhile (another stream saw tampering; not
+ * if it had failed before the wait, as when a target's ABORT makes its
+ * token); -EINTR on a fatal signal (the process, the only one that may
+ * use the session, is exiting); -ETIMEDOUT once @timeout passed, and the
+ * session is then poisoned (kcm_session_fail(): a target VM is dead, a
+ * source's guest runs on unless its FINISH paused it), because what the
+ * work will still do is unknown.
+ */
+#define kcm_session_wait(s, cond, timeout)				\
+({									\
+	struct kcm_session *__kw_s = (s);				\
+	bool __kw_failed = kcm_session_failed(__kw_s);			\
+	bool __kw_done = false;						\
+	long __kw_t;							\
+									\
+	__kw_t = wait_event_killable_timeout(__kw_s->wq,		\
+			(__kw_done = (cond)) ||				\
+			kcm_session_interrupted(__kw_s, __kw_failed),	\
+			(timeout));					\
+	kcm_session_wait_end(__kw_s, __kw_t, __kw_done, __kw_failed);	\
+})
+
+/**
+ * kcm_session_wake - the work a kcm_session_wait() waits for is done
+ * @s: the session; the backend makes sure it is alive (its
+ *	@session_destroy stops whoever calls this)
+ *
+ * Call after making the wait's condition true. Any context but NMI.
+ */
+static inline void kcm_session_wake(struct kcm_session *s)
+{
+	wake_up_all(&s->wq);
+}
 
 extern const struct kcm_backend kcm_sw_backend;
 int kcm_sw_module_init(void);
@@ -366,6 +460,17 @@ int kcm_track_args_check(const struct kvm_coco_mig_track *t);
 int kcm_dirty_args_check(const struct kvm_coco_mig_dirty *d);
 int kcm_exchange_args_check(const struct kvm_coco_mig_exchange *x, u32 max_in);
 int kcm_vcpu_args_check(const struct kvm_coco_mig_vcpu *v, u32 max_in);
+/* A session without a VM file, and the ioctls' cores, for wait_test.c. */
+struct kcm_session *kcm_session_alloc(u32 nr_streams);
+void kcm_session_free(struct kcm_session *s);
+void kcm_status_fill(struct kcm_session *s, struct kvm_coco_mig_status *st);
+int kcm_cancel(struct kcm_session *s);
+int kcm_ioctl_exchange(struct kcm_session *s,
+		       struct kvm_coco_mig_exchange __user *uarg);
+int kcm_ioctl_abort(struct kcm_session *s,
+		    struct kvm_coco_mig_blob __user *uarg);
+int kcm_pages_ioctl(struct kcm_session *s, enum kcm_op op,
+		    struct kvm_coco_mig_pages __user *uarg);
 #endif
 
 #endif /* __KVM_COCO_MIG_H */

@@ -71,6 +71,39 @@ static void kcm_vm_unbind(struct kcm_session *s)
 	mutex_unlock(&kcm_vm_lock);
 }
 
+/*
+ * STATUS without a lock, so that it never waits behind a backend operation
+ * that waits: each field is one value it had during the call, not all
+ * necessarily from the same instant while another ioctl runs.
+ */
+VISIBLE_IF_KUNIT void kcm_status_fill(struct kcm_session *s,
+				      struct kvm_coco_mig_status *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->state = READ_ONCE(s->state);
+	st->pages = atomic64_read(&s->pages);
+	st->bytes = atomic64_read(&s->bytes);
+	st->refused = atomic64_read(&s->refused);
+	st->tracked = READ_ONCE(s->tracked);
+	st->rounds = READ_ONCE(s->rounds);
+	st->reported = READ_ONCE(s->reported);
+	st->resent = atomic64_read(&s->resent);
+	st->unchanged = atomic64_read(&s->unchanged);
+	st->superseded = atomic64_read(&s->superseded);
+	st->vcpus = atomic_read(&s->vcpus);
+	st->nr_vcpus = atomic_read(&s->kvm->online_vcpus);
+	if (READ_ONCE(s->kvm->vm_dead))
+		st->vm = KVM_COCO_MIG_VM_DEAD;
+	else if (READ_ONCE(s->fenced))
+		st->vm = KVM_COCO_MIG_VM_FENCED;
+	else
+		st->vm = KVM_COCO_MIG_VM_RUNNABLE;
+	st->role = s->role;
+	st->backend = s->backend->id;
+	st->nr_streams = s->nr_streams;
+}
+EXPORT_SYMBOL_IF_KUNIT(kcm_status_fill);
+
 static int kcm_status(struct kcm_session *s,
 		      struct kvm_coco_mig_status __user *uarg)
 {
@@ -82,37 +115,7 @@ static int kcm_status(struct kcm_session *s,
 	ret = kcm_status_args_check(&st);
 	if (ret)
 		return ret;
-
-	memset(&st, 0, sizeof(st));
-	if (mutex_lock_killable(&s->lock))
-		return -EINTR;
-	st.state = READ_ONCE(s->state);
-	st.pages = atomic64_read(&s->pages);
-	st.bytes = atomic64_read(&s->bytes);
-	st.refused = atomic64_read(&s->refused);
-	if (s->track) {
-		u32 nr_slots;
-
-		s->track->ops->info(s->track, &nr_slots, &st.tracked);
-	}
-	st.rounds = s->rounds;
-	st.reported = s->reported;
-	st.resent = atomic64_read(&s->resent);
-	st.unchanged = atomic64_read(&s->unchanged);
-	st.superseded = atomic64_read(&s->superseded);
-	st.vcpus = atomic_read(&s->vcpus);
-	st.nr_vcpus = atomic_read(&s->kvm->online_vcpus);
-	if (READ_ONCE(s->kvm->vm_dead))
-		st.vm = KVM_COCO_MIG_VM_DEAD;
-	else if (s->fenced)
-		st.vm = KVM_COCO_MIG_VM_FENCED;
-	else
-		st.vm = KVM_COCO_MIG_VM_RUNNABLE;
-	mutex_unlock(&s->lock);
-	st.role = s->role;
-	st.backend = s->backend->id;
-	st.nr_streams = s->nr_streams;
-
+	kcm_status_fill(s, &st);
 	if (copy_to_user(uarg, &st, sizeof(st)))
 		return -EFAULT;
 	return 0;
@@ -130,6 +133,7 @@ static void kcm_track_stop_locked(struct kcm_session *s)
 	if (s->track)
 		s->track->ops->stop(s->track);
 	s->track = NULL;
+	WRITE_ONCE(s->tracked, 0);
 }
 
 /**
@@ -148,7 +152,36 @@ void kcm_session_fail(struct kcm_session *s)
 	if (s->role == KVM_COCO_MIG_ROLE_TARGET)
 		kvm_vm_dead(s->kvm);
 	WRITE_ONCE(s->state, KVM_COCO_MIG_STATE_FAILED);
+	/* A wait on another stream ends (-EIO). */
+	kcm_session_wake(s);
 }
+EXPORT_SYMBOL_IF_KUNIT(kcm_session_fail);
+
+/**
+ * kcm_session_wait_end - kcm_session_wait()'s result
+ * @s: the session
+ * @t: what wait_event_killable_timeout() returned
+ * @done: the wait's condition, as last seen
+ * @was_failed: the session had failed before the wait
+ *
+ * Return: see kcm_session_wait(); a timeout poisons the session.
+ */
+int kcm_session_wait_end(struct kcm_session *s, long t, bool done,
+			 bool was_failed)
+{
+	if (done)
+		return 0;
+	if (t < 0)
+		return -EINTR;
+	if (atomic_read(&s->interrupts))
+		return -ECANCELED;
+	if (!was_failed && kcm_session_failed(s))
+		return -EIO;
+	/* The work may still complete: nothing it leaves can be trusted. */
+	kcm_session_fail(s);
+	return -ETIMEDOUT;
+}
+EXPORT_SYMBOL_IF_KUNIT(kcm_session_wait_end);
 
 /* A failed session: destroy the keys, stop tracking. */
 static void kcm_session_reap_locked(struct kcm_session *s)
@@ -182,6 +215,27 @@ static void kcm_ctl_unlock(struct kcm_session *s)
 	kcm_session_reap_locked(s);
 	up_write(&s->data_sem);
 	mutex_unlock(&s->lock);
+}
+
+/*
+ * kcm_ctl_lock() for CANCEL (source) and ABORT (target), which end a
+ * backend operation that waits (kcm_session_wait(): -ECANCELED) rather
+ * than wait behind it. Only if the state allows @op as far as a look
+ * without the locks tells: a call that will be refused interrupts
+ * nothing. The interruption lasts until the locks are held, when no
+ * operation is left in a wait; what the caller then runs may wait itself.
+ */
+static int kcm_ctl_lock_interrupt(struct kcm_session *s, enum kcm_op op)
+{
+	int ret;
+
+	if (kcm_state_check(s->role, READ_ONCE(s->state), op))
+		return kcm_ctl_lock(s);
+	atomic_inc(&s->interrupts);
+	kcm_session_wake(s);
+	ret = kcm_ctl_lock(s);
+	atomic_dec(&s->interrupts);
+	return ret;
 }
 
 VISIBLE_IF_KUNIT int kcm_track_args_check(const struct kvm_coco_mig_track *t)
@@ -235,6 +289,13 @@ static int kcm_track_begin(struct kcm_session *s)
 	s->track = t;
 	s->shared = IS_ERR(sh) ? NULL : sh;
 	s->shared_err = IS_ERR(sh) ? PTR_ERR(sh) : 0;
+	if (t) {
+		u32 nr_slots;
+		u64 nr_gfns;
+
+		t->ops->info(t, &nr_slots, &nr_gfns);
+		WRITE_ONCE(s->tracked, nr_gfns);
+	}
 	return 0;
 }
 
@@ -363,8 +424,8 @@ static int kcm_get_dirty(struct kcm_session *s,
 		goto e_free_bitmap;
 	}
 	if (view == KCM_VIEW_PRIVATE) {
-		s->rounds++;
-		s->reported += d.nr_dirty;
+		WRITE_ONCE(s->rounds, s->rounds + 1);
+		WRITE_ONCE(s->reported, s->reported + d.nr_dirty);
 	}
 
 e_free_bitmap:
@@ -537,7 +598,7 @@ static int kcm_finish_source(struct kcm_session *s, struct kvm_coco_mig_blob *b,
 	if (!ret && !s->fenced) {
 		/* A VM without vCPUs: nothing paused it yet. */
 		ret = kcm_arch_fence(kvm);
-		s->fenced = !ret;
+		WRITE_ONCE(s->fenced, !ret);
 		paused = !ret;
 	}
 	if (!ret)
@@ -557,7 +618,7 @@ out_unlock_kvm:
 	mutex_unlock(&kvm->lock);
 	if (ret && paused) {
 		kcm_arch_unfence(kvm);
-		s->fenced = false;
+		WRITE_ONCE(s->fenced, false);
 	}
 	if (!ret) {
 		kcm_uout_write(&o, out);
@@ -612,7 +673,7 @@ out_unlock_kvm:
 		/* Verified: the VM runs, with what the record carries. */
 		kcm_uout_write(&o, out);
 		kcm_arch_unfence(s->kvm);
-		s->fenced = false;
+		WRITE_ONCE(s->fenced, false);
 	}
 out_unpin:
 	kcm_uout_unpin(&o, !ret);
@@ -757,8 +818,8 @@ out_unlock:
 }
 
 /* KVM_COCO_MIG_EXCHANGE. */
-static int kcm_ioctl_exchange(struct kcm_session *s,
-			      struct kvm_coco_mig_exchange __user *uarg)
+VISIBLE_IF_KUNIT int kcm_ioctl_exchange(struct kcm_session *s,
+					struct kvm_coco_mig_exchange __user *uarg)
 {
 	struct kvm_coco_mig_exchange a;
 	struct kcm_xchg x = { .op = KCM_OP_EXCHANGE };
@@ -785,6 +846,7 @@ static int kcm_ioctl_exchange(struct kcm_session *s,
 		return -EFAULT;
 	return 0;
 }
+EXPORT_SYMBOL_IF_KUNIT(kcm_ioctl_exchange);
 
 /*
  * GET_MIGRATION_DATA, START and ACCEPT: the rounds of the sw exchange by
@@ -930,7 +992,7 @@ static int kcm_vcpu_begin(struct kcm_session *s, bool *paused)
 		ret = kcm_arch_fence(kvm);
 		if (ret)
 			goto out_unlock_vcpus;
-		s->fenced = true;
+		WRITE_ONCE(s->fenced, true);
 		*paused = true;
 	}
 	return 0;
@@ -949,7 +1011,7 @@ static void kcm_vcpu_end(struct kcm_session *s, bool paused, int ret)
 	mutex_unlock(&s->kvm->lock);
 	if (ret && paused) {
 		kcm_arch_unfence(s->kvm);
-		s->fenced = false;
+		WRITE_ONCE(s->fenced, false);
 	}
 }
 
@@ -1071,8 +1133,8 @@ static void kcm_session_reap(struct kcm_session *s)
  * streams run at once: each holds @data_sem for reading and its stream's
  * lock, never the session's @lock.
  */
-static int kcm_pages_ioctl(struct kcm_session *s, enum kcm_op op,
-			   struct kvm_coco_mig_pages __user *uarg)
+VISIBLE_IF_KUNIT int kcm_pages_ioctl(struct kcm_session *s, enum kcm_op op,
+				     struct kvm_coco_mig_pages __user *uarg)
 {
 	bool package = op == KCM_OP_PACKAGE;
 	struct kvm_coco_mig_pages p;
@@ -1152,6 +1214,7 @@ out_free_gfns:
 	kvfree(gfns);
 	return ret;
 }
+EXPORT_SYMBOL_IF_KUNIT(kcm_pages_ioctl);
 
 /*
  * KVM_COCO_MIG_ABORT, target: the VM dies (if the session has not failed
@@ -1223,7 +1286,7 @@ static int kcm_abort_source(struct kcm_session *s, struct kvm_coco_mig_blob *b)
 	if (!ret) {
 		s->backend->cancel(s);
 		kcm_arch_unfence(s->kvm);
-		s->fenced = false;
+		WRITE_ONCE(s->fenced, false);
 		s->sealed = false;
 		WRITE_ONCE(s->state, kcm_state_after(KCM_OP_ABORT));
 	}
@@ -1231,8 +1294,8 @@ static int kcm_abort_source(struct kcm_session *s, struct kvm_coco_mig_blob *b)
 	return ret;
 }
 
-static int kcm_ioctl_abort(struct kcm_session *s,
-			   struct kvm_coco_mig_blob __user *uarg)
+VISIBLE_IF_KUNIT int kcm_ioctl_abort(struct kcm_session *s,
+				     struct kvm_coco_mig_blob __user *uarg)
 {
 	bool src = s->role == KVM_COCO_MIG_ROLE_SOURCE;
 	struct kvm_coco_mig_blob b;
@@ -1244,19 +1307,22 @@ static int kcm_ioctl_abort(struct kcm_session *s,
 				  s->backend->max_in_len);
 	if (ret)
 		return ret;
-	ret = kcm_ctl_lock(s);
+	/* A target gives up: a RECEIVE_PAGES or FINISH that waits ends. */
+	ret = src ? kcm_ctl_lock(s) : kcm_ctl_lock_interrupt(s, KCM_OP_ABORT_TOKEN);
 	if (ret)
 		return ret;
 	ret = src ? kcm_abort_source(s, &b) : kcm_abort_target(s, &b, uarg);
 	kcm_ctl_unlock(s);
 	return ret;
 }
+EXPORT_SYMBOL_IF_KUNIT(kcm_ioctl_abort);
 
-static int kcm_cancel(struct kcm_session *s)
+VISIBLE_IF_KUNIT int kcm_cancel(struct kcm_session *s)
 {
 	int ret;
 
-	ret = kcm_ctl_lock(s);
+	/* An EXCHANGE, PACKAGE_PAGES or FINISH that waits ends first. */
+	ret = kcm_ctl_lock_interrupt(s, KCM_OP_CANCEL);
 	if (ret)
 		return ret;
 	ret = kcm_state_check(s->role, s->state, KCM_OP_CANCEL);
@@ -1266,13 +1332,14 @@ static int kcm_cancel(struct kcm_session *s)
 		/* Paused by PACKAGE_VCPU: no final record was made, it runs. */
 		if (s->fenced) {
 			kcm_arch_unfence(s->kvm);
-			s->fenced = false;
+			WRITE_ONCE(s->fenced, false);
 		}
 		WRITE_ONCE(s->state, kcm_state_after(KCM_OP_CANCEL));
 	}
 	kcm_ctl_unlock(s);
 	return ret;
 }
+EXPORT_SYMBOL_IF_KUNIT(kcm_cancel);
 
 static long kcm_session_ioctl(struct file *file, unsigned int ioctl,
 			      unsigned long arg)
@@ -1324,7 +1391,7 @@ static long kcm_session_ioctl(struct file *file, unsigned int ioctl,
 	}
 }
 
-static struct kcm_session *kcm_session_alloc(u32 nr_streams)
+VISIBLE_IF_KUNIT struct kcm_session *kcm_session_alloc(u32 nr_streams)
 {
 	struct kcm_session *s;
 	u32 i;
@@ -1340,12 +1407,14 @@ static struct kcm_session *kcm_session_alloc(u32 nr_streams)
 	}
 	mutex_init(&s->lock);
 	init_rwsem(&s->data_sem);
+	init_waitqueue_head(&s->wq);
 	for (i = 0; i < nr_streams; i++)
 		mutex_init(&s->streams[i].lock);
 	return s;
 }
+EXPORT_SYMBOL_IF_KUNIT(kcm_session_alloc);
 
-static void kcm_session_free(struct kcm_session *s)
+VISIBLE_IF_KUNIT void kcm_session_free(struct kcm_session *s)
 {
 	u32 i;
 
@@ -1355,6 +1424,7 @@ static void kcm_session_free(struct kcm_session *s)
 	bitmap_free(s->vcpu_done);
 	kfree(s);
 }
+EXPORT_SYMBOL_IF_KUNIT(kcm_session_free);
 
 static int kcm_session_release(struct inode *inode, struct file *file)
 {
