@@ -47,8 +47,9 @@
  * Session ioctls (on the fd returned by KVM_COCO_MIG_CREATE_SESSION):
  *
  * KVM_COCO_MIG_STATUS (struct kvm_coco_mig_status, in/out)
- *   Reports the session's state, role, backend and counters.
- *   Errors: EFAULT, EINVAL (non-zero @flags).
+ *   Reports the session's state, role, backend and counters. Takes no
+ *   lock: it returns at once, also while another ioctl waits for the
+ *   backend. Errors: EFAULT, EINVAL (non-zero @flags).
  *
  * KVM_COCO_MIG_EXCHANGE (both) (struct kvm_coco_mig_exchange)
  *   The key exchange, in as many rounds as the backend needs.
@@ -70,17 +71,19 @@
  *   KVM_COCO_MIG_MAX_BATCH per call.
  *
  * KVM_COCO_MIG_CANCEL (source): destroy the keys; the guest keeps running.
+ *   An EXCHANGE, PACKAGE_PAGES, PACKAGE_VCPU or FINISH waiting for the
+ *   backend fails first, with ECANCELED.
  *
  * KVM_COCO_MIG_ABORT (struct kvm_coco_mig_blob)
  *   The way back from a FINISH that did not complete. From its FINISH on,
  *   a source VM is paused for good (PACKAGE_VCPU paused it): no vCPU
- *   enters the guest, and closing the session kills it. Target: kill the
- *   VM if it is not dead yet (a final record that never came) and write
- *   out the abort token, which proves to the source that this target will
- *   never run; refused
- *   (EBADFD) once the target's FINISH succeeded. Source: check the token
- *   (@in) and, if it is this session's target's, let the guest run again
- *   (state CANCELLED). A token that does not verify changes nothing
+ *   enters the guest, and closing the session kills it. Target: interrupt
+ *   a RECEIVE_PAGES, RECEIVE_VCPU or FINISH waiting for the backend
+ *   (ECANCELED), kill the VM if it is not dead yet (a final record that
+ *   never came) and write out the abort token, which proves to the source
+ *   that this target will never run; refused (EBADFD) once the target's
+ *   FINISH succeeded. Source: check the token (@in) and, if it is this
+ *   session's target's, let the guest run again (state CANCELLED). A token that does not verify changes nothing
  *   (EBADMSG, EINVAL for a wrong length): the source stays paused.
  *
  * KVM_COCO_MIG_TRACK_START, _TRACK_STOP, _GET_DIRTY (source)
@@ -93,7 +96,12 @@
  *
  * Common errors: EINVAL (reserved fields, the other role's ioctl), EBADFD
  * (wrong state), EIO (the session failed after tampering or a failed
- * FINISH), EFAULT, EINTR; per-ioctl errnos in the documentation.
+ * FINISH), EFAULT, EINTR; per-ioctl errnos in the documentation. An ioctl
+ * whose backend waits for work done elsewhere (an agent, a firmware
+ * command: EXCHANGE, PACKAGE_PAGES, RECEIVE_PAGES, PACKAGE_VCPU,
+ * RECEIVE_VCPU, FINISH, ABORT) may also fail with ETIMEDOUT (the work
+ * outlived the backend's bound: the session failed) or ECANCELED (a
+ * CANCEL, or a target's ABORT, interrupted it).
  *
  * All structures contain only fixed-size fields with explicit padding.
  * Every flags and reserved field must be zero, else the ioctl fails with
