@@ -83,8 +83,9 @@
  *   never came) and write out the abort token, which proves to the source
  *   that this target will never run; refused (EBADFD) once the target's
  *   FINISH succeeded. Source: check the token (@in) and, if it is this
- *   session's target's, let the guest run again (state CANCELLED). A token that does not verify changes nothing
- *   (EBADMSG, EINVAL for a wrong length): the source stays paused.
+ *   session's target's, let the guest run again (state CANCELLED). A
+ *   token that does not verify changes nothing (EBADMSG, EINVAL for a
+ *   wrong length): the source stays paused.
  *
  * KVM_COCO_MIG_TRACK_START, _TRACK_STOP, _GET_DIRTY (source)
  *   Dirty tracking of the VM's guest_memfd private memory for pre-copy:

@@ -364,9 +364,9 @@ int kcm_session_wait_end(struct kcm_session *s, long t, bool done,
  * agent on a vCPU the VMM runs from another thread, a firmware command.
  * Whoever completes the work makes @cond true, then calls
  * kcm_session_wake(). Called from any operation of struct kcm_backend,
- * with the locks the core holds for it (and in a source FINISH the VM's
- * kvm->lock, vCPU mutexes and slots_lock): the work must need none of
- * them. STATUS takes no lock, and CANCEL (source) and ABORT (target)
+ * with the locks the core holds for it (and around @vcpu and @finish the
+ * VM's kvm->lock, vCPU mutexes or slots_lock): the work must need none
+ * of them. STATUS takes no lock, and CANCEL (source) and ABORT (target)
  * interrupt the wait before they take any, so a waiting operation holds
  * up neither. Closing the session cannot interrupt it: the file is
  * released only once no ioctl is in it.
@@ -376,12 +376,12 @@ int kcm_session_wait_end(struct kcm_session *s, long t, bool done,
  * make its late completion harmless: -ECANCELED if a source's CANCEL or a
  * target's ABORT interrupted the wait (it then cancels, or kills the VM);
  * -EIO if the session failed meanwhile (another stream saw tampering; not
- * if it had failed before the wait, as when a target's ABORT makes its
- * token); -EINTR on a fatal signal (the process, the only one that may
- * use the session, is exiting); -ETIMEDOUT once @timeout passed, and the
- * session is then poisoned (kcm_session_fail(): a target VM is dead, a
- * source's guest runs on unless its FINISH paused it), because what the
- * work will still do is unknown.
+ * if it had failed before the wait, as when a failed target's ABORT makes
+ * its token); -EINTR on a fatal signal (the process, the only one that
+ * may use the session, is exiting); -ETIMEDOUT once @timeout passed, and
+ * the session is then poisoned (kcm_session_fail(): a target VM is dead,
+ * a source's guest is left running or paused), because what the work
+ * will still do is unknown.
  */
 #define kcm_session_wait(s, cond, timeout)				\
 ({									\

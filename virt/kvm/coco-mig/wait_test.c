@@ -586,8 +586,9 @@ static void wait_other_stream_proceeds(struct kunit *test)
 }
 
 /*
- * A target's ABORT ends a RECEIVE_PAGES that waits, kills the VM, and
- * then waits itself, for its token, in the session that just failed.
+ * A target's ABORT ends a RECEIVE_PAGES that waits, then waits itself for
+ * its token (the interruption is over once it holds the locks), and kills
+ * the VM.
  */
 static void wait_abort_interrupts_target(struct kunit *test)
 {
@@ -612,18 +613,41 @@ static void wait_abort_interrupts_target(struct kunit *test)
 	KUNIT_ASSERT_TRUE(test, kcm_joined(op));
 	KUNIT_EXPECT_EQ(test, op->ret, -ECANCELED);
 	KUNIT_EXPECT_EQ(test, kcm_user_done(test, 0), 0);
-	/* The token's wait began in a failed session, and was not cut short. */
 	KUNIT_EXPECT_EQ(test, c->f.ret[KCM_W_ABORT], 0);
 	KUNIT_ASSERT_TRUE(test, kcm_joined(agent));
 	KUNIT_EXPECT_EQ(test, agent->ret, 0);
 
 	KUNIT_EXPECT_EQ(test, c->s->state, KVM_COCO_MIG_STATE_FAILED);
-	KUNIT_EXPECT_TRUE(test, READ_ONCE(c->kvm->vm_dead));
+	KUNIT_EXPECT_TRUE(test, c->kvm->vm_dead);
 	KUNIT_ASSERT_EQ(test, get_user(len, &c->u->blob.out_len), 0);
 	KUNIT_EXPECT_EQ(test, len, KCM_FAKE_TOKEN);
 	KUNIT_ASSERT_EQ(test, copy_from_user(token, c->u->token, sizeof(token)), 0);
 	memset(want, 0xab, sizeof(want));
 	KUNIT_EXPECT_MEMEQ(test, token, want, sizeof(want));
+}
+
+/*
+ * A failed target's ABORT waits for its token: a session that failed
+ * before the wait does not cut it short (only a failure during it does).
+ */
+static void wait_in_failed_session(struct kunit *test)
+{
+	struct kcm_wait_ctx *c = test->priv;
+	struct kcm_thread *agent, *abort;
+
+	c->s->role = KVM_COCO_MIG_ROLE_TARGET;
+	c->s->state = KVM_COCO_MIG_STATE_FAILED;
+	c->f.waits[KCM_W_ABORT] = true;
+	agent = kcm_start(test, kcm_run_agent, KCM_W_ABORT);
+	abort = kcm_start(test, kcm_run_abort, 0);
+
+	KUNIT_ASSERT_TRUE(test, kcm_joined(abort));
+	KUNIT_EXPECT_EQ(test, c->f.ret[KCM_W_ABORT], 0);
+	KUNIT_EXPECT_EQ(test, abort->ret, 0);
+	KUNIT_ASSERT_TRUE(test, kcm_joined(agent));
+	KUNIT_EXPECT_EQ(test, agent->ret, 0);
+	KUNIT_EXPECT_EQ(test, c->s->state, KVM_COCO_MIG_STATE_FAILED);
+	KUNIT_EXPECT_TRUE(test, c->kvm->vm_dead);
 }
 
 /* A fatal signal ends the wait; the session is as it was. */
@@ -654,6 +678,7 @@ static struct kunit_case kcm_wait_cases[] = {
 	KUNIT_CASE(wait_status_does_not_block),
 	KUNIT_CASE(wait_other_stream_proceeds),
 	KUNIT_CASE(wait_abort_interrupts_target),
+	KUNIT_CASE(wait_in_failed_session),
 	KUNIT_CASE(wait_fatal_signal_interrupts),
 	{}
 };
