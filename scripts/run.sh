@@ -8,7 +8,7 @@
 # and coco-migrate source in the other, and prints what they print: one
 # line per pre-copy round, then the report.
 #
-#   make run [RUN_ARGS="--mem 32M --vcpus 2 --dirty-rate 1000 ..."]
+#   make run [RUN_ARGS="--mem 32M --vcpus 2 --streams 2 --dirty-rate 1000 ..."]
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$KCM_TOP"

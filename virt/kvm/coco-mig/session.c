@@ -878,6 +878,67 @@ static int kcm_ioctl_named_round(struct kcm_session *s, enum kcm_op op,
 	return kcm_exchange_round(s, &x);
 }
 
+/**
+ * struct kcm_blob_io - an ioctl's input, copied in, and its output, sized
+ * @in: the input, a kernel copy (NULL for none)
+ * @out: room for the output, zeroed kernel memory (NULL if it has none)
+ * @need: the output's length
+ */
+struct kcm_blob_io {
+	void *in;
+	void *out;
+	long need;
+};
+
+/*
+ * Copy in the @in_len bytes at @in_uaddr, size the output of @op for that
+ * input and allocate it. Return 0 to go on (kcm_blob_io_end() frees both
+ * then); 1 if the call is answered: a zero @out_room asked for the size,
+ * which is now in @out_len; or -errno, with nothing to free (ENOSPC:
+ * @out_room is too small, the size is in @out_len).
+ */
+static int kcm_blob_io_begin(struct kcm_session *s, enum kcm_op op,
+			     u64 in_uaddr, u32 in_len, u32 out_room,
+			     __u32 __user *out_len, struct kcm_blob_io *io)
+{
+	int ret;
+
+	io->out = NULL;
+	io->in = kcm_copy_in(in_uaddr, in_len);
+	if (IS_ERR(io->in))
+		return PTR_ERR(io->in);
+	io->need = s->backend->out_size(s, op, io->in, in_len);
+	if (io->need < 0) {
+		ret = io->need;
+		goto out_free_in;
+	}
+	if (out_room < io->need) {
+		/* Zero asks for the size; too small is an error. */
+		ret = out_room ? -ENOSPC : 1;
+		if (put_user((u32)io->need, out_len))
+			ret = -EFAULT;
+		goto out_free_in;
+	}
+	if (io->need) {
+		io->out = kzalloc(io->need, GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+		if (!io->out) {
+			ret = -ENOMEM;
+			goto out_free_in;
+		}
+	}
+	return 0;
+
+out_free_in:
+	kfree_sensitive(io->in);
+	return ret;
+}
+
+static void kcm_blob_io_end(struct kcm_blob_io *io)
+{
+	kfree_sensitive(io->out);
+	kfree_sensitive(io->in);
+}
+
 /* KVM_COCO_MIG_FINISH: the final record, either side. */
 static int kcm_ioctl_finish(struct kcm_session *s,
 			    struct kvm_coco_mig_blob __user *uarg)
@@ -885,13 +946,12 @@ static int kcm_ioctl_finish(struct kcm_session *s,
 	const struct kcm_backend *be = s->backend;
 	bool src = s->role == KVM_COCO_MIG_ROLE_SOURCE;
 	struct kvm_coco_mig_blob b;
-	void *in, *out = NULL;
-	long need;
+	struct kcm_blob_io io;
 	int ret;
 
 	if (copy_from_user(&b, uarg, sizeof(b)))
 		return -EFAULT;
-	/* Source: the VMM's vCPU state; target: the final record. */
+	/* Source: the VMM's VM-wide state; target: the final record. */
 	ret = kcm_blob_args_check(&b, KCM_IN_REQUIRED, true,
 				  src ? be->max_in_len : be->max_record_len);
 	if (ret)
@@ -903,43 +963,22 @@ static int kcm_ioctl_finish(struct kcm_session *s,
 	ret = kcm_state_check(s->role, s->state, KCM_OP_FINISH);
 	if (ret)
 		goto out_unlock;
-
-	in = kcm_copy_in(b.in_uaddr, b.in_len);
-	if (IS_ERR(in)) {
-		ret = PTR_ERR(in);
+	ret = kcm_blob_io_begin(s, KCM_OP_FINISH, b.in_uaddr, b.in_len, b.out_len,
+				&uarg->out_len, &io);
+	if (ret)
 		goto out_unlock;
-	}
-	need = be->out_size(s, KCM_OP_FINISH, in, b.in_len);
-	if (need < 0) {
-		ret = need;
-		goto out_free_in;
-	}
-	if (b.out_len < need) {
-		/* Zero asks for the size; too small is an error. */
-		ret = b.out_len ? -ENOSPC : 0;
-		if (put_user((u32)need, &uarg->out_len))
-			ret = -EFAULT;
-		goto out_free_in;
-	}
-	out = kzalloc(need, GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
-	if (!out) {
-		ret = -ENOMEM;
-		goto out_free_in;
-	}
 
 	if (src)
-		ret = kcm_finish_source(s, &b, uarg, in, out, need);
+		ret = kcm_finish_source(s, &b, uarg, io.in, io.out, io.need);
 	else
-		ret = kcm_finish_target(s, &b, uarg, in, out, need);
+		ret = kcm_finish_target(s, &b, uarg, io.in, io.out, io.need);
 	if (!ret)
 		WRITE_ONCE(s->state, kcm_state_after(KCM_OP_FINISH));
 
-	kfree_sensitive(out);
-out_free_in:
-	kfree_sensitive(in);
+	kcm_blob_io_end(&io);
 out_unlock:
 	kcm_ctl_unlock(s);
-	return ret;
+	return ret < 0 ? ret : 0;
 }
 
 VISIBLE_IF_KUNIT int kcm_vcpu_args_check(const struct kvm_coco_mig_vcpu *v,
@@ -1027,10 +1066,9 @@ static int kcm_ioctl_vcpu(struct kcm_session *s, enum kcm_op op,
 	bool src = op == KCM_OP_PACKAGE_VCPU;
 	struct kvm_coco_mig_vcpu v;
 	struct kcm_uout o = {};
+	struct kcm_blob_io io;
 	struct kvm_vcpu *vcpu;
-	void *in, *out = NULL;
 	bool paused;
-	long need;
 	int ret;
 
 	if (copy_from_user(&v, uarg, sizeof(v)))
@@ -1052,56 +1090,35 @@ static int kcm_ioctl_vcpu(struct kcm_session *s, enum kcm_op op,
 		goto out_unlock;
 	}
 
-	in = kcm_copy_in(v.in_uaddr, v.in_len);
-	if (IS_ERR(in)) {
-		ret = PTR_ERR(in);
-		goto out_unlock;
-	}
-	need = be->out_size(s, op, in, v.in_len);
-	if (need < 0) {
-		ret = need;
-		goto out_free_in;
-	}
-	if (v.out_len < need) {
-		/* Zero asks for the size; too small is an error. */
-		ret = v.out_len ? -ENOSPC : 0;
-		if (put_user((u32)need, &uarg->out_len))
-			ret = -EFAULT;
-		goto out_free_in;
-	}
-	if (need) {
-		out = kzalloc(need, GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
-		if (!out) {
-			ret = -ENOMEM;
-			goto out_free_in;
-		}
-		ret = kcm_uout_pin(&o, v.out_uaddr, need, &uarg->out_len);
-	} else {
-		ret = put_user(0, &uarg->out_len) ? -EFAULT : 0;
-	}
+	ret = kcm_blob_io_begin(s, op, v.in_uaddr, v.in_len, v.out_len,
+				&uarg->out_len, &io);
 	if (ret)
-		goto out_free_out;
+		goto out_unlock;
+	if (io.need)
+		ret = kcm_uout_pin(&o, v.out_uaddr, io.need, &uarg->out_len);
+	else
+		ret = put_user(0, &uarg->out_len) ? -EFAULT : 0;
+	if (ret)
+		goto out_end_io;
 
 	ret = kcm_vcpu_begin(s, &paused);
 	if (ret)
 		goto out_unpin;
-	ret = be->vcpu(s, vcpu, in, v.in_len, out);
+	ret = be->vcpu(s, vcpu, io.in, v.in_len, io.out);
 	if (!ret) {
 		__set_bit(vcpu->vcpu_idx, s->vcpu_done);
 		atomic_inc(&s->vcpus);
-		if (need)
-			kcm_uout_write(&o, out);
+		if (io.need)
+			kcm_uout_write(&o, io.out);
 	}
 	kcm_vcpu_end(s, paused, ret);
 out_unpin:
 	kcm_uout_unpin(&o, !ret);
-out_free_out:
-	kfree_sensitive(out);
-out_free_in:
-	kfree_sensitive(in);
+out_end_io:
+	kcm_blob_io_end(&io);
 out_unlock:
 	kcm_ctl_unlock(s);
-	return ret;
+	return ret < 0 ? ret : 0;
 }
 
 VISIBLE_IF_KUNIT int kcm_pages_args_check(const struct kvm_coco_mig_pages *p,
