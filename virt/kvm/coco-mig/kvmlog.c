@@ -670,16 +670,20 @@ static int kcm_log_harvest(struct kcm_track *track, enum kcm_view v, u64 first,
 	kcm_arch_log_sync(t->kvm);
 	idx = srcu_read_lock(&t->kvm->srcu);
 	ms = kcm_log_memslot(t, ls);
-	if (ms)
-		kcm_log_take(ls, ms->dirty_bitmap, first - ls->base_gfn, nr, taken);
-	srcu_read_unlock(&t->kvm->srcu, idx);
 	if (!ms) {
+		srcu_read_unlock(&t->kvm->srcu, idx);
 		t->stale = true;
 		ret = -ESTALE;
 		goto out_free_taken;
 	}
+	kcm_log_take(ls, ms->dirty_bitmap, first - ls->base_gfn, nr, taken);
 	*count = kcm_log_report(ls, v, first - ls->base_gfn, nr, out);
+	/*
+	 * Re-armed inside kvm->srcu: kvm_zap_gfn_range() walks the memslots,
+	 * and not every 6.12.y takes kvm->srcu in it itself.
+	 */
 	kcm_arch_log_rearm(t->kvm, first, taken, nr);
+	srcu_read_unlock(&t->kvm->srcu, idx);
 out_free_taken:
 	kvfree(taken);
 	return ret;

@@ -177,6 +177,9 @@ int kcm_session_wait_end(struct kcm_session *s, long t, bool done,
 		return -ECANCELED;
 	if (!was_failed && kcm_session_failed(s))
 		return -EIO;
+	/* Woken by an interrupter that then gave up (a fatal signal). */
+	if (t > 0)
+		return -ECANCELED;
 	/* The work may still complete: nothing it leaves can be trusted. */
 	kcm_session_fail(s);
 	return -ETIMEDOUT;
