@@ -410,8 +410,6 @@ static inline void kcm_session_wake(struct kcm_session *s)
 }
 
 extern const struct kcm_backend kcm_sw_backend;
-int kcm_sw_module_init(void);
-void kcm_sw_module_exit(void);
 
 struct kcm_tracker;
 

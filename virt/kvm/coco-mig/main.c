@@ -11,6 +11,7 @@
 #include <linux/string.h>
 #include <linux/uaccess.h>
 
+#include "channel.h"
 #include "coco_mig.h"
 
 /* The largest entry size a caller may give: room for any future struct. */
@@ -119,7 +120,7 @@ static int __init kcm_init(void)
 	ret = kcm_arch_track_init();
 	if (ret)
 		goto e_fence_exit;
-	ret = kcm_sw_module_init();
+	ret = kcm_chan_module_init();
 	if (ret)
 		goto e_track_exit;
 
@@ -131,7 +132,7 @@ static int __init kcm_init(void)
 	return 0;
 
 e_sw_exit:
-	kcm_sw_module_exit();
+	kcm_chan_module_exit();
 e_track_exit:
 	kcm_arch_track_exit();
 e_fence_exit:
@@ -142,7 +143,7 @@ e_fence_exit:
 static void __exit kcm_exit(void)
 {
 	misc_deregister(&kcm_dev);
-	kcm_sw_module_exit();
+	kcm_chan_module_exit();
 	kcm_arch_track_exit();
 	kcm_arch_fence_exit();
 }

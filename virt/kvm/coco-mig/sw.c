@@ -38,7 +38,6 @@
  */
 #include <crypto/algapi.h>
 #include <linux/kvm_host.h>
-#include <linux/moduleparam.h>
 #include <linux/pagemap.h>
 #include <linux/random.h>
 #include <linux/slab.h>
@@ -47,6 +46,7 @@
 #include <linux/unaligned.h>
 #include <kunit/visibility.h>
 
+#include "channel.h"
 #include "coco_mig.h"
 #include "crypto.h"
 #include "dirty.h"
@@ -57,7 +57,8 @@
 #define KCM_SW_EVIDENCE_MAGIC	0x454d434b	/* "KCME" */
 #define KCM_SW_TRANSPORT_MAGIC	0x544d434b	/* "KCMT" */
 #define KCM_SW_BLOB_VERSION	2
-#define KCM_SW_NONCE_SIZE	16
+#define KCM_SW_NONCE_SIZE	KCM_CHAN_NONCE_SIZE
+#define KCM_SW_KEK_INFO		"kvm-coco-mig v1 sw kek"
 
 /* The target's migration data, little endian. */
 struct kcm_sw_evidence {
@@ -174,55 +175,6 @@ struct kcm_sw {
 	u32 nr_streams;
 	struct kcm_sw_stream streams[] __counted_by(nr_streams);
 };
-
-static u8 kcm_sw_platform_key[32];
-static bool kcm_sw_have_key;
-
-/*
- * The key arrives as a module argument. @val points into the module's own
- * copy of its arguments, which lives as long as the module: parse it, then
- * wipe it there. Nothing keeps another copy (no charp), and the parameter
- * cannot be read back (permissions 0).
- */
-static int kcm_sw_set_platform_key(const char *val, const struct kernel_param *kp)
-{
-	char *arg = (char *)val;
-	size_t len = strlen(arg);
-	int ret = 0;
-
-	if (len != 2 * sizeof(kcm_sw_platform_key) ||
-	    hex2bin(kcm_sw_platform_key, arg, sizeof(kcm_sw_platform_key))) {
-		memzero_explicit(kcm_sw_platform_key, sizeof(kcm_sw_platform_key));
-		pr_err("sw: platform_key must be %zu hex digits\n",
-		       2 * sizeof(kcm_sw_platform_key));
-		ret = -EINVAL;
-	} else {
-		kcm_sw_have_key = true;
-	}
-	memzero_explicit(arg, len);
-	return ret;
-}
-
-static const struct kernel_param_ops kcm_sw_platform_key_ops = {
-	.set = kcm_sw_set_platform_key,
-};
-module_param_cb(platform_key, &kcm_sw_platform_key_ops, NULL, 0);
-MODULE_PARM_DESC(platform_key,
-		 "sw backend: 64 hex digits shared by the hosts between which SW-protected VMs may migrate; random (local migrations only) if unset");
-
-int kcm_sw_module_init(void)
-{
-	if (!kcm_sw_have_key) {
-		get_random_bytes(kcm_sw_platform_key, sizeof(kcm_sw_platform_key));
-		pr_info("sw: no platform_key given; only migrations within this host will verify\n");
-	}
-	return 0;
-}
-
-void kcm_sw_module_exit(void)
-{
-	memzero_explicit(kcm_sw_platform_key, sizeof(kcm_sw_platform_key));
-}
 
 static struct kcm_sw *to_sw(struct kcm_session *s)
 {
@@ -375,8 +327,7 @@ static long kcm_sw_out_size(struct kcm_session *s, enum kcm_op op,
 static int kcm_sw_evidence_mac(const struct kcm_sw_evidence *ev,
 			       u8 mac[SHA256_DIGEST_SIZE])
 {
-	return kcm_hmac_sha256(kcm_sw_platform_key, sizeof(kcm_sw_platform_key),
-			       ev, offsetof(struct kcm_sw_evidence, mac), mac);
+	return kcm_platform_mac(ev, offsetof(struct kcm_sw_evidence, mac), mac);
 }
 
 /*
@@ -397,8 +348,7 @@ static int kcm_sw_transport_mac(const struct kcm_sw_transport *t,
 	memcpy(buf, t, off);
 	memcpy(buf + off, ev->nonce, KCM_SW_NONCE_SIZE);
 	memcpy(buf + off + KCM_SW_NONCE_SIZE, ev->pub, KCM_ECDH_PUB_SIZE);
-	ret = kcm_hmac_sha256(kcm_sw_platform_key, sizeof(kcm_sw_platform_key),
-			      buf, sizeof(buf), mac);
+	ret = kcm_platform_mac(buf, sizeof(buf), mac);
 	memzero_explicit(buf, sizeof(buf));
 	return ret;
 }
@@ -428,67 +378,6 @@ static int kcm_sw_get_migration_data(struct kcm_session *s, void *out)
 	}
 	memcpy(out, ev, sizeof(*ev));
 	return 0;
-}
-
-/* KEK = HKDF-SHA256(ECDH secret, target nonce || session id, label). */
-static int kcm_sw_kek(const u8 secret[KCM_ECDH_SECRET_SIZE],
-		      const u8 nonce[KCM_SW_NONCE_SIZE],
-		      const u8 sid[KCM_SESSION_ID_SIZE],
-		      u8 kek[KCM_AEAD_KEY_SIZE])
-{
-	static const u8 info[] = "kvm-coco-mig v1 sw kek";
-	u8 salt[KCM_SW_NONCE_SIZE + KCM_SESSION_ID_SIZE];
-	int ret;
-
-	memcpy(salt, nonce, KCM_SW_NONCE_SIZE);
-	memcpy(salt + KCM_SW_NONCE_SIZE, sid, KCM_SESSION_ID_SIZE);
-	ret = kcm_hkdf_sha256(salt, sizeof(salt), secret, KCM_ECDH_SECRET_SIZE,
-			      info, sizeof(info) - 1, kek, KCM_AEAD_KEY_SIZE);
-	memzero_explicit(salt, sizeof(salt));
-	return ret;
-}
-
-/*
- * The KEK wraps exactly one key, so its nonce can be fixed. The additional
- * data is a SHA-256 of the transport blob's header, session id and public
- * key.
- */
-static int kcm_sw_wrap(bool seal, const u8 kek[KCM_AEAD_KEY_SIZE],
-		       struct kcm_sw_transport *t, u8 *tk)
-{
-	static const u8 nonce[KCM_AEAD_NONCE_SIZE];
-	unsigned int aad_len = SHA256_DIGEST_SIZE;
-	struct kcm_aead kek_aead = {};
-	u8 *buf;
-	int ret;
-
-	/* Linear heap copies: the AEAD takes no stack buffers. */
-	buf = kmalloc(aad_len + sizeof(t->wrapped) + KCM_AEAD_KEY_SIZE,
-		      GFP_KERNEL_ACCOUNT);
-	if (!buf)
-		return -ENOMEM;
-	ret = kcm_aead_init(&kek_aead, kek);
-	if (ret)
-		goto out_free;
-	sha256((const u8 *)t, offsetof(struct kcm_sw_transport, wrapped), buf);
-	if (seal) {
-		memcpy(buf + aad_len + sizeof(t->wrapped), tk, KCM_AEAD_KEY_SIZE);
-		ret = kcm_aead_seal(&kek_aead, nonce, buf, aad_len,
-				    buf + aad_len + sizeof(t->wrapped),
-				    KCM_AEAD_KEY_SIZE, buf + aad_len);
-		if (!ret)
-			memcpy(t->wrapped, buf + aad_len, sizeof(t->wrapped));
-	} else {
-		memcpy(buf + aad_len, t->wrapped, sizeof(t->wrapped));
-		ret = kcm_aead_open(&kek_aead, nonce, buf, aad_len, buf + aad_len,
-				    KCM_AEAD_KEY_SIZE, buf + aad_len + sizeof(t->wrapped));
-		if (!ret)
-			memcpy(tk, buf + aad_len + sizeof(t->wrapped), KCM_AEAD_KEY_SIZE);
-	}
-	kcm_aead_destroy(&kek_aead);
-out_free:
-	kfree_sensitive(buf);
-	return ret;
 }
 
 static int kcm_sw_start(struct kcm_session *s, const void *in, u32 in_len,
@@ -531,10 +420,11 @@ static int kcm_sw_start(struct kcm_session *s, const void *in, u32 in_len,
 	kcm_ecdh_destroy(&sw->ecdh);
 	if (ret)
 		goto out;
-	ret = kcm_sw_kek(secret, ev->nonce, t->sid, kek);
+	ret = kcm_chan_kek(KCM_SW_KEK_INFO, secret, ev->nonce, t->sid, kek);
 	if (ret)
 		goto out;
-	ret = kcm_sw_wrap(true, kek, t, tk);
+	ret = kcm_chan_wrap(true, kek, t, offsetof(struct kcm_sw_transport, wrapped),
+			    t->wrapped, tk);
 	if (ret)
 		goto out;
 	ret = kcm_sw_transport_mac(t, ev, t->mac);
@@ -574,10 +464,11 @@ static int kcm_sw_accept(struct kcm_session *s, const void *in, u32 in_len)
 	ret = kcm_ecdh_shared(&sw->ecdh, t.pub, secret);
 	if (ret)
 		goto out;
-	ret = kcm_sw_kek(secret, sw->evidence.nonce, t.sid, kek);
+	ret = kcm_chan_kek(KCM_SW_KEK_INFO, secret, sw->evidence.nonce, t.sid, kek);
 	if (ret)
 		goto out;
-	ret = kcm_sw_wrap(false, kek, &t, tk);
+	ret = kcm_chan_wrap(false, kek, &t, offsetof(struct kcm_sw_transport, wrapped),
+			    t.wrapped, tk);
 	if (ret == -EBADMSG) {
 		/* Not wrapped to our key, or tampered with. */
 		kcm_sw_forget_keys(sw);
@@ -620,58 +511,16 @@ static int kcm_sw_exchange(struct kcm_session *s, const void *in, u32 in_len,
 	return ret;
 }
 
-/*
- * Seal @len bytes at @src as the packet @p (its type, flags, gfn, version
- * and stream; the sequence number is taken from @seq) into @dst, in kernel
- * memory: header, ciphertext, tag.
- */
 static int kcm_sw_seal(struct kcm_sw *sw, struct kcm_aead *aead, u64 *seq,
 		       struct kcm_pkt *p, const void *src, u32 len, u8 *dst)
 {
-	struct kcm_pkt_hdr *h = (struct kcm_pkt_hdr *)dst;
-	u8 aad[KCM_PKT_AAD_SIZE], nonce[KCM_PKT_NONCE_SIZE];
-	u64 next = *seq;
-	int ret;
-
-	/*
-	 * A nonce is never reused: the stream's counter only goes up, once
-	 * per packet sealed. A seal that fails leaves no gap in the stream:
-	 * its output never leaves the kernel, so its number can be taken
-	 * again.
-	 */
-	ret = kcm_seq_next(&next);
-	if (ret)
-		return ret;
-	p->seq = next;
-	p->len = len;
-	kcm_pkt_encode(h, p);
-	kcm_pkt_aad(aad, sw->sid, h);
-	kcm_pkt_nonce(nonce, p->type, p->stream, p->seq);
-	ret = kcm_aead_seal(aead, nonce, aad, sizeof(aad), src, len,
-			    dst + sizeof(*h));
-	if (!ret)
-		*seq = next;
-	return ret;
+	return kcm_chan_seal(aead, sw->sid, seq, p, src, len, dst);
 }
 
-/*
- * Authenticate and decrypt the packet at @pkt, which carries @len bytes of
- * payload, into @dst, before anything in it is believed: the nonce comes
- * from the header's type, stream and sequence number as sent, and the
- * whole header is additional data, so a packet with any header byte
- * changed fails here (-EBADMSG). Only then is the header decoded.
- */
 static int kcm_sw_open(struct kcm_sw *sw, struct kcm_aead *aead,
 		       const u8 *pkt, u32 len, void *dst)
 {
-	const struct kcm_pkt_hdr *h = (const struct kcm_pkt_hdr *)pkt;
-	u8 aad[KCM_PKT_AAD_SIZE], nonce[KCM_PKT_NONCE_SIZE];
-
-	kcm_pkt_aad(aad, sw->sid, h);
-	kcm_pkt_nonce(nonce, h->type, get_unaligned_le16(&h->stream),
-		      get_unaligned_le64(&h->seq));
-	return kcm_aead_open(aead, nonce, aad, sizeof(aad), pkt + sizeof(*h),
-			     len, dst);
+	return kcm_chan_open(aead, sw->sid, pkt, len, dst);
 }
 
 /*
