@@ -176,7 +176,9 @@ struct kvm_coco_mig_status {
 	__u64 superseded;	/* out: authentic packets older than the gfn's (target) */
 	__u32 vcpus;		/* out: vCPU records made (source), installed (target) */
 	__u32 nr_vcpus;		/* out: the VM's vCPUs, each of which FINISH needs */
-	__u64 reserved[3];	/* out: zero */
+	__u32 fw_cmd;		/* out: the last firmware command that failed (sev) */
+	__u32 fw_status;	/* out: the firmware's status for it, 0 if none */
+	__u64 reserved[2];	/* out: zero */
 };
 
 /*

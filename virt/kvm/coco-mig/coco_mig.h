@@ -124,6 +124,7 @@ struct kcm_track_ops {
 extern const struct kcm_track_ops kcm_gmem_track_ops;
 extern const struct kcm_track_ops kcm_log_shared_track_ops;
 extern const struct kcm_track_ops kcm_log_track_ops;
+extern const struct kcm_track_ops kcm_log_all_track_ops;
 
 /* Whether a blob ioctl takes an input blob. */
 enum kcm_blob_in {
@@ -281,6 +282,8 @@ struct kcm_stream {
  * @interrupts: CANCELs and target ABORTs on their way to @lock: every
  *	kcm_session_wait() returns -ECANCELED while it is not zero
  * @tracked: source: gfns under tracking, for STATUS; 0 without @track
+ * @fw_cmd: the last firmware command that failed, for STATUS (sev)
+ * @fw_status: the firmware's status for it
  * @priv: the backend's state
  * @streams: per-stream locks
  *
@@ -288,8 +291,8 @@ struct kcm_stream {
  * (kvm->lock, the vCPUs' mutexes, kvm->slots_lock, kvm->srcu).
  *
  * STATUS takes no lock: what it reports is an atomic or read with
- * READ_ONCE() (@state, @fenced, @tracked, @rounds, @reported, the
- * counters), so a backend operation that waits never holds it up. Their
+ * READ_ONCE() (@state, @fenced, @tracked, @rounds, @reported, @fw_cmd,
+ * @fw_status, the counters), so a backend operation that waits never holds it up. Their
  * writers use WRITE_ONCE() (or atomics).
  */
 struct kcm_session {
@@ -324,6 +327,8 @@ struct kcm_session {
 	wait_queue_head_t wq;
 	atomic_t interrupts;
 	u64 tracked;
+	u32 fw_cmd;
+	u32 fw_status;
 	void *priv;
 	struct kcm_stream streams[] __counted_by(nr_streams);
 };

@@ -619,6 +619,24 @@ static struct kcm_track *kcm_log_begin(struct kcm_session *s)
 	return kcm_log_begin_views(s, BIT(KCM_VIEW_PRIVATE) | BIT(KCM_VIEW_SHARED));
 }
 
+/*
+ * Both views, for a backend whose private memory is every ordinary memslot
+ * (sev): a memslot that does not log dirty pages could never be proven
+ * complete, so tracking does not start while one exists (-EINVAL).
+ */
+static struct kcm_track *kcm_log_begin_all(struct kcm_session *s)
+{
+	struct kvm_memory_slot *ms;
+	int bkt, idx, ret = 0;
+
+	idx = srcu_read_lock(&s->kvm->srcu);
+	kvm_for_each_memslot(ms, bkt, __kvm_memslots(s->kvm, 0))
+		if (ms->id < KVM_USER_MEM_SLOTS && !kcm_log_slot_tracked(ms))
+			ret = -EINVAL;
+	srcu_read_unlock(&s->kvm->srcu, idx);
+	return ret ? ERR_PTR(ret) : kcm_log_begin(s);
+}
+
 /* Hand back what was taken and not reported, to memslots still tracked. */
 static void kcm_log_stop(struct kcm_track *track)
 {
@@ -766,3 +784,15 @@ const struct kcm_track_ops kcm_log_track_ops = {
 	.complete	= kcm_log_complete,
 };
 EXPORT_SYMBOL_IF_KUNIT(kcm_log_track_ops);
+
+/* The same, refusing to start while a memslot does not log (kcm_log_begin_all()). */
+const struct kcm_track_ops kcm_log_all_track_ops = {
+	.begin		= kcm_log_begin_all,
+	.stop		= kcm_log_stop,
+	.info		= kcm_log_info,
+	.range		= kcm_log_range_op,
+	.harvest	= kcm_log_harvest,
+	.restore	= kcm_log_restore_op,
+	.sent		= kcm_log_sent_op,
+	.complete	= kcm_log_complete,
+};

@@ -92,6 +92,8 @@ VISIBLE_IF_KUNIT void kcm_status_fill(struct kcm_session *s,
 	st->superseded = atomic64_read(&s->superseded);
 	st->vcpus = atomic_read(&s->vcpus);
 	st->nr_vcpus = atomic_read(&s->kvm->online_vcpus);
+	st->fw_cmd = READ_ONCE(s->fw_cmd);
+	st->fw_status = READ_ONCE(s->fw_status);
 	if (READ_ONCE(s->kvm->vm_dead))
 		st->vm = KVM_COCO_MIG_VM_DEAD;
 	else if (READ_ONCE(s->fenced))

@@ -8,6 +8,7 @@
 
 #include "svm.h"
 #include "coco_mig.h"
+#include "coco_mig_sev.h"
 
 /* The backends of this build, by the VM type each migrates. */
 static const struct {
@@ -15,6 +16,8 @@ static const struct {
 	const struct kcm_backend *backend;
 } kcm_backends[] = {
 	{ KVM_X86_SW_PROTECTED_VM, &kcm_sw_backend },
+	{ KVM_X86_SEV_VM, &kcm_sev_backend },
+	{ KVM_X86_SEV_ES_VM, &kcm_sev_backend },
 };
 
 /**
@@ -47,15 +50,10 @@ VISIBLE_IF_KUNIT const struct kcm_backend *kcm_backend_for_vm_type(unsigned long
 	for (i = 0; i < ARRAY_SIZE(kcm_backends); i++)
 		if (kcm_backends[i].vm_type == vm_type)
 			return kcm_backends[i].backend;
-	switch (vm_type) {
-	case KVM_X86_SEV_VM:
-	case KVM_X86_SEV_ES_VM:
-	case KVM_X86_SNP_VM:
-		/* The sev and svsm backends are not part of this build yet. */
+	if (vm_type == KVM_X86_SNP_VM)
+		/* The svsm backend is not part of this build yet. */
 		return ERR_PTR(-EOPNOTSUPP);
-	default:
-		return ERR_PTR(-EINVAL);
-	}
+	return ERR_PTR(-EINVAL);
 }
 EXPORT_SYMBOL_IF_KUNIT(kcm_backend_for_vm_type);
 
@@ -71,6 +69,12 @@ const struct kcm_backend *kcm_arch_select_backend(struct kvm *kvm)
 	if ((type == KVM_X86_SEV_VM || type == KVM_X86_SEV_ES_VM ||
 	     type == KVM_X86_SNP_VM) && !sev_guest(kvm))
 		return ERR_PTR(-EINVAL);
+	/*
+	 * In a kernel built for tests, a default VM that the PSP model
+	 * adopted is a SEV guest of the model's (coco_mig_sev_fw.c).
+	 */
+	if (type == KVM_X86_DEFAULT_VM && kcm_sev_test_fw_adopted(kvm))
+		return &kcm_sev_backend;
 
 	return kcm_backend_for_vm_type(type);
 }

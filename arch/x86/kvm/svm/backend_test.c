@@ -6,6 +6,7 @@
 #include <kunit/test.h>
 
 #include "coco_mig.h"
+#include "coco_mig_sev.h"
 
 struct kcm_vm_type_case {
 	unsigned long vm_type;
@@ -17,8 +18,8 @@ struct kcm_vm_type_case {
 static const struct kcm_vm_type_case kcm_vm_type_cases[] = {
 	{ KVM_X86_DEFAULT_VM, NULL, -EINVAL, "default VM" },
 	{ KVM_X86_SW_PROTECTED_VM, &kcm_sw_backend, 0, "sw-protected VM" },
-	{ KVM_X86_SEV_VM, NULL, -EOPNOTSUPP, "SEV VM" },
-	{ KVM_X86_SEV_ES_VM, NULL, -EOPNOTSUPP, "SEV-ES VM" },
+	{ KVM_X86_SEV_VM, &kcm_sev_backend, 0, "SEV VM" },
+	{ KVM_X86_SEV_ES_VM, &kcm_sev_backend, 0, "SEV-ES VM" },
 	{ KVM_X86_SNP_VM, NULL, -EOPNOTSUPP, "SNP VM" },
 	{ KVM_X86_SNP_VM + 1, NULL, -EINVAL, "unknown type" },
 	{ ~0UL, NULL, -EINVAL, "all-ones type" },

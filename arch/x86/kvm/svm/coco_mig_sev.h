@@ -26,6 +26,7 @@
 #include <linux/kvm_host.h>
 #include <linux/types.h>
 
+struct kcm_backend;
 struct module;
 
 /**
@@ -85,7 +86,14 @@ extern const struct kcm_sev_fw kcm_sev_host_fw;
 int kcm_sev_register_test_fw(const struct kcm_sev_fw *fw);
 void kcm_sev_unregister_test_fw(const struct kcm_sev_fw *fw);
 
-/* The firmware for @kvm: the host's for SEV VM types, else a test one. */
-const struct kcm_sev_fw *kcm_sev_fw_for(struct kvm *kvm);
+const struct kcm_sev_fw *kcm_sev_fw_get(struct kvm *kvm, struct kcm_sev_vm *vm);
+void kcm_sev_fw_put(const struct kcm_sev_fw *fw);
+bool kcm_sev_test_fw_adopted(struct kvm *kvm);
+
+extern const struct kcm_backend kcm_sev_backend;
+
+#if IS_ENABLED(CONFIG_KUNIT)
+int kcm_sev_errno(int ret, int status);
+#endif
 
 #endif /* __KVM_COCO_MIG_SEV_H */
